@@ -1,0 +1,30 @@
+"""``auraon-bench``: the root command group. Library errors become one-line messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from auraon_bench import __version__
+from auraon_bench.cli.emulator import emulator
+from auraon_bench.errors import AuraonBenchError
+
+
+class FriendlyGroup(click.Group):
+    """Turns every deliberate library error into ``Error: <one line>`` and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AuraonBenchError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="auraon-bench")
+def cli() -> None:
+    """Benchmark and routing-evaluation toolkit for the Auraon LLM gateway."""
+
+
+cli.add_command(emulator)

@@ -1,0 +1,397 @@
+"""The emulator's catalog: models, prices, speeds, skills, plans, keys, routing tables and faults.
+
+Loaded from TOML (the built-in ``catalog.toml``, optionally overlaid by a user file whose
+``[meta] extends = "builtin"``), validated once, and frozen. Every error names the file and the
+dotted field. Pricing lives here too: ``cost_usd`` is usage times the catalog price.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from auraon_bench.errors import CatalogError
+
+DIFFICULTIES = ("easy", "medium", "hard")
+TIERS = ("SIMPLE", "MEDIUM", "COMPLEX", "REASONING", "AGENTIC")
+AUTO_MODES = ("auto", "auto:fast", "auto:quality", "auto:cheap")
+FAULT_RATES = (
+    "error_rate",
+    "upstream_429_rate",
+    "slow_headers_rate",
+    "drop_mid_stream_rate",
+    "truncate_rate",
+    "malformed_chunk_rate",
+    "stream_error_rate",
+)
+METADATA_KEYS = ("blockrun", "auraon")
+BUILTIN = "builtin"
+_TOP_LEVEL = frozenset({"meta", "defaults", "plans", "keys", "faults", "models", "routing"})
+_MODEL_FIELDS = frozenset(
+    {
+        "owned_by",
+        "input_per_mtok",
+        "output_per_mtok",
+        "context",
+        "ttft_s",
+        "output_tok_s",
+        "skill",
+        "faults",
+        "source",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Per-attempt fault probabilities (0..1), and outage windows in simulated seconds."""
+
+    error_rate: float = 0.0
+    upstream_429_rate: float = 0.0
+    slow_headers_rate: float = 0.0
+    drop_mid_stream_rate: float = 0.0
+    truncate_rate: float = 0.0
+    malformed_chunk_rate: float = 0.0
+    stream_error_rate: float = 0.0
+    slow_headers_s: float = 5.0
+    outages: tuple[tuple[float, float], ...] = ()
+
+    def in_outage(self, sim_now: float) -> bool:
+        return any(start <= sim_now < end for start, end in self.outages)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProfile:
+    id: str
+    owned_by: str
+    input_per_mtok: float
+    output_per_mtok: float
+    context: int
+    ttft_s: float
+    output_tok_s: float
+    skill: Mapping[str, tuple[float, float, float]]
+    faults: Faults
+    source: str
+
+    def skill_for(self, category: str, difficulty: str) -> float:
+        levels = self.skill.get(category) or self.skill["default"]
+        return levels[DIFFICULTIES.index(difficulty)]
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Catalog price times actual usage."""
+        return (
+            prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok
+        ) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A plan's per-minute limits; ``None`` means unlimited.
+
+    ``retry_after_factor`` below 1 makes the emulator advertise a Retry-After shorter than the
+    truth: a deliberate lie for testing tools that check Retry-After honesty.
+    """
+
+    name: str
+    requests_per_min: int | None
+    tokens_per_min: int | None
+    retry_after_factor: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    ttft_sigma: float
+    itl_jitter: float
+    slow_tail_prob: float
+    slow_tail_factor: float
+    prefill_tok_s: float
+    typical_output_tokens: int
+    default_max_tokens: int
+    upstream_failure_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    modes: Mapping[str, Mapping[str, tuple[str, ...]]]
+    long_context: tuple[str, ...]
+    cooldown_after_429_s: float
+    cooldown_after_error_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    name: str
+    models: Mapping[str, ModelProfile]
+    plans: Mapping[str, Plan]
+    keys: Mapping[str, str]
+    defaults: Defaults
+    routing: Routing
+    metadata_keys: tuple[str, ...]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def model_ids(self) -> list[str]:
+        """Every id a client may request: fixed models, then the auto modes."""
+        return [*self.models, *self.routing.modes]
+
+    def plan_for_key(self, key: str) -> Plan | None:
+        plan = self.keys.get(key)
+        return self.plans[plan] if plan is not None else None
+
+
+def load_catalog(
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Catalog:
+    """Load the built-in catalog, or ``path`` (overlaid on the built-in one if it extends it).
+
+    ``overrides`` is a nested table merged last (used by flags such as ``--fault``).
+    """
+    builtin_text = resources.files("auraon_bench.emulator").joinpath("catalog.toml").read_text()
+    raw = tomllib.loads(builtin_text)
+    source = "catalog.toml (built-in)"
+    if path is not None:
+        source = str(path)
+        try:
+            user = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CatalogError("file not found", source=source) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogError(f"cannot read: {exc}", source=source) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise CatalogError(f"invalid TOML: {exc}", source=source) from None
+        extends = user.get("meta", {}).get("extends")
+        if extends not in (None, BUILTIN):
+            raise CatalogError(
+                f"must be '{BUILTIN}' or absent, got {extends!r}",
+                source=source,
+                field="meta.extends",
+            )
+        raw = merge_tables(raw, user) if extends == BUILTIN else user
+    if overrides:
+        raw = merge_tables(raw, overrides)
+    return _Parser(raw, source).catalog()
+
+
+def merge_tables(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge: tables merge key by key, anything else in ``overlay`` replaces."""
+    out = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_tables(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+class _Parser:
+    """Validates the raw TOML tables; every error names ``source`` and the dotted field."""
+
+    def __init__(self, raw: Mapping[str, Any], source: str) -> None:
+        self.raw = raw
+        self.source = source
+
+    def fail(self, field_name: str, message: str) -> CatalogError:
+        return CatalogError(message, source=self.source, field=field_name)
+
+    def table(self, value: Any, name: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(name, f"must be a table, got {type(value).__name__}")
+        return value
+
+    def known(self, table: Mapping[str, Any], allowed: frozenset[str], name: str) -> None:
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            where = f"{name}.{unknown[0]}" if name else unknown[0]
+            raise self.fail(where, f"unknown key (known: {', '.join(sorted(allowed))})")
+
+    def number(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        name: str,
+        *,
+        default: Any = None,
+        lo: float | None = 0.0,
+        hi: float | None = None,
+        integer: bool = False,
+    ) -> Any:
+        value = table.get(key, default)
+        full = f"{name}.{key}"
+        if value is None:
+            raise self.fail(full, "is required")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(full, f"must be a number, got {value!r}")
+        if integer and not isinstance(value, int):
+            raise self.fail(full, f"must be an integer, got {value!r}")
+        if lo is not None and value < lo:
+            raise self.fail(full, f"must be >= {lo}, got {value}")
+        if hi is not None and value > hi:
+            raise self.fail(full, f"must be <= {hi}, got {value}")
+        return value
+
+    def catalog(self) -> Catalog:
+        self.known(self.raw, _TOP_LEVEL, "")
+        meta = self.table(self.raw.get("meta", {}), "meta")
+        fault_defaults = self.table(self.raw.get("faults", {}), "faults")
+        models_raw = self.table(self.raw.get("models", {}), "models")
+        if not models_raw:
+            raise self.fail("models", "at least one model is required")
+        models = {mid: self.model(mid, m, fault_defaults) for mid, m in models_raw.items()}
+        plans = {
+            name: self.plan(name, p)
+            for name, p in self.table(self.raw.get("plans", {}), "plans").items()
+        }
+        keys: dict[str, str] = {}
+        for key, plan in self.table(self.raw.get("keys", {}), "keys").items():
+            if plan not in plans:
+                raise self.fail(f"keys.{key}", f"unknown plan {plan!r} (known: {', '.join(plans)})")
+            keys[key] = plan
+        metadata_keys = tuple(meta.get("metadata_keys", ["blockrun"]))
+        bad = [k for k in metadata_keys if k not in METADATA_KEYS]
+        if bad or not metadata_keys:
+            raise self.fail("meta.metadata_keys", f"must be a non-empty subset of {METADATA_KEYS}")
+        sources = {k: str(v) for k, v in meta.items() if k.endswith("_source")}
+        return Catalog(
+            name=str(meta.get("name", self.source)),
+            models=models,
+            plans=plans,
+            keys=keys,
+            defaults=self.defaults(),
+            routing=self.routing(models),
+            metadata_keys=metadata_keys,
+            sources=sources,
+        )
+
+    def model(self, mid: str, m: Any, fault_defaults: Mapping[str, Any]) -> ModelProfile:
+        name = f"models.{mid}"
+        m = self.table(m, name)
+        self.known(m, _MODEL_FIELDS, name)
+        if mid.startswith("auto"):
+            raise self.fail(name, "ids starting with 'auto' are reserved for routing modes")
+        skill_raw = self.table(m.get("skill", {}), f"{name}.skill")
+        if "default" not in skill_raw:
+            raise self.fail(f"{name}.skill.default", "is required ([easy, medium, hard])")
+        skill = {}
+        for category, levels in skill_raw.items():
+            if (
+                not isinstance(levels, list)
+                or len(levels) != 3
+                or not all(isinstance(x, int | float) and 0 <= x <= 1 for x in levels)
+            ):
+                raise self.fail(
+                    f"{name}.skill.{category}", "must be [easy, medium, hard], each between 0 and 1"
+                )
+            skill[category] = tuple(float(x) for x in levels)
+        merged_faults = merge_tables(fault_defaults, m.get("faults", {}))
+        return ModelProfile(
+            id=mid,
+            owned_by=str(m.get("owned_by", "auraon")),
+            input_per_mtok=float(self.number(m, "input_per_mtok", name)),
+            output_per_mtok=float(self.number(m, "output_per_mtok", name)),
+            context=self.number(m, "context", name, lo=1, integer=True),
+            ttft_s=float(self.number(m, "ttft_s", name)),
+            output_tok_s=float(self.number(m, "output_tok_s", name, lo=1e-6)),
+            skill=skill,
+            faults=self.faults(merged_faults, f"{name}.faults"),
+            source=str(m.get("source", "")),
+        )
+
+    def faults(self, f: Mapping[str, Any], name: str) -> Faults:
+        known = {*FAULT_RATES, "slow_headers_s", "outages"}
+        unknown = sorted(set(f) - known)
+        if unknown:
+            raise self.fail(
+                f"{name}.{unknown[0]}", f"unknown fault (known: {', '.join(sorted(known))})"
+            )
+        rates = {k: float(self.number(f, k, name, default=0.0, hi=1.0)) for k in FAULT_RATES}
+        outages = []
+        for i, window in enumerate(f.get("outages", [])):
+            ok = (
+                isinstance(window, list)
+                and len(window) == 2
+                and all(isinstance(x, int | float) for x in window)
+                and 0 <= window[0] < window[1]
+            )
+            if not ok:
+                raise self.fail(
+                    f"{name}.outages[{i}]", "must be [start_s, end_s] with 0 <= start < end"
+                )
+            outages.append((float(window[0]), float(window[1])))
+        return Faults(
+            **rates,
+            slow_headers_s=float(self.number(f, "slow_headers_s", name, default=5.0)),
+            outages=tuple(outages),
+        )
+
+    def plan(self, name: str, p: Any) -> Plan:
+        full = f"plans.{name}"
+        p = self.table(p, full)
+        limits = {}
+        for key in ("requests_per_min", "tokens_per_min"):
+            limits[key] = (
+                None if p.get(key) is None else self.number(p, key, full, lo=1, integer=True)
+            )
+        factor = float(self.number(p, "retry_after_factor", full, default=1.0, lo=0.0))
+        return Plan(name=name, retry_after_factor=factor, **limits)
+
+    def defaults(self) -> Defaults:
+        d = self.table(self.raw.get("defaults", {}), "defaults")
+        fields = {
+            "ttft_sigma": 0.5,
+            "itl_jitter": 0.25,
+            "slow_tail_prob": 0.01,
+            "slow_tail_factor": 4.0,
+            "prefill_tok_s": 20000.0,
+            "typical_output_tokens": 180,
+            "default_max_tokens": 1024,
+            "upstream_failure_s": 0.05,
+        }
+        values = {k: self.number(d, k, "defaults", default=v) for k, v in fields.items()}
+        for k in ("typical_output_tokens", "default_max_tokens"):
+            values[k] = int(values[k])
+        if values["prefill_tok_s"] <= 0:
+            raise self.fail("defaults.prefill_tok_s", "must be > 0")
+        return Defaults(**values)
+
+    def routing(self, models: Mapping[str, ModelProfile]) -> Routing:
+        r = self.table(self.raw.get("routing", {}), "routing")
+
+        def chain(value: Any, name: str) -> tuple[str, ...]:
+            if not isinstance(value, list) or not value:
+                raise self.fail(name, "must be a non-empty list of model ids")
+            for mid in value:
+                if mid not in models:
+                    raise self.fail(name, f"unknown model {mid!r}")
+            return tuple(value)
+
+        modes_raw = self.table(r.get("modes", {}), "routing.modes")
+        modes = {}
+        for mode, tiers in modes_raw.items():
+            if mode not in AUTO_MODES:
+                raise self.fail(
+                    f"routing.modes.{mode}", f"unknown mode (known: {', '.join(AUTO_MODES)})"
+                )
+            tiers = self.table(tiers, f"routing.modes.{mode}")
+            missing = [t for t in TIERS if t not in tiers]
+            if missing:
+                raise self.fail(f"routing.modes.{mode}.{missing[0]}", "is required")
+            modes[mode] = {t: chain(tiers[t], f"routing.modes.{mode}.{t}") for t in TIERS}
+        if "auto" not in modes:
+            raise self.fail("routing.modes.auto", "is required")
+        return Routing(
+            modes=modes,
+            long_context=chain(
+                r.get("long_context", [max(models, key=lambda m: models[m].context)]),
+                "routing.long_context",
+            ),
+            cooldown_after_429_s=float(
+                self.number(r, "cooldown_after_429_s", "routing", default=60)
+            ),
+            cooldown_after_error_s=float(
+                self.number(r, "cooldown_after_error_s", "routing", default=15)
+            ),
+        )

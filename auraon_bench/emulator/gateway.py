@@ -1,0 +1,406 @@
+"""The simulated gateway: everything between a validated request and the bytes to send.
+
+Rate limits, routing, upstream attempts with fallbacks, answers and timing. No HTTP here: the
+server (``app.py``) authenticates, parses, asks ``Gateway.simulate`` for a ``Simulation`` and then
+delivers it on the clock. Time is injected (``clock`` returns monotonic seconds) so tests can drive
+it; simulated durations are multiplied by ``time_scale`` to get real ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from auraon_bench.emulator import faults as fault_rules
+from auraon_bench.emulator.answers import AnswerBook, simulate_answer
+from auraon_bench.emulator.catalog import Catalog, ModelProfile, Plan
+from auraon_bench.emulator.limiter import KeyLimiter, Verdict
+from auraon_bench.emulator.protocol import ApiError, ChatRequest
+from auraon_bench.emulator.router import Route, route_auto, route_fixed, score_prompt
+from auraon_bench.emulator.text import (
+    count_prompt_tokens,
+    filler_tokens,
+    last_user_text,
+    split_tokens,
+)
+from auraon_bench.emulator.timing import draw_gaps, draw_output_length, draw_ttft
+
+DEFAULT_TIMEOUT_S = 30.0
+UNAVAILABLE = "Selected model is temporarily unavailable. Enable fallbacks."
+
+
+@dataclass(slots=True)
+class Simulation:
+    """One successful answer, ready to deliver. Durations are real seconds (time scale applied)."""
+
+    completion_id: str
+    model: str
+    requested: str
+    routing_reason: str
+    pre_delay_s: float
+    ttft_s: float
+    gaps_s: np.ndarray
+    pieces: list[str]  # content pieces, or argument fragments of a tool call
+    tool_call: Mapping[str, Any] | None
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    delivery_fault: str | None
+    reserved_output: int
+    verdict: Verdict
+    attempts: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+    @property
+    def total_s(self) -> float:
+        return self.pre_delay_s + self.ttft_s + float(self.gaps_s.sum())
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayHeaders:
+    """The request headers the gateway honours, parsed."""
+
+    fallbacks: tuple[str, ...] = ()
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_retries: int | None = None
+    forced_faults: frozenset[str] = frozenset()
+
+
+def parse_gateway_headers(headers: Mapping[str, str], catalog: Catalog) -> GatewayHeaders:
+    """Parse ``x-auraon-*`` and ``x-emulator-fault``; a bad value is a 400 naming the header."""
+    fallbacks: tuple[str, ...] = ()
+    raw = headers.get("x-auraon-fallbacks")
+    if raw:
+        fallbacks = tuple(m.strip() for m in raw.split(",") if m.strip())
+        for model in fallbacks:
+            if model not in catalog.models:
+                raise ApiError(
+                    400,
+                    f"Unknown model {model!r} in x-auraon-fallbacks.",
+                    param="x-auraon-fallbacks",
+                    code="invalid_value",
+                )
+    timeout_s = DEFAULT_TIMEOUT_S
+    raw = headers.get("x-auraon-timeout")
+    if raw is not None:
+        try:
+            timeout_s = int(raw) / 1000.0
+        except ValueError:
+            timeout_s = -1.0
+        if timeout_s <= 0:
+            raise ApiError(
+                400,
+                "x-auraon-timeout must be a positive integer (milliseconds).",
+                param="x-auraon-timeout",
+                code="invalid_value",
+            )
+    max_retries = None
+    raw = headers.get("x-auraon-max-retries")
+    if raw is not None:
+        if not raw.strip().isdigit():
+            raise ApiError(
+                400,
+                "x-auraon-max-retries must be a non-negative integer.",
+                param="x-auraon-max-retries",
+                code="invalid_value",
+            )
+        max_retries = int(raw)
+    try:
+        forced = fault_rules.parse_forced(headers.get("x-emulator-fault"))
+    except ValueError as exc:
+        raise ApiError(400, str(exc), param="x-emulator-fault", code="invalid_value") from None
+    return GatewayHeaders(fallbacks, timeout_s, max_retries, forced)
+
+
+class Gateway:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        seed: int = 0,
+        time_scale: float = 1.0,
+        clock: Callable[[], float],
+        answers: AnswerBook | None = None,
+    ) -> None:
+        if time_scale < 0:
+            raise ValueError("time_scale must be >= 0")
+        self.catalog = catalog
+        self.seed = seed
+        self.time_scale = time_scale
+        self.clock = clock
+        self.answers = answers or AnswerBook()
+        self.started = clock()
+        self.random = random.Random(seed)
+        self.np_random = np.random.default_rng(seed)
+        self.limiters: dict[str, KeyLimiter] = {}
+        self.cooldown_until: dict[str, float] = {}
+        self._ids = itertools.count(1)
+
+    # -- time ------------------------------------------------------------------------------
+    def sim_now(self) -> float:
+        """Simulated seconds since start: real seconds divided by the time scale."""
+        elapsed = self.clock() - self.started
+        return elapsed / self.time_scale if self.time_scale > 0 else elapsed
+
+    def real(self, sim_seconds: float) -> float:
+        return sim_seconds * self.time_scale
+
+    # -- limits ----------------------------------------------------------------------------
+    def limiter(self, key: str, plan: Plan) -> KeyLimiter | None:
+        """The key's limiter; ``None`` when the plan is unlimited or time is scaled to zero
+        (windows of zero length cannot limit anything)."""
+        if self.time_scale == 0 or (plan.requests_per_min is None and plan.tokens_per_min is None):
+            return None
+        limiter = self.limiters.get(key)
+        if limiter is None:
+            limiter = self.limiters[key] = KeyLimiter(plan, self.sim_now())
+        return limiter
+
+    def rate_limited(self, verdict: Verdict, plan: Plan, requested_tokens: int) -> ApiError:
+        kind = verdict.limit_type or "requests"
+        dim = verdict.requests if kind == "requests" else verdict.tokens
+        label = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
+        limit = dim.limit if dim else 0
+        if verdict.too_large:
+            return ApiError(
+                429,
+                f"Request too large for {label} on plan {plan.name}: Limit "
+                f"{limit}, Requested {requested_tokens}. The input or output "
+                "tokens must be reduced in order to run successfully.",
+                type=kind,
+                code="rate_limit_exceeded",
+                headers={"x-should-retry": "false"},
+            )
+        advertised = self.real(verdict.retry_after_s) * plan.retry_after_factor
+        requested = 1 if kind == "requests" else requested_tokens
+        return ApiError(
+            429,
+            f"Rate limit reached for {label} on plan {plan.name}: Limit {limit}, "
+            f"Used {limit - (dim.remaining if dim else 0)}, Requested {requested}. "
+            f"Please try again in {advertised:.3f}s.",
+            type=kind,
+            code="rate_limit_exceeded",
+            headers={
+                "retry-after": str(max(1, math.ceil(advertised))),
+                "retry-after-ms": str(math.ceil(advertised * 1000)),
+                "x-should-retry": "true",
+            },
+        )
+
+    # -- the request -----------------------------------------------------------------------
+    def simulate(
+        self, req: ChatRequest, limiter: KeyLimiter | None, plan: Plan, headers: GatewayHeaders
+    ) -> Simulation:
+        """Route, try upstreams, and build the answer; raise ``ApiError`` for 4xx/5xx outcomes."""
+        models = self.catalog.models
+        prompt_tokens = count_prompt_tokens(req.messages, req.tools)
+        reserved_output = req.max_tokens or self.catalog.defaults.default_max_tokens
+        verdict = Verdict(allowed=True)
+        if limiter is not None:
+            verdict = limiter.try_acquire(prompt_tokens + reserved_output, self.sim_now())
+            if not verdict.allowed:
+                raise self.rate_limited(verdict, plan, prompt_tokens + reserved_output)
+        needed = prompt_tokens + (req.max_tokens or 0)
+        route = self._route(req, prompt_tokens, needed, headers)
+        limit = len(route.chain) if headers.max_retries is None else headers.max_retries + 1
+        pre_delay = 0.0
+        attempts: list[tuple[str, str]] = []
+        for index, model_id in enumerate(route.chain[:limit]):
+            model = models[model_id]
+            forced = headers.forced_faults if index == 0 else frozenset()
+            cause = fault_rules.upstream_failure(model.faults, self.sim_now(), self.random, forced)
+            ttft = 0.0
+            if cause is None:
+                ttft = draw_ttft(model, self.catalog.defaults, prompt_tokens, self.np_random)
+                if ttft > headers.timeout_s:
+                    cause = "timeout"
+            if cause is not None:
+                attempts.append((model_id, cause))
+                pre_delay += (
+                    headers.timeout_s
+                    if cause == "timeout"
+                    else self.catalog.defaults.upstream_failure_s
+                )
+                self._cool_down(model_id, cause)
+                continue
+            reason = route.reason
+            if attempts:
+                reason += ";fallback:" + ",".join(f"{m}={c}" for m, c in attempts)
+            slow = fault_rules.slow_headers(model.faults, self.random, headers.forced_faults)
+            return self._answer(
+                req,
+                model,
+                route,
+                reason,
+                prompt_tokens,
+                reserved_output,
+                self.real(pre_delay + slow),
+                self.real(ttft),
+                verdict,
+                attempts,
+                headers,
+            )
+        if limiter is not None:
+            limiter.refund(prompt_tokens + reserved_output, self.sim_now())
+        tried = ", ".join(f"{m} ({c})" for m, c in attempts) or "none"
+        raise ApiError(
+            503,
+            f"{UNAVAILABLE} Tried: {tried}.",
+            type="service_unavailable",
+            code="model_unavailable",
+        )
+
+    def _route(
+        self, req: ChatRequest, prompt_tokens: int, needed: int, headers: GatewayHeaders
+    ) -> Route:
+        models = self.catalog.models
+        if req.model in self.catalog.routing.modes:
+            score = score_prompt(last_user_text(req.messages), prompt_tokens, bool(req.tools))
+            now = self.sim_now()
+            cooling = {m for m, until in self.cooldown_until.items() if until > now}
+            route = route_auto(self.catalog.routing, models, req.model, score, needed, cooling)
+        else:
+            route = route_fixed(models, req.model, headers.fallbacks, needed)
+        if not route.chain:
+            context = (
+                models[req.model].context
+                if req.model in models
+                else max(m.context for m in models.values())
+            )
+            raise ApiError(
+                400,
+                f"This model's maximum context length is {context} tokens. "
+                f"However, you requested {needed} tokens. Please reduce the length "
+                "of the messages or max_tokens.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        return route
+
+    def _cool_down(self, model_id: str, cause: str) -> None:
+        routing = self.catalog.routing
+        wait = routing.cooldown_after_429_s if cause == "429" else routing.cooldown_after_error_s
+        self.cooldown_until[model_id] = self.sim_now() + wait
+
+    def _answer(
+        self,
+        req: ChatRequest,
+        model: ModelProfile,
+        route: Route,
+        reason: str,
+        prompt_tokens: int,
+        reserved_output: int,
+        pre_delay: float,
+        ttft: float,
+        verdict: Verdict,
+        attempts: list[tuple[str, str]],
+        headers: GatewayHeaders,
+    ) -> Simulation:
+        tool_call: Mapping[str, Any] | None = None
+        finish = "stop"
+        item = self.answers.lookup(req.messages)
+        if item is not None:
+            simulated = simulate_answer(item, model, self.seed)
+            tool_call = simulated.tool_call
+            pieces = split_tokens(simulated.text) if simulated.text is not None else []
+        elif req.tools and req.tool_choice != "none":
+            tool_call = synthesize_tool_call(req)
+            pieces = []
+        else:
+            n = draw_output_length(self.catalog.defaults, self.np_random)
+            if req.ignore_eos:
+                n = req.max_tokens or n
+            pieces = filler_tokens(max(n, req.min_tokens), self.random)
+        if tool_call is not None:
+            arguments = orjson.dumps(tool_call.get("arguments", {})).decode()
+            pieces = [arguments[i : i + 4] for i in range(0, len(arguments), 4)] or [""]
+            finish = "tool_calls"
+            completion_tokens = 1 + len(pieces)
+        else:
+            pieces, finish = apply_stop(pieces, req.stop)
+            if req.max_tokens is not None and len(pieces) > req.max_tokens:
+                pieces, finish = pieces[: req.max_tokens], "length"
+            completion_tokens = len(pieces)
+        events = len(pieces) + (1 if tool_call is not None else 0)
+        gaps = draw_gaps(model, self.catalog.defaults, max(0, events - 1), self.np_random)
+        return Simulation(
+            completion_id=f"chatcmpl-{secrets.token_hex(12)}",
+            model=model.id,
+            requested=req.model,
+            routing_reason=reason,
+            pre_delay_s=pre_delay,
+            ttft_s=ttft,
+            gaps_s=gaps * self.time_scale,
+            pieces=pieces,
+            tool_call=tool_call,
+            finish_reason=finish,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=model.cost_usd(prompt_tokens, completion_tokens),
+            delivery_fault=fault_rules.delivery_fault(
+                model.faults, self.random, headers.forced_faults
+            ),
+            reserved_output=reserved_output,
+            verdict=verdict,
+            attempts=attempts,
+        )
+
+    def settle(self, sim: Simulation, limiter: KeyLimiter | None) -> Verdict:
+        """After delivery: refund the unused output reservation; the state for the headers."""
+        if limiter is None:
+            return sim.verdict
+        now = self.sim_now()
+        limiter.refund(sim.reserved_output - sim.completion_tokens, now)
+        return limiter.snapshot(now)
+
+
+def apply_stop(pieces: list[str], stop: tuple[str, ...]) -> tuple[list[str], str]:
+    """Cut the answer before the first stop sequence, as a model's sampler would."""
+    if not stop:
+        return pieces, "stop"
+    text = ""
+    for i, piece in enumerate(pieces):
+        text += piece
+        if any(s in text for s in stop):
+            return pieces[:i], "stop"
+    return pieces, "stop"
+
+
+def synthesize_tool_call(req: ChatRequest) -> dict[str, Any]:
+    """A call to the named (or first) tool, with required arguments filled by type."""
+    tools = {t["function"]["name"]: t["function"] for t in req.tools}
+    choice = req.tool_choice
+    name = choice["function"]["name"] if isinstance(choice, dict) else next(iter(tools))
+    schema = tools[name].get("parameters") or {}
+    samples = {
+        "string": "example",
+        "integer": 1,
+        "number": 1.0,
+        "boolean": True,
+        "array": [],
+        "object": {},
+    }
+    properties = schema.get("properties") or {}
+    arguments = {}
+    for prop in schema.get("required") or []:
+        spec = properties.get(prop, {}) if isinstance(properties, dict) else {}
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        enum = spec.get("enum") if isinstance(spec, dict) else None
+        arguments[prop] = enum[0] if enum else samples.get(kind, "example")
+    return {"name": name, "arguments": arguments}

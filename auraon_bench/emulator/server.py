@@ -1,0 +1,121 @@
+"""Running the emulator: configuration, the blocking server loop, and its readiness line.
+
+The server prints exactly one line to stdout once it listens, ``READY <url>``, which is how a
+parent process learns the port it chose (port 0 means "any free port").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from auraon_bench.data.dataset import PromptItem, load_dataset
+from auraon_bench.emulator.answers import AnswerBook
+from auraon_bench.emulator.app import DEFAULT_MAX_BODY, EmulatorApp
+from auraon_bench.emulator.catalog import load_catalog
+from auraon_bench.emulator.gateway import Gateway
+from auraon_bench.errors import ConfigError
+
+READY_PREFIX = "READY "
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    catalog: str | None = None
+    seed: int = 0
+    time_scale: float = 1.0
+    datasets: Sequence[str] = ()
+    max_body: int = DEFAULT_MAX_BODY
+    allow_remote: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.time_scale < 0:
+            raise ConfigError(f"must be >= 0, got {self.time_scale}", field="--time-scale")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"must be 0..65535, got {self.port}", field="--port")
+        if not self.allow_remote and not is_loopback(self.host):
+            raise ConfigError(
+                f"{self.host} is not a loopback address; binding it exposes the "
+                "emulator to the network: pass --allow-remote to do so",
+                field="--host",
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_gateway(config: EmulatorConfig, clock: Callable[[], float] | None = None) -> Gateway:
+    config.validate()
+    catalog = load_catalog(config.catalog, config.overrides or None)
+    items: list[PromptItem] = []
+    for path in config.datasets:
+        items.extend(load_dataset(Path(path)))
+    return Gateway(
+        catalog,
+        seed=config.seed,
+        time_scale=config.time_scale,
+        clock=clock or time.perf_counter,
+        answers=AnswerBook(items),
+    )
+
+
+async def serve(
+    config: EmulatorConfig, *, ready: Callable[[str], None], stop: asyncio.Event
+) -> None:
+    # The gateway's clock must be the event loop's, so simulated and delivered times agree.
+    loop = asyncio.get_running_loop()
+    gateway = build_gateway(config, clock=loop.time)
+    app = EmulatorApp(gateway, max_body=config.max_body).build()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, backlog=4096, reuse_address=True)
+    await site.start()
+    sockets = site._server.sockets if site._server else ()  # aiohttp exposes no public accessor
+    port = sockets[0].getsockname()[1] if sockets else config.port
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    ready(f"http://{host}:{port}")
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run(config: EmulatorConfig, announce: Callable[[str], None] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM (blocking). Uses uvloop when installed."""
+    config.validate()
+
+    def default_announce(url: str) -> None:
+        sys.stdout.write(f"{READY_PREFIX}{url}\n")
+        sys.stdout.flush()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, ready=announce or default_announce, stop=stop)
+
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -1,0 +1,55 @@
+"""Every exception auraon-bench raises on purpose, in one tree.
+
+    AuraonBenchError                 base: catch this to catch everything below
+    ├── ConfigError                  a file or flag the user gave is wrong (names file/line/field)
+    │   ├── CatalogError             emulator catalog (models, plans, keys, routing, faults)
+    │   └── DatasetError             prompt dataset (JSONL line and field)
+    ├── TargetError                  the target cannot be used (unreachable, key rejected)
+    └── EmulatorError                the built-in emulator could not start or stopped early
+
+The CLI turns every one of these into a one-line message and a non-zero exit; anything else that
+escapes is a bug in auraon-bench. Errors the emulator *answers* over HTTP are not exceptions of
+this tree: they are response bodies (see ``auraon_bench.emulator.protocol``).
+"""
+
+from __future__ import annotations
+
+
+class AuraonBenchError(Exception):
+    """Base class of every deliberate auraon-bench error."""
+
+
+class ConfigError(AuraonBenchError):
+    """Bad user input: a file, a line, a field or a flag. The message names which."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.field = field
+        where = ":".join(str(p) for p in (source, line) if p is not None)
+        parts = [p for p in (where, f"field '{field}'" if field else None) if p]
+        prefix = ", ".join(parts)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class CatalogError(ConfigError):
+    """The emulator catalog is invalid."""
+
+
+class DatasetError(ConfigError):
+    """A prompt dataset is invalid."""
+
+
+class TargetError(AuraonBenchError):
+    """The target cannot be used: unreachable, or it rejected the key."""
+
+
+class EmulatorError(AuraonBenchError):
+    """The built-in emulator failed to start or died."""

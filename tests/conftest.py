@@ -1,0 +1,46 @@
+"""Shared fixtures. Every test is hermetic: no AURAON_* variables leak in from the environment,
+and every server a test uses is started by the test suite on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from auraon_bench.emulator.launcher import EmulatorProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "AURAON_BASE_URL",
+        "AURAON_API_KEY",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorProcess]:
+    """A fast emulator (delays x0.01) with the sample dataset loaded."""
+    with EmulatorProcess(time_scale=0.01, seed=7, datasets=[str(FIXTURES / "sample.jsonl")]) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def instant_emulator() -> Iterator[EmulatorProcess]:
+    """No simulated delays and no rate limits."""
+    with EmulatorProcess(time_scale=0, seed=3) as emu:
+        yield emu
