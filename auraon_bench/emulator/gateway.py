@@ -324,8 +324,8 @@ class Gateway:
             pieces = []
         else:
             n = draw_output_length(self.catalog.defaults, self.np_random)
-            if req.ignore_eos:
-                n = req.max_tokens or n
+            if req.ignore_eos and req.max_tokens:
+                n = req.max_tokens + 1  # one past the cap: stopped by length, as vLLM reports
             pieces = filler_tokens(max(n, req.min_tokens), self.random)
         if tool_call is not None:
             arguments = orjson.dumps(tool_call.get("arguments", {})).decode()
