@@ -8,23 +8,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-KNOWN = [
-    "model",
-    "messages",
-    "stream",
-    "stream_options",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "stop",
-    "tools",
-    "tool_choice",
-    "n",
-    "seed",
-    "min_tokens",
-    "ignore_eos",
-    "extra",
-]
+from auraon_bench.emulator.protocol import KNOWN_PARAMS
+
+# Every parameter the emulator knows, plus one it does not.
+KNOWN = [*sorted(KNOWN_PARAMS), "extra"]
 scalars = st.one_of(
     st.none(),
     st.booleans(),
