@@ -44,3 +44,8 @@ def instant_emulator() -> Iterator[EmulatorProcess]:
     """No simulated delays and no rate limits."""
     with EmulatorProcess(time_scale=0, seed=3) as emu:
         yield emu
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -8,6 +8,7 @@ import click
 
 from auraon_bench import __version__
 from auraon_bench.cli.emulator import emulator
+from auraon_bench.cli.load import load
 from auraon_bench.errors import AuraonBenchError
 
 
@@ -28,3 +29,4 @@ def cli() -> None:
 
 
 cli.add_command(emulator)
+cli.add_command(load)

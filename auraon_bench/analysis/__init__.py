@@ -1,0 +1,85 @@
+"""Statistics of load-test results: pure functions of the request-records frame.
+
+No I/O, plotting or network: modules take a pandas DataFrame (one row per HTTP attempt)
+and return frozen dataclasses whose ``to_dict()`` is JSON-ready.
+
+* :mod:`.stats`: percentiles (numpy linear, with n), percentile-bootstrap CI, safe rates.
+* :mod:`.records`: per-row metrics (TTFT, TPOT, ITL, overhead), windows, logical requests.
+* :mod:`.accounting`: errors, retries, tokens and cost.
+* :mod:`.load_summary`: per-arm / per-stage / run summaries (``summary.json``).
+* :mod:`.vllm_compat`: the same run in ``vllm bench serve`` terms.
+"""
+
+from auraon_bench.analysis.accounting import (
+    CostSummary,
+    ErrorSummary,
+    LogicalSummary,
+    TokenSummary,
+    summarize_cost,
+    summarize_errors,
+    summarize_logical,
+    summarize_tokens,
+)
+from auraon_bench.analysis.load_summary import (
+    SCHEMA_VERSION,
+    ArmSummary,
+    Goodput,
+    RunSummary,
+    StageSummary,
+    summarize_arm,
+    summarize_run,
+)
+from auraon_bench.analysis.records import (
+    SLO_METRICS,
+    STATUSES,
+    logical_requests,
+    measured,
+    measurement_window,
+    output_tps,
+    pooled_itl,
+    send_window,
+    slo_mask,
+    tpot,
+)
+from auraon_bench.analysis.stats import (
+    P999_MIN_N,
+    Percentiles,
+    bootstrap_ci,
+    percentiles,
+    rate,
+)
+from auraon_bench.analysis.vllm_compat import vllm_view
+
+__all__ = [
+    "P999_MIN_N",
+    "SCHEMA_VERSION",
+    "SLO_METRICS",
+    "STATUSES",
+    "ArmSummary",
+    "CostSummary",
+    "ErrorSummary",
+    "Goodput",
+    "LogicalSummary",
+    "Percentiles",
+    "RunSummary",
+    "StageSummary",
+    "TokenSummary",
+    "bootstrap_ci",
+    "logical_requests",
+    "measured",
+    "measurement_window",
+    "output_tps",
+    "percentiles",
+    "pooled_itl",
+    "rate",
+    "send_window",
+    "slo_mask",
+    "summarize_arm",
+    "summarize_cost",
+    "summarize_errors",
+    "summarize_logical",
+    "summarize_run",
+    "summarize_tokens",
+    "tpot",
+    "vllm_view",
+]

@@ -1,0 +1,334 @@
+"""Row-level metrics of load-test request records and the windows and groupings they need.
+
+Input is the records frame: one row per HTTP attempt, timestamps in seconds since run
+start (may be NaN). Every function tolerates missing columns (read as all-NaN / absent),
+so partial frames from tests or older runs still summarise.
+
+Definitions (per row unless stated)
+    * TTFT = first content event − send time: column ``ttft_s``, else
+      ``t_first_token − t_sent`` when the column is absent.
+    * latency (end-to-end, one attempt) = column ``latency_s``, else ``t_done − t_sent``.
+    * TPOT = (latency − TTFT) / (completion_tokens − 1), NaN when completion_tokens < 2
+      or unknown. Recomputed here from ``latency_s``, ``ttft_s`` and
+      ``completion_tokens`` so that the definition lives in one place; the stored
+      ``tpot_s`` column is used only when ``completion_tokens`` is absent.
+    * output tok/s of a request = completion_tokens / (latency − TTFT), NaN when the
+      decode time is not positive.
+    * ITL: every gap in ``itl_s`` of the ok rows, pooled across requests (vLLM's
+      definition: a long answer contributes more gaps than a short one).
+    * gateway overhead = latency_s − server_latency_ms / 1000 where both are present.
+    * schedule lag = ``schedule_lag_s`` (else ``t_sent − t_scheduled``) of first attempts:
+      retries are timed by back-off, not by the arrival schedule.
+
+Aggregates (these drop warm-up rows themselves, ``warmup == True``)
+    * measurement window = first ``t_sent`` → last ``t_done`` over all non-warm-up rows,
+      errors included (a late timeout still occupies the run).
+    * send window = first → last ``t_sent`` of non-warm-up first attempts.
+    * logical requests: attempts grouped by ``(run_id, stage, request_id)``; the outcome is the
+      last attempt's (highest ``attempt``, then latest ``t_sent``) and the end-to-end
+      latency is the last attempt's ``t_done`` − the first attempt's ``t_sent``, so it
+      covers retries and back-off. A row without ``request_id`` is its own request.
+    * SLO check: a row is good if ``status == "ok"`` and every given metric is <= its
+      threshold (inclusive, as vLLM). An undefined value fails, except TPOT of an answer
+      with fewer than 2 tokens, which passes: it has no per-token time to violate (vLLM
+      counts it as 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "SLO_METRICS",
+    "STATUSES",
+    "column",
+    "first_attempt_mask",
+    "gateway_overhead",
+    "latency_column",
+    "logical_requests",
+    "measured",
+    "measurement_window",
+    "ok_mask",
+    "output_tps",
+    "output_tps_column",
+    "pooled_itl",
+    "schedule_lag_column",
+    "send_window",
+    "slo_mask",
+    "status_counts",
+    "tpot",
+    "tpot_column",
+    "ttft_column",
+    "validate_slos",
+    "value_counts",
+    "warmup_mask",
+]
+
+STATUSES: tuple[str, ...] = (
+    "ok",
+    "http_error",
+    "rate_limited",
+    "timeout",
+    "connection_error",
+    "protocol_error",
+)
+SLO_METRICS: tuple[str, ...] = ("ttft_s", "tpot_s", "latency_s")
+_MISSING = "missing"
+
+
+def _as_float(values: Any) -> np.ndarray:
+    """``values`` (scalar, sequence, Series, nullable ints) as float64 with NaN for missing."""
+    if isinstance(values, pd.Series | pd.Index):
+        numeric = pd.to_numeric(values, errors="coerce")
+        # copy: copy-on-write pandas may hand out a read-only view of its buffer.
+        return numeric.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    if values is None or values is pd.NA:
+        return np.asarray(np.nan)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        series = pd.Series(list(np.atleast_1d(np.asarray(values, dtype=object))), dtype=object)
+        return _as_float(series)
+
+
+def _scalar_or_array(out: np.ndarray) -> float | np.ndarray:
+    return float(out) if out.ndim == 0 else out
+
+
+def column(df: pd.DataFrame, name: str) -> np.ndarray:
+    """Column ``name`` as float64 (NaN for missing values); all-NaN if the column is absent."""
+    if name not in df.columns:
+        return np.full(len(df), np.nan)
+    return _as_float(df[name])
+
+
+def _bool_column(df: pd.DataFrame, name: str, value: object) -> np.ndarray:
+    if name not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    # eq() then fillna: nullable dtypes give NA for missing, which is "not equal". Copied
+    # because pandas' copy-on-write hands out read-only views and callers combine masks.
+    return np.array(df[name].eq(value).fillna(False), dtype=bool)
+
+
+def warmup_mask(df: pd.DataFrame) -> np.ndarray:
+    """True for warm-up rows (``warmup == True``; missing counts as measured)."""
+    return _bool_column(df, "warmup", True)
+
+
+def measured(df: pd.DataFrame) -> pd.DataFrame:
+    """The non-warm-up rows."""
+    return df.loc[~warmup_mask(df)]
+
+
+def ok_mask(df: pd.DataFrame) -> np.ndarray:
+    """True where ``status == "ok"``."""
+    return _bool_column(df, "status", "ok")
+
+
+def first_attempt_mask(df: pd.DataFrame) -> np.ndarray:
+    """True for first attempts (``attempt`` <= 1 or unknown)."""
+    attempt = column(df, "attempt")
+    return ~(attempt > 1)
+
+
+def _column_or(df: pd.DataFrame, name: str, end: str, start: str) -> np.ndarray:
+    if name in df.columns:
+        return column(df, name)
+    return column(df, end) - column(df, start)
+
+
+def ttft_column(df: pd.DataFrame) -> np.ndarray:
+    """Per-row TTFT in seconds (``ttft_s``, else ``t_first_token − t_sent``)."""
+    return _column_or(df, "ttft_s", "t_first_token", "t_sent")
+
+
+def latency_column(df: pd.DataFrame) -> np.ndarray:
+    """Per-row attempt latency in seconds (``latency_s``, else ``t_done − t_sent``)."""
+    return _column_or(df, "latency_s", "t_done", "t_sent")
+
+
+def schedule_lag_column(df: pd.DataFrame) -> np.ndarray:
+    """Per-row schedule lag in seconds (``schedule_lag_s``, else ``t_sent − t_scheduled``)."""
+    return _column_or(df, "schedule_lag_s", "t_sent", "t_scheduled")
+
+
+def tpot(latency: Any, ttft: Any, completion_tokens: Any) -> float | np.ndarray:
+    """(latency − TTFT) / (completion_tokens − 1); NaN when completion_tokens < 2 or unknown."""
+    lat, first, tokens = (_as_float(v) for v in (latency, ttft, completion_tokens))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(tokens >= 2, (lat - first) / (tokens - 1), np.nan)
+    return _scalar_or_array(out)
+
+
+def output_tps(latency: Any, ttft: Any, completion_tokens: Any) -> float | np.ndarray:
+    """completion_tokens / (latency − TTFT); NaN when the decode time is not positive."""
+    lat, first, tokens = (_as_float(v) for v in (latency, ttft, completion_tokens))
+    decode = lat - first
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(decode > 0, tokens / decode, np.nan)
+    return _scalar_or_array(out)
+
+
+def tpot_column(df: pd.DataFrame) -> np.ndarray:
+    """Per-row TPOT in seconds, see :func:`tpot`."""
+    if "completion_tokens" not in df.columns:
+        return column(df, "tpot_s")
+    out = tpot(latency_column(df), ttft_column(df), column(df, "completion_tokens"))
+    return np.atleast_1d(out)
+
+
+def output_tps_column(df: pd.DataFrame) -> np.ndarray:
+    """Per-row output tokens per second, see :func:`output_tps`."""
+    out = output_tps(latency_column(df), ttft_column(df), column(df, "completion_tokens"))
+    return np.atleast_1d(out)
+
+
+def gateway_overhead(df: pd.DataFrame) -> np.ndarray:
+    """Per-row ``latency_s − server_latency_ms / 1000``; NaN unless both are present."""
+    return latency_column(df) - column(df, "server_latency_ms") / 1000.0
+
+
+def _gaps(value: Any) -> np.ndarray | None:
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    return _as_float(value).ravel()
+
+
+def pooled_itl(df: pd.DataFrame) -> np.ndarray:
+    """Every finite inter-token gap of the non-warm-up ok rows, concatenated in row order."""
+    if "itl_s" not in df.columns:
+        return np.empty(0)
+    rows = df["itl_s"].to_numpy(dtype=object)[ok_mask(df) & ~warmup_mask(df)]
+    parts = [g for g in map(_gaps, rows) if g is not None and g.size]
+    if not parts:
+        return np.empty(0)
+    gaps = np.concatenate(parts)
+    return gaps[np.isfinite(gaps)]
+
+
+def _span(start: np.ndarray, end: np.ndarray) -> tuple[float, float] | None:
+    start, end = start[np.isfinite(start)], end[np.isfinite(end)]
+    if not start.size or not end.size:
+        return None
+    return (float(start.min()), float(end.max()))
+
+
+def measurement_window(df: pd.DataFrame) -> tuple[float, float] | None:
+    """(first ``t_sent``, last ``t_done``) over non-warm-up rows; None if undefined."""
+    keep = ~warmup_mask(df)
+    return _span(column(df, "t_sent")[keep], column(df, "t_done")[keep])
+
+
+def send_window(df: pd.DataFrame) -> tuple[float, float] | None:
+    """(first, last) ``t_sent`` of non-warm-up first attempts; None if none was sent."""
+    sent = column(df, "t_sent")[~warmup_mask(df) & first_attempt_mask(df)]
+    return _span(sent, sent)
+
+
+def validate_slos(slos: Mapping[str, float] | None) -> dict[str, float]:
+    """``slos`` checked (known metric names, finite thresholds >= 0) as a plain dict."""
+    if not slos:
+        return {}
+    out: dict[str, float] = {}
+    for name, threshold in slos.items():
+        if name not in SLO_METRICS:
+            raise ValueError(f"slos: unknown metric {name!r}; expected one of {SLO_METRICS}")
+        value = float(threshold)
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"slos[{name!r}]: must be a finite number >= 0, got {threshold!r}")
+        out[name] = value
+    return out
+
+
+def slo_mask(df: pd.DataFrame, slos: Mapping[str, float] | None) -> np.ndarray:
+    """True for ok rows meeting every SLO in ``slos`` (all ok rows when ``slos`` is empty)."""
+    checked = validate_slos(slos)
+    good = ok_mask(df)
+    for name, threshold in checked.items():
+        if name == "ttft_s":
+            good &= ttft_column(df) <= threshold
+        elif name == "latency_s":
+            good &= latency_column(df) <= threshold
+        else:
+            tokens = column(df, "completion_tokens")
+            good &= (tpot_column(df) <= threshold) | (tokens < 2)
+    return good
+
+
+def value_counts(df: pd.DataFrame, name: str) -> dict[str, int]:
+    """Counts of the values of column ``name`` (missing as "missing"), most frequent first."""
+    if name not in df.columns or df.empty:
+        return {}
+    keys = df[name].astype("string").fillna(_MISSING)
+    counts = keys.value_counts(sort=False)
+    # Sort by count descending, then key, so the output is deterministic.
+    ordered = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+    return {str(k): int(v) for k, v in ordered}
+
+
+def status_counts(df: pd.DataFrame) -> dict[str, int]:
+    """Counts per status: every known status (zero-filled, in :data:`STATUSES` order) first."""
+    seen = value_counts(df, "status")
+    out = {s: seen.pop(s, 0) for s in STATUSES}
+    out.update(seen)
+    return out
+
+
+def _request_keys(df: pd.DataFrame) -> np.ndarray:
+    n = len(df)
+    if "request_id" not in df.columns:
+        return np.array([f"\x00row{i}" for i in range(n)], dtype=object)
+    rid = df["request_id"].astype("string")
+    missing = rid.isna().to_numpy(dtype=bool)
+    key = rid.fillna("")
+    # Concatenated runs (and schedules numbered per stage) may reuse request ids; run and
+    # stage make them unique, and retries never change either.
+    for name in ("stage", "run_id"):
+        if name in df.columns:
+            key = df[name].astype("string").fillna("") + "\x1f" + key
+    out = np.array(key, dtype=object)
+    out[missing] = [f"\x00row{i}" for i in np.flatnonzero(missing)]
+    return out
+
+
+def logical_requests(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per non-warm-up logical request.
+
+    Columns: ``request_id, arm, stage`` (when present), ``attempts, status`` (the last
+    attempt's), ``t_first_sent, t_done`` (the last attempt's), ``e2e_latency_s``.
+    """
+    df = measured(df)
+    attempt = column(df, "attempt")
+    work = pd.DataFrame(
+        {
+            "key": _request_keys(df),
+            "attempt": np.where(np.isnan(attempt), 1.0, attempt),
+            "t_sent": column(df, "t_sent"),
+            "pos": np.arange(len(df)),
+        }
+    )
+    work = work.sort_values(["key", "attempt", "t_sent", "pos"], kind="stable")
+    first = work.drop_duplicates("key", keep="first")
+    last = work.drop_duplicates("key", keep="last")
+    attempts = work.groupby("key", sort=False).size()
+    last_pos = last["pos"].to_numpy()
+
+    out: dict[str, Any] = {}
+    for name in ("request_id", "arm", "stage"):
+        if name in df.columns:
+            out[name] = df[name].iloc[last_pos].to_numpy()
+    out["attempts"] = attempts.loc[last["key"]].to_numpy(dtype=np.int64)
+    if "status" in df.columns:
+        out["status"] = df["status"].iloc[last_pos].to_numpy(dtype=object)
+    else:
+        out["status"] = np.full(len(last_pos), None, dtype=object)
+    t_first_sent = first["t_sent"].to_numpy()
+    t_done = column(df, "t_done")[last_pos]
+    out["t_first_sent"] = t_first_sent
+    out["t_done"] = t_done
+    out["e2e_latency_s"] = t_done - t_first_sent
+    return pd.DataFrame(out)

@@ -1,0 +1,247 @@
+"""Options shared by every command that sends load (load, eval, run, limits)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from auraon_bench.load.arrivals import Profile
+
+PROFILES = [p.value for p in Profile]
+
+
+def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--base-url`` / ``--api-key`` with env fallbacks; neither = the embedded emulator."""
+    for option in reversed(
+        [
+            click.option(
+                "--base-url",
+                envvar="AURAON_BASE_URL",
+                default=None,
+                metavar="URL",
+                help="Target's OpenAI-compatible base URL (env AURAON_BASE_URL). Without it "
+                "and without a key, the built-in emulator is started and used.",
+            ),
+            click.option(
+                "--api-key",
+                envvar="AURAON_API_KEY",
+                default=None,
+                metavar="KEY",
+                show_default=False,
+                help="API key (env AURAON_API_KEY). Never written to results or logs.",
+            ),
+            click.option(
+                "--plan",
+                type=click.Choice(["starter", "pro", "enterprise"]),
+                default="enterprise",
+                show_default=True,
+                help="Embedded emulator only: which demo key (plan) to use.",
+            ),
+            click.option(
+                "--time-scale",
+                type=click.FloatRange(min=0),
+                default=1.0,
+                show_default=True,
+                help="Embedded emulator only: multiply simulated delays (0.01 = 100x faster).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option(
+                "--model",
+                "models",
+                multiple=True,
+                default=("auto",),
+                show_default=True,
+                help="Model id to send to; repeat for several arms (interleaved).",
+            ),
+            click.option(
+                "--profile",
+                type=click.Choice(PROFILES),
+                default=None,
+                help="Arrival profile. Default: constant with --rate, concurrent with "
+                "--concurrency, else synchronous.",
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Requests in flight (concurrent profile).",
+            ),
+            click.option(
+                "--rate",
+                type=click.FloatRange(min=0, min_open=True),
+                default=None,
+                help="Requests per second (a bare --rate means constant).",
+            ),
+            click.option(
+                "--requests",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Stop after this many requests (default 100 when no --duration).",
+            ),
+            click.option(
+                "--duration",
+                type=click.FloatRange(min=0, min_open=True),
+                default=None,
+                help="Stop sending after this many seconds.",
+            ),
+            click.option(
+                "--burstiness",
+                type=click.FloatRange(min=0),
+                default=1.0,
+                show_default=True,
+                help="Gamma profile: squared CV of gaps (1 = Poisson).",
+            ),
+            click.option(
+                "--ramp-to",
+                type=click.FloatRange(min=0),
+                default=None,
+                help="Ramp profile: final rate (req/s); starts at --rate.",
+            ),
+            click.option(
+                "--sweep",
+                default=None,
+                metavar="LIST",
+                help="Sweep stages: rates '1,5,10' or concurrencies 'c1,c4,c16'.",
+            ),
+            click.option(
+                "--trace",
+                type=click.Path(dir_okay=False, exists=True),
+                default=None,
+                help="Replay profile: file of send times in seconds, one per line.",
+            ),
+            click.option(
+                "--warmup-requests",
+                type=click.IntRange(min=0),
+                default=0,
+                help="First N requests excluded from statistics.",
+            ),
+            click.option(
+                "--warmup-seconds",
+                type=click.FloatRange(min=0),
+                default=0.0,
+                help="Requests sent in the first S seconds excluded from statistics.",
+            ),
+            click.option(
+                "--max-concurrency",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Cap on in-flight requests for rate profiles.",
+            ),
+            click.option("--stream/--no-stream", default=True, show_default=True),
+            click.option(
+                "--dataset",
+                type=click.Path(dir_okay=False),
+                default=None,
+                help="Prompts from a dataset (JSONL) instead of synthetic ones.",
+            ),
+            click.option(
+                "--input-tokens",
+                type=click.IntRange(min=1),
+                default=128,
+                show_default=True,
+                help="Synthetic prompts: input length (tokens, ~4 chars).",
+            ),
+            click.option(
+                "--output-tokens",
+                type=click.IntRange(min=1),
+                default=64,
+                show_default=True,
+                help="max_tokens of each request.",
+            ),
+            click.option(
+                "--retry",
+                type=click.Choice(["none", "honor-retry-after", "exponential"]),
+                default="none",
+                show_default=True,
+                help="Retry policy; every attempt is recorded.",
+            ),
+            click.option(
+                "--max-attempts", type=click.IntRange(min=1), default=3, show_default=True
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=600.0,
+                show_default=True,
+                help="Total seconds allowed per attempt.",
+            ),
+            click.option(
+                "--read-timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=120.0,
+                show_default=True,
+                help="Longest silence within a response.",
+            ),
+            click.option(
+                "--connect-timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=10.0,
+                show_default=True,
+            ),
+            click.option(
+                "--max-cost",
+                type=click.FloatRange(min=0),
+                default=None,
+                metavar="USD",
+                help="Stop sending once the measured cost reaches this.",
+            ),
+            click.option(
+                "--yes", is_flag=True, help="Do not ask before sending load to a real target."
+            ),
+            click.option("--seed", type=int, default=0, show_default=True),
+            click.option(
+                "--out",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                help="Run directory (default results/<run-id>).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def parse_sweep(text: str) -> list[tuple[float | None, int | None]]:
+    """'1,5,10' -> rates; 'c1,c4' -> concurrencies. Raises click.BadParameter."""
+    stages = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            if part.lower().startswith("c"):
+                stages.append((None, int(part[1:])))
+            else:
+                stages.append((float(part), None))
+        except ValueError:
+            raise click.BadParameter(
+                f"{part!r} is neither a rate nor c<concurrency>", param_hint="--sweep"
+            ) from None
+    if not stages:
+        raise click.BadParameter("needs at least one stage", param_hint="--sweep")
+    return stages
+
+
+def read_trace(path: str) -> list[float]:
+    """Send times (seconds), one per line; '#' comments and blank lines ignored."""
+    times = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            try:
+                times.append(float(text))
+            except ValueError:
+                raise click.BadParameter(
+                    f"{path}:{number}: {text!r} is not a number of seconds", param_hint="--trace"
+                ) from None
+    return times

@@ -1,0 +1,119 @@
+"""What the console shows during and after a run: a live status line and per-arm tables.
+
+Everything goes to stderr except the final tables, so stdout stays clean for piping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from auraon_bench.analysis.load_summary import ArmSummary, RunSummary
+from auraon_bench.load.runner import LoadRunner
+from auraon_bench.load.target import Target
+
+err = Console(stderr=True)
+out = Console()
+
+
+class LiveLine:
+    """One refreshing line: elapsed, request rate, ok, errors, 429s, p50 TTFT, in flight."""
+
+    def __init__(self) -> None:
+        self._live = Live(Text(""), console=err, refresh_per_second=4, transient=True)
+
+    def __enter__(self) -> LiveLine:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._live.__exit__(*exc_info)
+
+    def start(self, runner: LoadRunner, target: Target, run_dir: Path) -> None:
+        kind = "SIMULATED (built-in emulator)" if target.simulated else target.base_url
+        err.print(f"target: {kind}\nrun directory: {run_dir}")
+
+    def update(self, runner: LoadRunner) -> None:
+        stats = runner.stats
+        p50 = stats.p50_ttft()
+        ttft = f"{p50 * 1000:.0f} ms" if p50 is not None else "-"
+        stopping = f"  [stopping: {runner.stop_reason}]" if runner.stop_reason else ""
+        self._live.update(
+            Text(
+                f"{stats.elapsed():6.1f}s  {stats.rate():8.1f} req/s  ok {stats.statuses['ok']}  "
+                f"errors {stats.errors}  429s {stats.statuses['rate_limited']}  "
+                f"p50 TTFT {ttft} (last {len(stats.recent_ttft)})  in flight {stats.in_flight}"
+                f"  cost ${stats.cost_usd:.4f}{stopping}"
+            )
+        )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f}"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def arm_table(summary: RunSummary, title: str) -> Table:
+    """Metrics down, arms across: stays readable at 80 columns with several arms."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    for arm in summary.arms:
+        table.add_column(str(arm.arm), justify="right")
+
+    def row(label: str, cell: Any) -> None:
+        table.add_row(label, *(cell(a) for a in summary.arms))
+
+    def pct(metric: str, p: str, scale: float, digits: int) -> Any:
+        def cell(arm: ArmSummary) -> str:
+            dist = getattr(arm, metric)
+            value = getattr(dist, p)
+            return "-" if value is None else f"{value * scale:.{digits}f}"
+
+        return cell
+
+    row("requests (n)", lambda a: str(a.requests))
+    row("ok", lambda a: str(a.ok))
+    row("errors (not 429)", lambda a: str(a.requests - a.ok - a.errors.rate_limited))
+    row("429 rate limited", lambda a: str(a.errors.rate_limited))
+    for metric, label, scale, unit, digits in (
+        ("ttft_s", "TTFT", 1000, "ms", 1),
+        ("tpot_s", "TPOT", 1000, "ms", 2),
+        ("latency_s", "latency", 1, "s", 3),
+    ):
+        row(f"{label} n", lambda a, m=metric: str(getattr(a, m).n))
+        for p in ("p50", "p90", "p99"):
+            row(f"{label} {p} ({unit})", pct(metric, p, scale, digits))
+    row("throughput (req/s)", lambda a: _num(a.request_throughput))
+    row("output (tok/s)", lambda a: _num(a.output_token_throughput))
+    row("cost total (USD)", lambda a: _num(a.cost.total_usd, 6))
+    row("cost per 1k req (USD)", lambda a: _num(a.cost.per_1k_requests_usd, 4))
+    row("cost source", lambda a: ",".join(a.cost.cost_sources) or "-")
+    return table
+
+
+def print_run_summary(result: Any) -> None:
+    summary = result.summary
+    n_note = "n = attempts measured, warm-up excluded"
+    title = f"{'SIMULATED - ' if result.target.simulated else ''}per-arm summary ({n_note})"
+    out.print(arm_table(summary, title))
+    check = result.self_check
+    lag50, lag99 = check["schedule_lag_p50_s"], check["schedule_lag_p99_s"]
+    achieved = check["achieved_rate_rps"]
+    target = check["target_rate_rps"]
+    out.print(
+        f"self-check: achieved {_num(achieved)} req/s"
+        + (f" of {target:g} targeted" if target else "")
+        + f", schedule lag p50 {_ms(lag50)} ms p99 {_ms(lag99)} ms, "
+        f"client CPU {check['client_cpu_share'] * 100:.0f}% of a core"
+    )
+    for warning in result.warnings:
+        out.print(f"[bold yellow]WARNING[/]: {warning}")
+    out.print(f"run {result.status}: {result.run_dir}")

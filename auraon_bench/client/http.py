@@ -1,0 +1,362 @@
+"""The measuring client: one HTTP attempt in, one fully classified request record out.
+
+Timing: every timestamp is ``time.perf_counter_ns()`` taken when bytes arrive (headers, each body
+chunk), before any JSON is parsed, and stored as seconds since the run's start. Every attempt
+ends in exactly one class, and no exception escapes ``chat``:
+
+    ok                the answer arrived whole ([DONE] seen when streaming)
+    rate_limited      HTTP 429 (error type and code kept, Retry-After captured)
+    http_error        any other HTTP error status, or an error object inside a 200 stream
+    timeout           connect, read (between bytes) or total deadline; error_type says which
+    connection_error  refused, DNS, reset, or the connection closed mid-response
+    protocol_error    bad JSON, a stream that ended before [DONE], anything unparseable
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+
+from auraon_bench.client.pricing import PriceTable
+from auraon_bench.client.sse import SSEDecoder
+from auraon_bench.client.transport import DEFAULT_READ_BUFFER, AiohttpTransport
+from auraon_bench.client.wire import (
+    StreamState,
+    completion_text,
+    error_from_object,
+    extract_metadata,
+    parse_error_body,
+    parse_rate_headers,
+)
+from auraon_bench.errors import TargetError
+from auraon_bench.results.schema import RequestRecord
+
+NS = 1_000_000_000
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. ``read`` is the longest silence between two reads of one response."""
+
+    connect: float = 10.0
+    read: float = 120.0
+    total: float = 600.0
+
+
+def redact(key: str | None) -> str | None:
+    if not key:
+        return key
+    prefix = key[:3] if key[2:3] == "-" else ""
+    return f"{prefix}…{key[-4:]}" if len(key) > 8 else f"{prefix}…"
+
+
+class MeasuringClient:
+    """Sends chat requests and measures them. ``transport`` swaps the HTTP layer (any
+    ``httpx.AsyncBaseTransport``); the default is aiohttp under httpx's API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeouts: Timeouts = Timeouts(),
+        max_connections: int = 1024,
+        read_buffer: int = DEFAULT_READ_BUFFER,
+        transport: httpx.AsyncBaseTransport | None = None,
+        prices: PriceTable | None = None,
+        keep_text: bool = False,
+        t0_ns: int | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeouts = timeouts
+        self.prices = prices
+        self.keep_text = keep_text
+        self.t0_ns = time.perf_counter_ns() if t0_ns is None else t0_ns
+        headers = {
+            "content-type": "application/json",
+            "accept-encoding": "identity",
+            "user-agent": "auraon-bench",
+        }
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            follow_redirects=False,
+            trust_env=False,
+            timeout=httpx.Timeout(
+                connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=None
+            ),
+            transport=transport
+            or AiohttpTransport(max_connections=max_connections, read_buffer=read_buffer),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> MeasuringClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def seconds(self, t_ns: int) -> float:
+        return (t_ns - self.t0_ns) / NS
+
+    # -- preflight -------------------------------------------------------------------------
+    async def check_target(self, timeout: float = 10.0) -> list[str]:
+        """List the target's models; a one-line ``TargetError`` if it is unreachable or rejects
+        the key. Returns [] when the target has no models endpoint."""
+        url = f"{self.base_url}/models"
+        try:
+            with anyio.fail_after(timeout):
+                response = await self._http.get("/models")
+                raw = await response.aread()
+        except TimeoutError:
+            raise TargetError(f"no answer from {url} within {timeout:g}s") from None
+        except httpx.HTTPError as exc:
+            raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+        if response.status_code in (401, 403):
+            error = parse_error_body(raw)
+            raise TargetError(
+                f"the target rejected the API key (HTTP {response.status_code} at "
+                f"{url}): {error.message}"
+            )
+        if response.status_code != 200:
+            return []
+        try:
+            return [m["id"] for m in orjson.loads(raw).get("data", []) if "id" in m]
+        except (orjson.JSONDecodeError, AttributeError, TypeError):
+            return []
+
+    # -- one attempt -----------------------------------------------------------------------
+    async def chat(
+        self,
+        body: bytes,
+        record: RequestRecord,
+        *,
+        stream: bool,
+        headers: Mapping[str, str] | None = None,
+    ) -> RequestRecord:
+        """Send one chat request and fill ``record`` with what happened. Never raises."""
+        record.stream = stream
+        record.status = "ok"  # until something says otherwise
+        state = StreamState(keep_text=self.keep_text)
+        t_sent = time.perf_counter_ns()
+        record.t_sent = self.seconds(t_sent)
+        if record.t_scheduled is not None:
+            record.schedule_lag_s = record.t_sent - record.t_scheduled
+        response: httpx.Response | None = None
+        raw = b""
+        with anyio.move_on_after(self.timeouts.total) as deadline:
+            try:
+                request = self._http.build_request(
+                    "POST", "/chat/completions", content=body, headers=headers
+                )
+                response = await self._http.send(request, stream=True)
+                record.t_first_byte = self.seconds(time.perf_counter_ns())
+                record.http_status = response.status_code
+                if response.status_code == 200 and stream:
+                    decoder = SSEDecoder()
+                    async for chunk in response.aiter_raw():
+                        t = time.perf_counter_ns()
+                        for event in decoder.feed(chunk, t):
+                            state.on_event(event)
+                    for event in decoder.close(time.perf_counter_ns()):
+                        state.on_event(event)
+                else:
+                    raw = await response.aread()
+                record.t_done = self.seconds(time.perf_counter_ns())
+            except httpx.TimeoutException as exc:
+                _fail(record, "timeout", _timeout_kind(exc), str(exc))
+            except (
+                httpx.ConnectError,
+                httpx.ReadError,
+                httpx.WriteError,
+                httpx.RemoteProtocolError,
+                httpx.NetworkError,
+            ) as exc:
+                _fail(record, "connection_error", _connection_kind(exc), str(exc))
+            except httpx.HTTPError as exc:
+                _fail(record, "protocol_error", type(exc).__name__, str(exc))
+            except Exception as exc:  # one bad response must not end a run
+                _fail(record, "protocol_error", type(exc).__name__, str(exc))
+            finally:
+                if response is not None:
+                    await response.aclose()
+        if deadline.cancelled_caught:
+            _fail(record, "timeout", "total", f"no complete answer within {self.timeouts.total:g}s")
+        if response is not None:
+            self._fill_from_response(record, response.headers, state, raw, t_sent, stream)
+        return record
+
+    def _fill_from_response(
+        self,
+        record: RequestRecord,
+        headers: Mapping[str, str],
+        state: StreamState,
+        raw: bytes,
+        t_sent: int,
+        stream: bool,
+    ) -> None:
+        rate = parse_rate_headers(headers)
+        record.retry_after_s = rate.retry_after_s
+        record.ratelimit_limit_requests = rate.limit_requests
+        record.ratelimit_remaining_requests = rate.remaining_requests
+        record.ratelimit_limit_tokens = rate.limit_tokens
+        record.ratelimit_remaining_tokens = rate.remaining_tokens
+        record.ratelimit_reset_requests_s = rate.reset_requests_s
+        record.ratelimit_reset_tokens_s = rate.reset_tokens_s
+        status = record.http_status
+        if record.status != "ok":  # a transport failure already classified it
+            return
+        if status is not None and status != 200:
+            error = parse_error_body(raw)
+            record.status = "rate_limited" if status == 429 else "http_error"
+            record.error_type, record.error_code, record.error_message = (
+                error.type,
+                error.code,
+                error.message,
+            )
+            return
+        body: Mapping[str, Any] | None = None
+        if stream:
+            body = state.metadata_chunk or state.last_chunk
+            usage, model = state.usage, state.model
+            record.finish_reason = state.finish_reason
+            self._stream_timings(record, state, t_sent)
+            if self.keep_text:
+                record.response_text = "".join(state.text) or _tool_text(state.tool_calls)
+            if state.error is not None:
+                record.status = "http_error"
+                record.error_type, record.error_code, record.error_message = (
+                    state.error.type,
+                    state.error.code,
+                    state.error.message,
+                )
+            elif state.protocol_error or not state.done:
+                record.status = "protocol_error"
+                record.error_type = "bad_stream" if state.protocol_error else "truncated"
+                record.error_message = state.protocol_error or "stream ended before [DONE]"
+        else:
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                body = None
+            if not isinstance(body, dict):
+                record.status, record.error_type = "protocol_error", "bad_json"
+                record.error_message = f"response is not a JSON object: {raw[:80]!r}"
+                body = None
+            elif isinstance(body.get("error"), Mapping):
+                error = error_from_object(body["error"])
+                record.status = "http_error"
+                record.error_type, record.error_code, record.error_message = (
+                    error.type,
+                    error.code,
+                    error.message,
+                )
+            usage, model = (body or {}).get("usage"), (body or {}).get("model")
+            if body is not None:
+                text, record.finish_reason = completion_text(body)
+                if self.keep_text:
+                    record.response_text = text
+            if record.t_done is not None:
+                record.latency_s = record.t_done - record.t_sent
+        record.model_reported = model
+        self._tokens_and_cost(record, usage, body, headers, state)
+
+    def _stream_timings(self, record: RequestRecord, state: StreamState, t_sent: int) -> None:
+        times = state.content_times
+        record.n_events = len(times)
+        if not times:
+            return
+        record.t_first_token = self.seconds(times[0])
+        record.t_last_token = self.seconds(times[-1])
+        record.ttft_s = (times[0] - t_sent) / NS
+        record.latency_s = (times[-1] - t_sent) / NS
+        record.itl_s = [(b - a) / NS for a, b in itertools.pairwise(times)]
+
+    def _tokens_and_cost(
+        self,
+        record: RequestRecord,
+        usage: Any,
+        body: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        state: StreamState,
+    ) -> None:
+        if isinstance(usage, Mapping) and usage.get("completion_tokens") is not None:
+            record.prompt_tokens = usage.get("prompt_tokens")
+            record.completion_tokens = usage.get("completion_tokens")
+            record.token_source = "usage"
+        elif record.status == "ok":
+            record.completion_tokens = record.n_events if record.stream else None
+            record.token_source = "estimated" if record.completion_tokens is not None else "none"
+        else:
+            record.token_source = "none"
+        if (
+            record.tpot_s is None
+            and record.ttft_s is not None
+            and record.latency_s is not None
+            and (record.completion_tokens or 0) >= 2
+        ):
+            record.tpot_s = (record.latency_s - record.ttft_s) / (record.completion_tokens - 1)
+        meta = extract_metadata(body, headers)
+        record.routed_to, record.routing_reason = meta.routed_to, meta.routing_reason
+        record.server_latency_ms = meta.server_latency_ms
+        record.cost_usd, record.cost_source = meta.cost_usd, meta.cost_source
+        if record.cost_usd is None and record.status == "ok" and self.prices is not None:
+            model = record.routed_to or record.model_reported or record.model_requested
+            cost = self.prices.cost(model, record.prompt_tokens, record.completion_tokens)
+            if cost is not None:
+                record.cost_usd, record.cost_source = cost, "price_table"
+
+
+def _fail(record: RequestRecord, status: str, kind: str, message: str) -> None:
+    if record.status not in (None, "ok"):
+        return
+    record.status, record.error_type, record.error_message = status, kind, message[:500] or kind
+
+
+def _timeout_kind(exc: httpx.TimeoutException) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "read"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "pool"
+    return "total"
+
+
+def _connection_kind(exc: httpx.HTTPError) -> str:
+    cause = exc.__cause__
+    if isinstance(exc, httpx.ConnectError):
+        text = f"{exc} {cause}".lower()
+        if (
+            "name or service" in text
+            or "nodename" in text
+            or "dns" in text
+            or (cause is not None and type(cause).__name__ == "ClientConnectorDNSError")
+        ):
+            return "dns"
+        refused = getattr(cause, "errno", None) == errno.ECONNREFUSED or "refused" in text
+        return "refused" if refused else "connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "disconnected"
+    if isinstance(exc, httpx.ReadError):
+        return "reset"
+    return "network"
+
+
+def _tool_text(calls: Mapping[int, Mapping[str, str]]) -> str | None:
+    if not calls:
+        return None
+    return orjson.dumps([calls[i] for i in sorted(calls)]).decode()

@@ -1,0 +1,270 @@
+"""OpenAI-compatible wire format on the client side. Pure: bytes and dicts in, facts out.
+
+* ``chat_body``: the request body (``stream_options.include_usage`` whenever streaming).
+* ``StreamState``: folds SSE events of one streamed answer into content timings, text, tool calls,
+  finish reason, usage, metadata and any error. A *content event* is a chunk whose delta carries
+  generated content: text, reasoning text or a tool call (the role-only first chunk is not one).
+* Metadata adapters (``extract_metadata``), tried in order: Auraon's ``blockrun`` object, its
+  ``auraon`` alias, OpenRouter (``model`` + ``usage.cost``), LiteLLM (``x-litellm-*`` headers),
+  else nothing (the caller may compute cost from a price table and flag it).
+* ``parse_rate_headers``: ``x-ratelimit-*``, ``retry-after-ms`` and ``retry-after``.
+* ``parse_error_body``: OpenAI's ``{"error": {...}}``, or a snippet of whatever else came.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from auraon_bench.client.sse import DONE, SSEEvent
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def chat_body(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    stream: bool,
+    max_tokens: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> bytes:
+    body: dict[str, Any] = {"model": model, "messages": list(messages), "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    if extra:
+        body.update(extra)
+    return orjson.dumps(body)
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    routed_to: str | None = None
+    routing_reason: str | None = None
+    server_latency_ms: float | None = None
+    cost_usd: float | None = None
+    cost_source: str = "none"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def extract_metadata(body: Mapping[str, Any] | None, headers: Mapping[str, str]) -> Metadata:
+    """Routing and cost facts from a response body (or the stream's last chunk) and headers."""
+    body = body or {}
+    for key in ("blockrun", "auraon"):
+        meta = body.get(key)
+        if isinstance(meta, Mapping):
+            return Metadata(
+                routed_to=meta.get("routed_to"),
+                routing_reason=meta.get("routing_reason"),
+                server_latency_ms=_number(meta.get("latency_ms")),
+                cost_usd=_number(meta.get("cost_usd")),
+                cost_source=key,
+            )
+    usage = body.get("usage")
+    if isinstance(usage, Mapping) and _number(usage.get("cost")) is not None:
+        return Metadata(
+            routed_to=body.get("model"),
+            routing_reason=body.get("provider"),
+            cost_usd=_number(usage.get("cost")),
+            cost_source="openrouter",
+        )
+    cost = headers.get("x-litellm-response-cost")
+    if cost is not None and _number(cost) is not None:
+        return Metadata(
+            routed_to=body.get("model") or headers.get("x-litellm-model-id"),
+            routing_reason=headers.get("x-litellm-attempted-fallbacks"),
+            server_latency_ms=_number(headers.get("x-litellm-response-duration-ms")),
+            cost_usd=_number(cost),
+            cost_source="litellm",
+        )
+    return Metadata()
+
+
+@dataclass(frozen=True, slots=True)
+class RateInfo:
+    retry_after_s: float | None = None
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests_s: float | None = None
+    reset_tokens_s: float | None = None
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds from a Go duration (``6m0s``, ``12ms``, ``1h2m3.5s``) or a plain number."""
+    if not text:
+        return None
+    text = text.strip()
+    plain = _number(text)
+    if plain is not None:
+        return plain
+    parts = _GO_DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _GO_UNITS[u] for n, u in parts)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """``retry-after-ms`` first (more precise), then ``retry-after`` (seconds or an HTTP date)."""
+    ms = _number(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000.0
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    seconds = _number(raw)
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _int(value: str | None) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None
+
+
+def parse_rate_headers(headers: Mapping[str, str]) -> RateInfo:
+    return RateInfo(
+        retry_after_s=parse_retry_after(headers),
+        limit_requests=_int(headers.get("x-ratelimit-limit-requests")),
+        remaining_requests=_int(headers.get("x-ratelimit-remaining-requests")),
+        limit_tokens=_int(headers.get("x-ratelimit-limit-tokens")),
+        remaining_tokens=_int(headers.get("x-ratelimit-remaining-tokens")),
+        reset_requests_s=parse_duration(headers.get("x-ratelimit-reset-requests")),
+        reset_tokens_s=parse_duration(headers.get("x-ratelimit-reset-tokens")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    type: str | None
+    code: str | None
+    message: str
+
+
+def parse_error_body(raw: bytes) -> ErrorInfo:
+    """OpenAI's error object, or a one-line snippet of an HTML or plain-text body."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        return error_from_object(body["error"])
+    text = _TAGS.sub(" ", raw[:2000].decode("utf-8", errors="replace"))
+    return ErrorInfo(type=None, code=None, message=" ".join(text.split())[:200])
+
+
+def error_from_object(error: Mapping[str, Any]) -> ErrorInfo:
+    code = error.get("code")
+    return ErrorInfo(
+        type=error.get("type"),
+        code=None if code is None else str(code),
+        message=str(error.get("message", ""))[:500],
+    )
+
+
+@dataclass(slots=True)
+class StreamState:
+    """What one streamed answer said, event by event. Times are the caller's ``t_ns``."""
+
+    keep_text: bool = False
+    content_times: list[int] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    tool_calls: dict[int, dict[str, str]] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: Mapping[str, Any] | None = None
+    model: str | None = None
+    last_chunk: Mapping[str, Any] | None = None
+    metadata_chunk: Mapping[str, Any] | None = None
+    error: ErrorInfo | None = None
+    protocol_error: str | None = None
+    done: bool = False
+
+    def on_event(self, event: SSEEvent) -> None:
+        if event.data == DONE:
+            self.done = True
+            return
+        if not event.complete:
+            self.protocol_error = "truncated event at end of stream"
+            return
+        try:
+            chunk = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            self.protocol_error = f"invalid JSON in stream event: {event.data[:80]!r}"
+            return
+        if not isinstance(chunk, dict):
+            self.protocol_error = "stream event is not a JSON object"
+            return
+        if event.event == "error" or "error" in chunk:
+            error = chunk.get("error", chunk)
+            self.error = error_from_object(
+                error if isinstance(error, Mapping) else {"message": str(error)}
+            )
+            return
+        self.last_chunk = chunk
+        if "blockrun" in chunk or "auraon" in chunk or "cost" in (chunk.get("usage") or {}):
+            self.metadata_chunk = chunk
+        if chunk.get("model"):
+            self.model = chunk["model"]
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        choices = chunk.get("choices")
+        if not choices:
+            return
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        calls = delta.get("tool_calls")
+        # Reasoning text is generated content for timing, but not part of the answer.
+        if content or calls or delta.get("reasoning_content") or delta.get("reasoning"):
+            self.content_times.append(event.t_ns)
+            if self.keep_text and content:
+                self.text.append(content)
+            if calls:
+                self._merge_tool_calls(calls)
+
+    def _merge_tool_calls(self, calls: Sequence[Mapping[str, Any]]) -> None:
+        for call in calls:
+            slot = self.tool_calls.setdefault(
+                int(call.get("index", 0)), {"name": "", "arguments": ""}
+            )
+            function = call.get("function") or {}
+            if function.get("name"):
+                slot["name"] = function["name"]
+            slot["arguments"] += function.get("arguments") or ""
+
+
+def completion_text(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(content, finish_reason) of a non-streamed answer."""
+    choices = body.get("choices") or []
+    if not choices:
+        return None, None
+    message = choices[0].get("message") or {}
+    return message.get("content"), choices[0].get("finish_reason")

@@ -1,0 +1,228 @@
+"""Executes precomputed schedules against a target with structured concurrency.
+
+One task group per stage: an open-loop *pacer* sleeps until each scheduled send time and starts a
+request task (so a slow target never delays the schedule, it shows up as latency), or a closed
+loop of ``concurrency`` workers sends back to back. Every attempt's record goes through a bounded
+memory stream to one *writer* task, which hands full batches to the sink in a worker thread (so
+Parquet writing never stalls the event loop) and keeps the live counters. Stopping (Ctrl-C,
+SIGTERM, the money guard) stops new sends at once, lets in-flight requests finish for a grace
+period, then cancels the rest; every completed record is kept.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from auraon_bench.client.http import NS, MeasuringClient
+from auraon_bench.client.wire import chat_body
+from auraon_bench.data.prompts import Prompt
+from auraon_bench.load.arrivals import Schedule, ScheduledRequest
+from auraon_bench.load.live import LiveStats
+from auraon_bench.load.retry import RetryPolicy
+from auraon_bench.results.schema import RequestRecord
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    run_id: str
+    prompts: Sequence[Prompt]
+    stream: bool = True
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_concurrency: int | None = None
+    max_cost_usd: float | None = None
+    duration_s: float | None = None  # hard stop for closed loops (open loops carry their own)
+    grace_s: float = 5.0
+    batch_rows: int = 2000
+    flush_interval_s: float = 2.0
+    stream_buffer: int = 8192
+    seed: int = 0
+
+
+class LoadRunner:
+    def __init__(
+        self,
+        client: MeasuringClient,
+        config: RunnerConfig,
+        write_batch: Callable[[list[RequestRecord]], None],
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.write_batch = write_batch
+        self.stats = LiveStats()
+        self.stop_reason: str | None = None
+        self._stopping = anyio.Event()  # constructed inside the event loop, as anyio requires
+        self._drained = anyio.Event()
+        self._stage_scope: anyio.CancelScope | None = None
+        self._ids = itertools.count()
+        self._bodies: dict[tuple[str, int], bytes] = {}
+        self._rng = random.Random(config.seed)
+        self._limiter = (
+            anyio.CapacityLimiter(config.max_concurrency) if config.max_concurrency else None
+        )
+        self.cancelled_in_flight = 0
+
+    # -- control ---------------------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        """Stop sending new requests; in-flight ones get ``grace_s`` to finish."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self._stopping.set()
+
+    async def _cancel_after_grace(self) -> None:
+        await self._stopping.wait()
+        await anyio.sleep(self.config.grace_s)
+        if self._stage_scope is not None:
+            self.cancelled_in_flight = self.stats.in_flight
+            self._stage_scope.cancel()
+
+    # -- the run ---------------------------------------------------------------------------
+    async def run(self, schedules: Iterable[Schedule]) -> LiveStats:
+        send, receive = anyio.create_memory_object_stream[RequestRecord](self.config.stream_buffer)
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._writer, receive)
+            group.start_soon(self._cancel_after_grace)
+            async with send:
+                for schedule in schedules:
+                    if self.stop_reason:
+                        break
+                    await self._run_stage(schedule, send)
+            await self._drained.wait()
+            group.cancel_scope.cancel()  # only the grace watcher is left
+        return self.stats
+
+    async def _run_stage(self, schedule: Schedule, send: ObjectSendStream[RequestRecord]) -> None:
+        stage_t0 = time.perf_counter_ns()
+        with anyio.CancelScope() as scope:
+            self._stage_scope = scope
+            async with anyio.create_task_group() as group:
+                if schedule.is_closed_loop:
+                    requests = schedule.iter_requests()
+                    deadline = (
+                        stage_t0 + int(self.config.duration_s * NS)
+                        if self.config.duration_s
+                        else None
+                    )
+                    for _ in range(schedule.concurrency or 1):
+                        group.start_soon(self._worker, requests, stage_t0, deadline, send)
+                else:
+                    await self._pace(schedule, stage_t0, group, send)
+        self._stage_scope = None
+
+    async def _pace(
+        self,
+        schedule: Schedule,
+        stage_t0: int,
+        group: anyio.abc.TaskGroup,
+        send: ObjectSendStream[RequestRecord],
+    ) -> None:
+        for request in schedule.iter_requests():
+            target = stage_t0 + int(request.offset_s * NS)
+            delay = (target - time.perf_counter_ns()) / NS
+            if delay > 0:
+                await anyio.sleep(delay)
+            if self.stop_reason:
+                return
+            group.start_soon(self._request, request, target, send)
+
+    async def _worker(
+        self,
+        requests: Iterator[ScheduledRequest],
+        stage_t0: int,
+        deadline: int | None,
+        send: ObjectSendStream[RequestRecord],
+    ) -> None:
+        for request in requests:
+            now = time.perf_counter_ns()
+            if self.stop_reason or (deadline is not None and now >= deadline):
+                return
+            await self._request(request, now, send)
+
+    async def _request(
+        self, request: ScheduledRequest, t_scheduled_ns: int, send: ObjectSendStream[RequestRecord]
+    ) -> None:
+        prompt = self.config.prompts[request.prompt_index]
+        body = self._body(request.arm, request.prompt_index, prompt)
+        request_id = next(self._ids)
+        attempt = 1
+        self.stats.in_flight += 1
+        try:
+            while True:
+                record = RequestRecord(
+                    run_id=self.config.run_id,
+                    arm=request.arm,
+                    status="ok",
+                    attempt=attempt,
+                    request_id=request_id,
+                    prompt_id=prompt.id,
+                    category=prompt.category,
+                    stage=request.stage,
+                    warmup=request.warmup,
+                    worker=0,
+                    model_requested=request.arm,
+                    t_scheduled=self.client.seconds(t_scheduled_ns),
+                )
+                if self._limiter is not None:
+                    async with self._limiter:
+                        await self.client.chat(body, record, stream=self.config.stream)
+                else:
+                    await self.client.chat(body, record, stream=self.config.stream)
+                await send.send(record)
+                delay = self.config.retry.next_delay(
+                    attempt, record.status, record.http_status, record.retry_after_s, self._rng
+                )
+                if delay is None or self.stop_reason:
+                    return
+                await anyio.sleep(delay)
+                attempt += 1
+                t_scheduled_ns = time.perf_counter_ns()
+        finally:
+            self.stats.in_flight -= 1
+
+    def _body(self, arm: str, index: int, prompt: Prompt) -> bytes:
+        key = (arm, index)
+        body = self._bodies.get(key)
+        if body is None:
+            body = self._bodies[key] = chat_body(
+                arm,
+                prompt.messages,
+                stream=self.config.stream,
+                max_tokens=prompt.max_tokens,
+                extra=prompt.extra,
+            )
+        return body
+
+    # -- records ---------------------------------------------------------------------------
+    async def _writer(self, receive: ObjectReceiveStream[RequestRecord]) -> None:
+        batch: list[RequestRecord] = []
+        last_flush = time.monotonic()
+        async with receive:
+            while True:
+                record = None
+                with anyio.move_on_after(self.config.flush_interval_s):
+                    try:
+                        record = await receive.receive()
+                    except anyio.EndOfStream:
+                        break
+                if record is not None:
+                    self.stats.observe(record)
+                    batch.append(record)
+                    if (
+                        self.config.max_cost_usd is not None
+                        and self.stats.cost_usd >= self.config.max_cost_usd
+                    ):
+                        self.stop("max_cost")
+                due = time.monotonic() - last_flush >= self.config.flush_interval_s
+                if batch and (len(batch) >= self.config.batch_rows or due):
+                    await anyio.to_thread.run_sync(self.write_batch, batch)
+                    batch = []
+                    last_flush = time.monotonic()
+        if batch:
+            await anyio.to_thread.run_sync(self.write_batch, batch)
+        self._drained.set()

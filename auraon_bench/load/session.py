@@ -1,0 +1,363 @@
+"""One load test from options to a finished run directory: the library side of ``load``.
+
+Resolves the target (embedded emulator by default), checks it before any load is sent, guards the
+money, runs the schedule with the runner, streams records to Parquet, judges whether the client
+kept up, and writes the manifest and the summary. The CLI only parses flags and prints.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+from auraon_bench.analysis.load_summary import RunSummary, summarize_run
+from auraon_bench.client.http import MeasuringClient, Timeouts
+from auraon_bench.client.pricing import PriceTable
+from auraon_bench.data.dataset import load_dataset
+from auraon_bench.data.prompts import Prompt, prompts_from_items, synthetic_prompts
+from auraon_bench.errors import ConfigError
+from auraon_bench.load.arrivals import Profile, ScheduleSpec, build_stages, expand_stages
+from auraon_bench.load.live import LiveStats
+from auraon_bench.load.retry import RetryPolicy
+from auraon_bench.load.runner import LoadRunner, RunnerConfig
+from auraon_bench.load.target import Target, open_target
+from auraon_bench.results.manifest import Manifest, create_run_dir, new_run_id
+from auraon_bench.results.reader import read_records
+from auraon_bench.results.schema import COLUMN_NAMES
+from auraon_bench.results.sink import RecordSink
+
+LAG_P99_LIMIT_S = 0.010
+RATE_SHORTFALL = 0.95
+CPU_SATURATED = 0.90
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    arms: tuple[str, ...]
+    spec: ScheduleSpec
+    stream: bool = True
+    dataset: str | None = None
+    input_tokens: int = 128
+    output_tokens: int | None = 64
+    pin_output: bool | None = None  # None: on for the embedded emulator only
+    n_prompts: int = 256
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_cost_usd: float | None = None
+    out: Path | None = None
+    results_dir: Path = Path("results")
+    base_url: str | None = None
+    api_key: str | None = None
+    plan: str = "enterprise"
+    time_scale: float = 1.0
+    command: Sequence[str] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoadResult:
+    run_dir: Path
+    target: Target
+    stats: LiveStats
+    status: str
+    self_check: dict[str, Any]
+    warnings: list[str]
+    estimated_cost_usd: float | None
+    summary: RunSummary
+
+
+# What the summary reads back: everything but the bulky text columns.
+SUMMARY_COLUMNS = [
+    c for c in COLUMN_NAMES if c not in ("response_text", "error_message", "extracted_answer")
+]
+
+
+def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
+    if options.dataset:
+        return prompts_from_items(load_dataset(options.dataset), options.output_tokens)
+    pin = simulated if options.pin_output is None else options.pin_output
+    return synthetic_prompts(
+        options.n_prompts,
+        options.input_tokens,
+        options.output_tokens,
+        seed=options.spec.seed,
+        pin_output=pin,
+    )
+
+
+def planned_requests(spec: ScheduleSpec) -> int | None:
+    """Requests the schedule will send, when knowable up front."""
+    total = 0
+    for stage in expand_stages(spec):
+        if stage.requests is not None:
+            total += stage.requests
+        elif stage.profile == Profile.REPLAY:
+            total += len(stage.trace)
+        elif stage.duration is not None and stage.rate is not None and not stage.is_closed_loop:
+            total += int(stage.rate * stage.duration) + 1
+        else:
+            return None
+    return total
+
+
+def estimate_cost(
+    options: LoadOptions, prompts: Sequence[Prompt], prices: PriceTable, n_requests: int | None
+) -> float | None:
+    """Upper-bound estimate: every prompt at full output length, ``auto`` at the dearest model."""
+    if n_requests is None:
+        return None
+    dearest = max(prices.prices.values(), key=lambda p: p.output_per_mtok)
+    in_tokens = sum(
+        sum(len(str(m.get("content", ""))) for m in p.messages) / 4 + 7 for p in prompts
+    ) / len(prompts)
+    out_tokens = options.output_tokens or 1024
+    per_arm = []
+    for arm in options.arms:
+        price = prices.lookup(arm) or dearest
+        per_arm.append(
+            (in_tokens * price.input_per_mtok + out_tokens * price.output_per_mtok) / 1e6
+        )
+    return n_requests * sum(per_arm) / len(per_arm)
+
+
+def judge_client(stats: LiveStats, spec: ScheduleSpec) -> tuple[dict[str, Any], list[str]]:
+    """Did the load generator keep its schedule? The verdict goes into the manifest."""
+    lag_p50, lag_p99 = stats.lag_percentiles()
+    achieved = stats.achieved_rate()
+    target_rate = (
+        spec.rate if spec.profile in (Profile.CONSTANT, Profile.POISSON, Profile.GAMMA) else None
+    )
+    cpu = stats.cpu_share()
+    warnings = []
+    kept = True
+    if lag_p99 is not None and lag_p99 > LAG_P99_LIMIT_S:
+        kept = False
+        warnings.append(
+            f"CLIENT COULD NOT KEEP THE SCHEDULE: schedule lag p99 {lag_p99 * 1000:.1f} ms "
+            f"(limit {LAG_P99_LIMIT_S * 1000:.0f} ms)"
+        )
+    if target_rate and achieved is not None and achieved < RATE_SHORTFALL * target_rate:
+        kept = False
+        warnings.append(
+            f"CLIENT COULD NOT KEEP THE SCHEDULE: achieved {achieved:.1f} req/s of "
+            f"{target_rate:g} req/s targeted"
+        )
+    if cpu > CPU_SATURATED:
+        warnings.append(f"client CPU at {cpu * 100:.0f}% of a core: figures may be client-bound")
+    check = {
+        "target_rate_rps": target_rate,
+        "achieved_rate_rps": achieved,
+        "schedule_lag_p50_s": lag_p50,
+        "schedule_lag_p99_s": lag_p99,
+        "client_cpu_share": cpu,
+        "kept_schedule": kept,
+        "client_bound": not kept,
+    }
+    return check, warnings
+
+
+def run_load(
+    options: LoadOptions,
+    *,
+    confirm: Callable[[str], bool] = lambda _: True,
+    on_start: Callable[[LoadRunner, Target, Path], None] | None = None,
+    on_tick: Callable[[LoadRunner], None] | None = None,
+) -> LoadResult:
+    """Run one load test to completion (or interruption). Blocking."""
+    prices = PriceTable.builtin()
+    with open_target(
+        options.base_url,
+        options.api_key,
+        plan=options.plan,
+        time_scale=options.time_scale,
+        seed=options.spec.seed,
+        datasets=[options.dataset] if options.dataset else (),
+    ) as target:
+        prompts = load_prompts(options, target.simulated)
+        return anyio.run(
+            _execute,
+            options,
+            target,
+            prompts,
+            prices,
+            confirm,
+            on_start,
+            on_tick,
+            backend_options={"use_uvloop": _has_uvloop()},
+        )
+
+
+async def _execute(
+    options: LoadOptions,
+    target: Target,
+    prompts: list[Prompt],
+    prices: PriceTable,
+    confirm: Callable[[str], bool],
+    on_start: Callable[..., None] | None,
+    on_tick: Callable[[LoadRunner], None] | None,
+) -> LoadResult:
+    client = MeasuringClient(
+        target.base_url,
+        target.api_key,
+        timeouts=options.timeouts,
+        prices=prices,
+        max_connections=4096,
+    )
+    async with client:
+        await client.check_target()  # before any file is written or load is sent
+        estimate = None
+        if not target.simulated:
+            n_requests = planned_requests(options.spec)
+            estimate = estimate_cost(options, prompts, prices, n_requests)
+            text = (
+                f"estimated cost up to ${estimate:.4f} for {n_requests} requests"
+                if estimate is not None
+                else "cost cannot be estimated (unbounded request count)"
+            )
+            if not confirm(
+                f"{text} against {target.base_url}"
+                + (f"; stops at ${options.max_cost_usd:g}" if options.max_cost_usd else "")
+            ):
+                raise ConfigError("aborted before sending any request", field="--yes")
+        run_id = new_run_id()
+        base = options.out.parent if options.out else options.results_dir
+        run_dir = create_run_dir(base, options.out.name if options.out else run_id)
+        sink = RecordSink(run_dir)
+        manifest = Manifest.create(
+            run_dir,
+            run_id,
+            list(options.command),
+            target=target.describe(),
+            status="running",
+            options=_options_dict(options),
+            cost={"estimated_usd": estimate, "max_cost_usd": options.max_cost_usd},
+        )
+        config = RunnerConfig(
+            run_id=run_id,
+            prompts=prompts,
+            stream=options.stream,
+            retry=options.retry,
+            max_concurrency=options.spec.max_concurrency,
+            max_cost_usd=options.max_cost_usd,
+            duration_s=options.spec.duration,
+            seed=options.spec.seed,
+        )
+        runner = LoadRunner(client, config, lambda batch: _write(sink, batch))
+        if on_start:
+            on_start(runner, target, run_dir)
+        async with anyio.create_task_group() as group:
+            group.start_soon(_watch_signals, runner)
+            if on_tick:
+                group.start_soon(_tick, runner, on_tick)
+            try:
+                await runner.run(build_stages(options.spec, options.arms, len(prompts)))
+            finally:
+                group.cancel_scope.cancel()
+    await anyio.to_thread.run_sync(sink.close)
+    check, warnings = judge_client(runner.stats, options.spec)
+    if target.simulated:
+        warnings.insert(0, "SIMULATED: every figure comes from the built-in emulator")
+    status = {"interrupted": "interrupted", "max_cost": "complete"}.get(
+        runner.stop_reason or "", "complete"
+    )
+    manifest.update(
+        status=status,
+        self_check={**check, "stop_reason": runner.stop_reason},
+        warnings=warnings,
+        counts={
+            "records": runner.stats.records,
+            **dict(runner.stats.statuses),
+            "cancelled_in_flight": runner.cancelled_in_flight,
+        },
+        cost={
+            "estimated_usd": estimate,
+            "max_cost_usd": options.max_cost_usd,
+            "measured_usd": runner.stats.cost_usd,
+            "stopped_by_cost": runner.stop_reason == "max_cost",
+        },
+    )
+    summary = summarize_run(read_records(run_dir, columns=SUMMARY_COLUMNS))
+    write_json(
+        run_dir / "summary.json",
+        {
+            "simulated": target.simulated,
+            "status": status,
+            "self_check": check,
+            "warnings": warnings,
+            **summary.to_dict(),
+        },
+    )
+    return LoadResult(run_dir, target, runner.stats, status, check, warnings, estimate, summary)
+
+
+async def _watch_signals(runner: LoadRunner) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            runner.stop("interrupted")
+
+
+async def _tick(runner: LoadRunner, on_tick: Callable[[LoadRunner], None]) -> None:
+    while True:
+        on_tick(runner)
+        await anyio.sleep(0.5)
+
+
+def _options_dict(options: LoadOptions) -> dict[str, Any]:
+    spec = options.spec
+    return orjson.loads(
+        orjson.dumps(
+            {
+                "arms": list(options.arms),
+                "profile": str(spec.profile),
+                "rate": spec.rate,
+                "concurrency": spec.concurrency,
+                "requests": spec.requests,
+                "duration": spec.duration,
+                "burstiness": spec.burstiness,
+                "ramp_to": spec.ramp_to,
+                "stages": [[s.rate, s.concurrency] for s in spec.stages],
+                "trace_len": len(spec.trace),
+                "warmup_requests": spec.warmup_requests,
+                "warmup_seconds": spec.warmup_seconds,
+                "max_concurrency": spec.max_concurrency,
+                "seed": spec.seed,
+                "stream": options.stream,
+                "dataset": options.dataset,
+                "input_tokens": options.input_tokens,
+                "output_tokens": options.output_tokens,
+                "retry": options.retry.kind,
+                "timeouts": [
+                    options.timeouts.connect,
+                    options.timeouts.read,
+                    options.timeouts.total,
+                ],
+            },
+            default=str,
+        )
+    )
+
+
+def _write(sink: RecordSink, batch: list[Any]) -> None:
+    """One runner batch, one complete Parquet part: readable after a crash."""
+    sink.add_many(batch)
+    sink.flush()
+
+
+def write_json(path: Path, payload: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    tmp.replace(path)
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,186 @@
+"""Read the request records of a run directory: finished, still running, or crashed.
+
+A cleanly closed run has one ``requests.parquet``; a running or killed one has only the complete
+parts in ``requests.parts/`` (see :mod:`auraon_bench.results.layout`). Readers take the final
+file when it exists, because a kill between compaction and the removal of the parts leaves both
+and the final file then holds every row; otherwise they read every complete part in write order
+and ignore temporary files. A directory with neither reads as zero records with the full schema.
+
+Every file's Parquet metadata must carry ``auraon_bench.schema_version`` no newer than
+:data:`~auraon_bench.results.schema.SCHEMA_VERSION`: a newer file was written by a newer
+auraon-bench whose columns may mean something else, so it is refused rather than misread.
+Problems are :class:`~auraon_bench.errors.ConfigError` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from auraon_bench.errors import ConfigError
+from auraon_bench.results.layout import PARTS_DIR, REQUESTS_FILE, list_parts
+from auraon_bench.results.schema import (
+    COLUMN_NAMES,
+    REQUEST_SCHEMA,
+    SCHEMA_VERSION,
+    VERSION_KEY,
+)
+
+T = TypeVar("T")
+
+# Integers and booleans become pandas' nullable dtypes: a missing http_status stays <NA> instead
+# of turning the column into float64 (or a bool column into object), and the dtypes are the
+# same whether or not a run happens to contain nulls, or any rows at all.
+_PANDAS_DTYPES = {
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def record_files(run_dir: Path | str) -> list[Path]:
+    """The Parquet files holding a run's records, in row order (possibly none).
+
+    Raises ``ConfigError`` if ``run_dir`` is not a directory.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ConfigError("no such run directory", source=str(run_dir))
+    final = run_dir / REQUESTS_FILE
+    if final.is_file():
+        return [final]
+    return [path for _, path in list_parts(run_dir / PARTS_DIR)]
+
+
+def read_table(run_dir: Path | str, columns: Sequence[str] | None = None) -> pa.Table:
+    """Every request record of ``run_dir`` as an Arrow table with the request schema.
+
+    ``columns`` reads only those columns (in that order), which for analyses that skip
+    ``response_text`` and ``itl_s`` is much faster and lighter.
+    """
+    wanted = _check_columns(columns)
+    tables = _read_each(run_dir, lambda path: _read_file(path, wanted))
+    schema = _schema_for(wanted)
+    if not tables:
+        return schema.empty_table()
+    table = pa.concat_tables(tables)
+    # Parquet spells list items "element" where Arrow says "item"; restore the exact schema.
+    return table if table.schema.equals(schema, check_metadata=True) else table.cast(schema)
+
+
+def read_records(run_dir: Path | str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every request record of ``run_dir`` as a DataFrame, one row per attempt, in write order.
+
+    Integer and bool columns use pandas' nullable dtypes (``Int32``, ``Int64``, ``boolean``);
+    float columns are ``float64`` with NaN for null; ``itl_s`` holds one float32 array per row.
+    """
+    table = read_table(run_dir, columns)
+    return table.to_pandas(types_mapper=_PANDAS_DTYPES.get)
+
+
+def count_records(run_dir: Path | str) -> int:
+    """How many records ``run_dir`` holds, from Parquet footers only (no data is read)."""
+
+    def rows_of(path: Path) -> int:
+        metadata = _read_metadata(path)
+        _check_version(path, metadata)
+        return metadata.num_rows
+
+    return sum(_read_each(run_dir, rows_of))
+
+
+def schema_version_of(path: Path | str) -> int:
+    """The schema version recorded in one results file's metadata (``ConfigError`` if none)."""
+    path = Path(path)
+    return _check_version(path, _read_metadata(path))
+
+
+# --- internals --------------------------------------------------------------------------
+
+_ATTEMPTS = 3
+
+
+class _Vanished(Exception):
+    """A listed file was gone when opened: the writer compacted the parts meanwhile."""
+
+
+def _read_each(run_dir: Path | str, read: Callable[[Path], T]) -> list[T]:
+    """``read`` every records file of ``run_dir``, in order, as one consistent set.
+
+    A run being closed while it is read renames ``requests.parquet`` into place and then
+    deletes the parts, so a part listed a moment ago can disappear; listing again then finds
+    the final file. Retrying keeps a live reader (a dashboard, ``status`` command) working.
+    """
+    for _ in range(_ATTEMPTS):
+        try:
+            return [read(path) for path in record_files(run_dir)]
+        except _Vanished:
+            continue
+    raise ConfigError("records changed while being read; try again", source=str(run_dir))
+
+
+def _check_columns(columns: Sequence[str] | None) -> list[str] | None:
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        raise TypeError("columns must be a sequence of column names, not a string")
+    unknown = [name for name in columns if name not in COLUMN_NAMES]
+    if unknown:
+        raise ValueError(f"unknown request record column(s): {', '.join(unknown)}")
+    return list(columns)
+
+
+def _schema_for(columns: list[str] | None) -> pa.Schema:
+    if columns is None:
+        return REQUEST_SCHEMA
+    fields = [REQUEST_SCHEMA.field(name) for name in columns]
+    return pa.schema(fields, metadata=REQUEST_SCHEMA.metadata)
+
+
+def _read_metadata(path: Path) -> pq.FileMetaData:
+    try:
+        return pq.read_metadata(path)
+    except FileNotFoundError:
+        raise _Vanished(path) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"cannot read results file: {_one_line(exc)}", source=str(path)) from exc
+
+
+def _check_version(path: Path, metadata: pq.FileMetaData) -> int:
+    raw = (metadata.metadata or {}).get(VERSION_KEY)
+    if raw is None:
+        raise ConfigError(
+            "not an auraon-bench results file (no schema version in its metadata)",
+            source=str(path),
+        )
+    try:
+        version = int(raw)
+    except ValueError:
+        raise ConfigError(f"unreadable schema version {raw!r}", source=str(path)) from None
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"written with results schema version {version}, but this auraon-bench reads up to "
+            f"version {SCHEMA_VERSION}; upgrade auraon-bench to read it",
+            source=str(path),
+        )
+    return version
+
+
+def _read_file(path: Path, columns: list[str] | None) -> pa.Table:
+    try:
+        with pq.ParquetFile(path) as parquet:
+            _check_version(path, parquet.metadata)
+            return parquet.read(columns=columns)
+    except FileNotFoundError:
+        raise _Vanished(path) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"cannot read results file: {_one_line(exc)}", source=str(path)) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,220 @@
+"""``auraon-bench load`` end to end: embedded emulator, records, manifest, errors, stopping."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from auraon_bench.cli.main import cli
+from auraon_bench.emulator.launcher import EmulatorProcess
+from auraon_bench.results.reader import read_records
+from tests.conftest import FIXTURES
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["load", *args])
+
+
+def manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+def test_embedded_emulator_closed_loop_two_arms(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = run(
+        "--time-scale",
+        "0.01",
+        "--model",
+        "auto",
+        "--model",
+        "gpt-4o",
+        "--concurrency",
+        "4",
+        "--requests",
+        "40",
+        "--output-tokens",
+        "8",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    df = read_records(out)
+    assert len(df) == 40 and set(df["status"]) == {"ok"}
+    assert df["arm"].value_counts().to_dict() == {"auto": 20, "gpt-4o": 20}
+    assert sorted(df["request_id"]) == list(range(40))
+    assert (df["completion_tokens"] == 8).all()
+    assert set(df["cost_source"]) == {"blockrun"}
+    data = manifest(out)
+    assert data["status"] == "complete" and data["target"]["simulated"] is True
+    assert data["target"]["api_key"].startswith("br-…")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["simulated"] is True and summary["arms"]["gpt-4o"]["ttft_s"]["n"] == 20
+    assert "SIMULATED" in result.output and "TTFT p50 (ms)" in result.output
+    assert not (out / "requests.parts").exists()
+
+
+def test_constant_rate_with_duration_and_warmup(tmp_path: Path) -> None:
+    out = tmp_path / "rate"
+    result = run(
+        "--time-scale",
+        "0.01",
+        "--model",
+        "llama-3.1-8b",
+        "--rate",
+        "40",
+        "--duration",
+        "1",
+        "--warmup-requests",
+        "5",
+        "--no-stream",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    df = read_records(out)
+    assert len(df) == 40 and df["warmup"].sum() == 5
+    offsets = df.sort_values("t_scheduled")["t_scheduled"].diff().dropna()
+    assert offsets.mean() == pytest.approx(1 / 40, rel=0.01)
+    assert df["schedule_lag_s"].notna().all()
+    check = manifest(out)["self_check"]
+    assert check["target_rate_rps"] == 40 and check["schedule_lag_p99_s"] is not None
+
+
+def test_unreachable_target_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = run(
+        "--base-url", f"http://127.0.0.1:{port}/v1", "--yes", "--out", str(tmp_path / "never")
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot reach") and result.output.count("\n") <= 2
+    assert "Traceback" not in result.output
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "never").exists()
+
+
+def test_rejected_key_and_bad_flags(emulator) -> None:
+    result = run("--base-url", emulator.base_url, "--api-key", "br-not-valid-9999", "--yes")
+    assert result.exit_code == 1 and "rejected the API key" in result.output
+    assert "not-valid" not in result.output
+    bad = run("--profile", "constant", "--requests", "5")
+    assert bad.exit_code == 1 and "--rate" in bad.output
+    sweep = run("--sweep", "1,x")
+    assert sweep.exit_code == 2 and "--sweep" in sweep.output
+
+
+def test_real_target_needs_confirmation_without_yes(emulator) -> None:
+    result = run("--base-url", emulator.base_url, "--api-key", "br-demo-pro", "--requests", "3")
+    assert result.exit_code == 1
+    assert "estimated cost up to $" in result.output and "--yes" in result.output
+
+
+def test_honor_retry_after_recovers_every_request(tmp_path: Path) -> None:
+    with EmulatorProcess(time_scale=0.1, catalog=str(FIXTURES / "instant-llama.toml")) as emu:
+        out = tmp_path / "retry"
+        result = run(
+            "--base-url",
+            emu.base_url,
+            "--api-key",
+            "br-demo-starter",
+            "--yes",
+            "--model",
+            "llama-3.1-8b",
+            "--concurrency",
+            "1",
+            "--requests",
+            "70",
+            "--output-tokens",
+            "1",
+            "--retry",
+            "honor-retry-after",
+            "--max-attempts",
+            "2",
+            "--out",
+            str(out),
+        )
+    assert result.exit_code == 0, result.output
+    df = read_records(out)
+    assert (df["status"] == "rate_limited").any() and (df["attempt"] > 1).any()
+    # One client alone: a retry sent when Retry-After says succeeds, every time.
+    last = df.sort_values("attempt").groupby("request_id").tail(1)
+    assert len(last) == 70 and (last["status"] == "ok").all()
+    assert (df["attempt"] == 2).sum() == (df["status"] == "rate_limited").sum() >= 9
+
+
+def test_max_cost_stops_sending(tmp_path: Path, emulator) -> None:
+    out = tmp_path / "cost"
+    result = run(
+        "--base-url",
+        emulator.base_url,
+        "--api-key",
+        "br-demo-pro",
+        "--yes",
+        "--model",
+        "claude-opus-4",
+        "--requests",
+        "400",
+        "--concurrency",
+        "2",
+        "--output-tokens",
+        "50",
+        "--max-cost",
+        "0.02",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    data = manifest(out)
+    assert data["cost"]["stopped_by_cost"] is True
+    assert data["cost"]["measured_usd"] >= 0.02
+    assert len(read_records(out)) < 400
+
+
+def test_sigint_keeps_records_and_marks_the_run_interrupted(tmp_path: Path) -> None:
+    out = tmp_path / "interrupted"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "auraon_bench",
+            "load",
+            "--time-scale",
+            "0.01",
+            "--rate",
+            "50",
+            "--duration",
+            "60",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (out / "requests.parts").exists():
+            time.sleep(0.1)
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    data = manifest(out)
+    assert data["status"] == "interrupted"
+    df = read_records(out)
+    assert 20 < len(df) < 2500 and (df["status"] == "ok").all()
+    assert b"interrupted" in stdout
