@@ -27,7 +27,12 @@ import orjson
 
 from auraon_bench.client.pricing import PriceTable
 from auraon_bench.client.sse import SSEDecoder
-from auraon_bench.client.transport import DEFAULT_READ_BUFFER, AiohttpTransport
+from auraon_bench.client.transport import (
+    DEFAULT_READ_BUFFER,
+    AiohttpTransport,
+    RawResponse,
+    Transport,
+)
 from auraon_bench.client.wire import (
     StreamState,
     completion_text,
@@ -60,8 +65,8 @@ def redact(key: str | None) -> str | None:
 
 
 class MeasuringClient:
-    """Sends chat requests and measures them. ``transport`` swaps the HTTP layer (any
-    ``httpx.AsyncBaseTransport``); the default is aiohttp under httpx's API."""
+    """Sends chat requests and measures them. ``transport`` swaps the HTTP layer (default:
+    ``AiohttpTransport``; ``HttpxTransport`` wraps any ``httpx.AsyncClient``)."""
 
     def __init__(
         self,
@@ -71,7 +76,7 @@ class MeasuringClient:
         timeouts: Timeouts = Timeouts(),
         max_connections: int = 1024,
         read_buffer: int = DEFAULT_READ_BUFFER,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         prices: PriceTable | None = None,
         keep_text: bool = False,
         t0_ns: int | None = None,
@@ -81,27 +86,23 @@ class MeasuringClient:
         self.prices = prices
         self.keep_text = keep_text
         self.t0_ns = time.perf_counter_ns() if t0_ns is None else t0_ns
-        headers = {
+        self._headers = {
             "content-type": "application/json",
             "accept-encoding": "identity",
             "user-agent": "auraon-bench",
         }
         if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            follow_redirects=False,
-            trust_env=False,
-            timeout=httpx.Timeout(
-                connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=None
-            ),
-            transport=transport
-            or AiohttpTransport(max_connections=max_connections, read_buffer=read_buffer),
+            self._headers["authorization"] = f"Bearer {api_key}"
+        self._chat_url = f"{self.base_url}/chat/completions"
+        self._transport: Transport = transport or AiohttpTransport(
+            max_connections=max_connections,
+            read_buffer=read_buffer,
+            connect_timeout=timeouts.connect,
+            read_timeout=timeouts.read,
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> MeasuringClient:
         return self
@@ -119,8 +120,11 @@ class MeasuringClient:
         url = f"{self.base_url}/models"
         try:
             with anyio.fail_after(timeout):
-                response = await self._http.get("/models")
-                raw = await response.aread()
+                response = await self._transport.send("GET", url, self._headers, None)
+                try:
+                    raw = await response.aread()
+                finally:
+                    await response.aclose()
         except TimeoutError:
             raise TargetError(f"no answer from {url} within {timeout:g}s") from None
         except httpx.HTTPError as exc:
@@ -155,14 +159,12 @@ class MeasuringClient:
         record.t_sent = self.seconds(t_sent)
         if record.t_scheduled is not None:
             record.schedule_lag_s = record.t_sent - record.t_scheduled
-        response: httpx.Response | None = None
+        response: RawResponse | None = None
         raw = b""
         with anyio.move_on_after(self.timeouts.total) as deadline:
             try:
-                request = self._http.build_request(
-                    "POST", "/chat/completions", content=body, headers=headers
-                )
-                response = await self._http.send(request, stream=True)
+                send_headers = {**self._headers, **headers} if headers else self._headers
+                response = await self._transport.send("POST", self._chat_url, send_headers, body)
                 record.t_first_byte = self.seconds(time.perf_counter_ns())
                 record.http_status = response.status_code
                 if response.status_code == 200 and stream:

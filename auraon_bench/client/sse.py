@@ -30,7 +30,7 @@ once with C-level ``bytes`` methods; bytes of an unterminated line are kept in a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["DONE", "SSEDecoder", "SSEEvent"]
 
@@ -41,20 +41,19 @@ _LF = 0x0A
 _BOM = "\ufeff"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SSEEvent:
-    """One dispatched event.
+class SSEEvent(NamedTuple):
+    """One dispatched event (immutable; a NamedTuple because the hot path makes one per event).
 
     ``id`` and ``retry`` are stream state at dispatch time, as in the standard: the
     last event ID and reconnection time seen so far (``None`` if never sent), not
     only the values sent inside this event.
     """
 
-    event: str = "message"
     data: str
+    t_ns: int
+    event: str = "message"
     id: str | None = None
     retry: int | None = None
-    t_ns: int
     complete: bool = True
 
 
@@ -151,13 +150,14 @@ class SSEDecoder:
         return events
 
     def _make_event(self, t_ns: int, *, complete: bool) -> SSEEvent:
+        lines = self._data_lines
         event = SSEEvent(
-            event=self._event_type or "message",
-            data="\n".join(self._data_lines),
-            id=self._last_event_id,
-            retry=self._retry_ms,
-            t_ns=t_ns,
-            complete=complete,
+            lines[0] if len(lines) == 1 else "\n".join(lines),
+            t_ns,
+            self._event_type or "message",
+            self._last_event_id,
+            self._retry_ms,
+            complete,
         )
         self._data_lines = []
         self._event_type = ""
@@ -170,6 +170,9 @@ class SSEDecoder:
                 lines[0] = lines[0][1:]
         events: list[SSEEvent] = []
         for line in lines:
+            if line[:6] == "data: ":  # the common case, first
+                self._data_lines.append(line[6:])
+                continue
             if not line:
                 if self._data_lines:
                     events.append(self._make_event(t_ns, complete=True))

@@ -206,49 +206,62 @@ class StreamState:
     done: bool = False
 
     def on_event(self, event: SSEEvent) -> None:
-        if event.data == DONE:
+        data = event.data
+        if data == DONE:
             self.done = True
             return
         if not event.complete:
             self.protocol_error = "truncated event at end of stream"
             return
         try:
-            chunk = orjson.loads(event.data)
+            chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            self.protocol_error = f"invalid JSON in stream event: {event.data[:80]!r}"
+            self.protocol_error = f"invalid JSON in stream event: {data[:80]!r}"
             return
-        if not isinstance(chunk, dict):
+        if type(chunk) is not dict:
             self.protocol_error = "stream event is not a JSON object"
             return
-        if event.event == "error" or "error" in chunk:
+        if "error" in chunk or event.event == "error":
             error = chunk.get("error", chunk)
             self.error = error_from_object(
                 error if isinstance(error, Mapping) else {"message": str(error)}
             )
             return
         self.last_chunk = chunk
-        if "blockrun" in chunk or "auraon" in chunk or "cost" in (chunk.get("usage") or {}):
-            self.metadata_chunk = chunk
-        if chunk.get("model"):
-            self.model = chunk["model"]
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
+        if self.model is None:
+            self.model = chunk.get("model")
         choices = chunk.get("choices")
-        if not choices:
-            return
-        choice = choices[0]
-        if choice.get("finish_reason"):
-            self.finish_reason = choice["finish_reason"]
-        delta = choice.get("delta") or {}
-        content = delta.get("content")
-        calls = delta.get("tool_calls")
+        if choices:
+            choice = choices[0]
+            delta = choice.get("delta")
+            if delta:
+                content = delta.get("content")
+                if content and len(delta) == 1:  # the common case: plain text, nothing else
+                    self.content_times.append(event.t_ns)
+                    if self.keep_text:
+                        self.text.append(content)
+                else:
+                    self._content(event.t_ns, content, delta)
+            finish = choice.get("finish_reason")
+            if finish:
+                self.finish_reason = finish
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
+        # Routing metadata rides on the last chunk (or the usage chunk, OpenRouter's cost).
+        if "blockrun" in chunk or "auraon" in chunk or (usage and "cost" in usage):
+            self.metadata_chunk = chunk
+
+    def _content(self, t_ns: int, content: str | None, delta: Mapping[str, Any]) -> None:
         # Reasoning text is generated content for timing, but not part of the answer.
-        if content or calls or delta.get("reasoning_content") or delta.get("reasoning"):
-            self.content_times.append(event.t_ns)
-            if self.keep_text and content:
-                self.text.append(content)
-            if calls:
-                self._merge_tool_calls(calls)
+        calls = delta.get("tool_calls")
+        if not (content or calls or delta.get("reasoning_content") or delta.get("reasoning")):
+            return  # e.g. the role chunk with content "" and refusal null
+        self.content_times.append(t_ns)
+        if content and self.keep_text:
+            self.text.append(content)
+        if calls:
+            self._merge_tool_calls(calls)
 
     def _merge_tool_calls(self, calls: Sequence[Mapping[str, Any]]) -> None:
         for call in calls:

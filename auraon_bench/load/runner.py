@@ -200,29 +200,39 @@ class LoadRunner:
 
     # -- records ---------------------------------------------------------------------------
     async def _writer(self, receive: ObjectReceiveStream[RequestRecord]) -> None:
+        """Drain whatever has arrived without a timer per record; wait with a deadline only
+        when the stream is empty, so an idle run still flushes every ``flush_interval_s``."""
         batch: list[RequestRecord] = []
         last_flush = time.monotonic()
+        interval = self.config.flush_interval_s
+        ended = False
         async with receive:
-            while True:
-                record = None
-                with anyio.move_on_after(self.config.flush_interval_s):
-                    try:
-                        record = await receive.receive()
-                    except anyio.EndOfStream:
-                        break
+            while not ended:
+                try:
+                    record = receive.receive_nowait()
+                except anyio.WouldBlock:
+                    record = None
+                    with anyio.move_on_after(interval):
+                        try:
+                            record = await receive.receive()
+                        except anyio.EndOfStream:
+                            ended = True
+                except anyio.EndOfStream:
+                    ended = True
                 if record is not None:
-                    self.stats.observe(record)
+                    self._observe(record)
                     batch.append(record)
-                    if (
-                        self.config.max_cost_usd is not None
-                        and self.stats.cost_usd >= self.config.max_cost_usd
-                    ):
-                        self.stop("max_cost")
-                due = time.monotonic() - last_flush >= self.config.flush_interval_s
-                if batch and (len(batch) >= self.config.batch_rows or due):
+                now = time.monotonic()
+                if batch and (
+                    ended or len(batch) >= self.config.batch_rows or now - last_flush >= interval
+                ):
                     await anyio.to_thread.run_sync(self.write_batch, batch)
                     batch = []
                     last_flush = time.monotonic()
-        if batch:
-            await anyio.to_thread.run_sync(self.write_batch, batch)
         self._drained.set()
+
+    def _observe(self, record: RequestRecord) -> None:
+        self.stats.observe(record)
+        limit = self.config.max_cost_usd
+        if limit is not None and self.stats.cost_usd >= limit:
+            self.stop("max_cost")
