@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
+import anyio
 import pytest
 
 from auraon_bench.client.http import MeasuringClient, Timeouts
@@ -153,3 +155,28 @@ async def test_price_table_cost_for_targets_without_metadata() -> None:
             rec = await send(client, stream=False)
     assert rec.cost_source == "price_table"
     assert rec.cost_usd == pytest.approx((1000 * 2.5 + 100 * 10.0) / 1e6)
+
+
+async def test_connect_timeout_against_a_full_accept_queue() -> None:
+    # A listener that never accepts, its backlog filled: the kernel drops further SYNs, so the
+    # client's connect hangs until its connect timeout, all on loopback.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(4):
+                filler = socket.socket()
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect(("127.0.0.1", port))
+                fillers.append(filler)
+            await anyio.sleep(0.2)
+            timeouts = Timeouts(connect=0.3, read=5, total=10)
+            async with MeasuringClient(f"http://127.0.0.1:{port}/v1", timeouts=timeouts) as c:
+                rec = await send(c, stream=False)
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert (rec.status, rec.error_type) == ("timeout", "connect")

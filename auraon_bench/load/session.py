@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import orjson
 
-from auraon_bench.analysis.load_summary import RunSummary, summarize_run
+from auraon_bench.analysis.load_summary import ArmSummary, RunSummary, summarize_run
 from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.client.pricing import PriceTable
 from auraon_bench.data.dataset import load_dataset
@@ -126,21 +126,21 @@ def estimate_cost(
     return n_requests * sum(per_arm) / len(per_arm)
 
 
-def judge_client(stats: LiveStats, spec: ScheduleSpec) -> tuple[dict[str, Any], list[str]]:
+def judge_client(
+    overall: ArmSummary, spec: ScheduleSpec, cpu: float
+) -> tuple[dict[str, Any], list[str]]:
     """Did the load generator keep its schedule? The verdict goes into the manifest."""
-    lag_p50, lag_p99 = stats.lag_percentiles()
-    achieved = stats.achieved_rate()
-    target_rate = (
-        spec.rate if spec.profile in (Profile.CONSTANT, Profile.POISSON, Profile.GAMMA) else None
-    )
-    cpu = stats.cpu_share()
+    lag_p50, lag_p99 = overall.schedule_lag_s.p50, overall.schedule_lag_s.p99
+    achieved = overall.achieved_rate
+    open_loop = spec.profile in (Profile.CONSTANT, Profile.POISSON, Profile.GAMMA)
+    target_rate = spec.rate if open_loop else None
     warnings = []
     kept = True
     if lag_p99 is not None and lag_p99 > LAG_P99_LIMIT_S:
         kept = False
         warnings.append(
             f"CLIENT COULD NOT KEEP THE SCHEDULE: schedule lag p99 {lag_p99 * 1000:.1f} ms "
-            f"(limit {LAG_P99_LIMIT_S * 1000:.0f} ms)"
+            f"(limit {LAG_P99_LIMIT_S * 1000:.0f} ms, n={overall.schedule_lag_s.n})"
         )
     if target_rate and achieved is not None and achieved < RATE_SHORTFALL * target_rate:
         kept = False
@@ -155,6 +155,7 @@ def judge_client(stats: LiveStats, spec: ScheduleSpec) -> tuple[dict[str, Any], 
         "achieved_rate_rps": achieved,
         "schedule_lag_p50_s": lag_p50,
         "schedule_lag_p99_s": lag_p99,
+        "schedule_lag_n": overall.schedule_lag_s.n,
         "client_cpu_share": cpu,
         "kept_schedule": kept,
         "client_bound": not kept,
@@ -260,16 +261,10 @@ async def _execute(
             finally:
                 group.cancel_scope.cancel()
     await anyio.to_thread.run_sync(sink.close)
-    check, warnings = judge_client(runner.stats, options.spec)
-    if target.simulated:
-        warnings.insert(0, "SIMULATED: every figure comes from the built-in emulator")
-    status = {"interrupted": "interrupted", "max_cost": "complete"}.get(
-        runner.stop_reason or "", "complete"
-    )
+    cpu = runner.stats.cpu_share()  # of the load itself, before the analysis below
+    status = "interrupted" if runner.stop_reason == "interrupted" else "complete"
     manifest.update(
         status=status,
-        self_check={**check, "stop_reason": runner.stop_reason},
-        warnings=warnings,
         counts={
             "records": runner.stats.records,
             **dict(runner.stats.statuses),
@@ -283,6 +278,10 @@ async def _execute(
         },
     )
     summary = summarize_run(read_records(run_dir, columns=SUMMARY_COLUMNS))
+    check, warnings = judge_client(summary.overall, options.spec, cpu)
+    if target.simulated:
+        warnings.insert(0, "SIMULATED: every figure comes from the built-in emulator")
+    manifest.update(self_check={**check, "stop_reason": runner.stop_reason}, warnings=warnings)
     write_json(
         run_dir / "summary.json",
         {
