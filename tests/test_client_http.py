@@ -6,6 +6,7 @@ import contextlib
 import socket
 
 import anyio
+import orjson
 import pytest
 
 from auraon_bench.client.http import MeasuringClient, Timeouts
@@ -180,3 +181,26 @@ async def test_connect_timeout_against_a_full_accept_queue() -> None:
             for filler in fillers:
                 filler.close()
     assert (rec.status, rec.error_type) == ("timeout", "connect")
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_tool_calls_are_kept_as_the_answer(emulator, stream: bool) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"q": {"type": "string"}},
+                    "required": ["q"],
+                },
+            },
+        }
+    ]
+    body = chat_body("gpt-4o", HI, stream=stream, extra={"tools": tools})
+    async with MeasuringClient(emulator.base_url, "br-demo-pro", keep_text=True) as client:
+        rec = await client.chat(body, record(), stream=stream)
+    assert rec.status == "ok" and rec.finish_reason == "tool_calls"
+    calls = orjson.loads(rec.response_text)
+    assert calls == [{"name": "lookup", "arguments": '{"q":"example"}'}]

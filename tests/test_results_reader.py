@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -171,3 +172,54 @@ def test_a_part_that_vanishes_while_being_read_makes_the_reader_list_again(
     monkeypatch.setattr(reader, "record_files", lambda run_dir: gone)
     with pytest.raises(ConfigError, match="changed while being read"):
         read_table(tmp_path)
+
+
+def test_read_compact_gives_the_same_values_as_read_records(tmp_path: Path):
+    from auraon_bench.results.reader import read_compact, read_records
+
+    sink = RecordSink(tmp_path, batch_rows=7)
+    for i in range(40):
+        sink.add(
+            RequestRecord(
+                run_id="r",
+                arm=("a", "b")[i % 2],
+                status=("ok", "timeout", "ok", "rate_limited")[i % 4],
+                request_id=i,
+                attempt=1 + i % 3,
+                http_status=None if i % 5 == 0 else 200,
+                warmup=None if i % 7 == 0 else i < 3,
+                error_type=None if i % 4 == 0 else "read",
+                ttft_s=None if i % 6 == 0 else i / 100,
+                itl_s=[0.01] * (i % 4),
+            )
+        )
+    sink.flush()  # parts, as a running run has them; then one more part
+    sink.add(RequestRecord(run_id="r", arm="c", status="ok", request_id=99))
+    sink.flush()
+    columns = [
+        "run_id",
+        "arm",
+        "status",
+        "request_id",
+        "attempt",
+        "http_status",
+        "warmup",
+        "error_type",
+        "ttft_s",
+        "itl_s",
+    ]
+    full, compact = read_records(tmp_path, columns), read_compact(tmp_path, columns)
+    assert len(compact) == 41 and list(compact.columns) == columns
+    for name in columns:
+        expected, got = full[name].tolist(), compact[name].tolist()
+        if name == "itl_s":
+            assert [list(x) for x in got] == [list(x) for x in expected]
+        else:
+            assert [None if pd.isna(x) else x for x in got] == [
+                None if pd.isna(x) else x for x in expected
+            ], name
+    assert isinstance(compact["arm"].dtype, pd.CategoricalDtype)
+    assert (
+        str(compact["http_status"].dtype) == "Int32" and str(compact["warmup"].dtype) == "boolean"
+    )
+    sink.close()

@@ -43,6 +43,7 @@ from auraon_bench.analysis.records import (
     logical_requests,
     measured,
     ok_mask,
+    rows,
     status_counts,
     value_counts,
 )
@@ -148,7 +149,7 @@ def summarize_errors(df: pd.DataFrame) -> ErrorSummary:
     """Status counts and shares per attempt of the non-warm-up rows."""
     df = measured(df)
     counts = status_counts(df)
-    failed = df.loc[~ok_mask(df)]
+    failed = rows(df, ~ok_mask(df))
     http = value_counts(failed, "http_status")
     # http_status may be stored as float (NaN-able); "429.0" would be a confusing key.
     http = {_int_key(k): v for k, v in http.items() if k != "missing"}

@@ -59,6 +59,7 @@ from auraon_bench.analysis.records import (
     ok_mask,
     output_tps_column,
     pooled_itl,
+    rows,
     schedule_lag_column,
     send_window,
     slo_mask,
@@ -84,6 +85,33 @@ __all__ = [
 # Bumped when a field of to_dict() is renamed or removed, so readers of old summary.json
 # files can tell which layout they hold.
 SCHEMA_VERSION = 1
+
+
+# The record columns the summaries read; reading only these keeps a million-row run small.
+INPUT_COLUMNS = (
+    "run_id",
+    "arm",
+    "attempt",
+    "request_id",
+    "stage",
+    "warmup",
+    "status",
+    "http_status",
+    "error_type",
+    "t_sent",
+    "t_done",
+    "ttft_s",
+    "latency_s",
+    "tpot_s",
+    "itl_s",
+    "schedule_lag_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "token_source",
+    "cost_usd",
+    "cost_source",
+    "server_latency_ms",
+)
 
 
 def _fields_dict(obj: Any) -> dict[str, Any]:
@@ -183,9 +211,9 @@ def _length(window: tuple[float, float] | None) -> float | None:
 
 def _summarize(df: pd.DataFrame, slos: dict[str, float], arm: str | None) -> ArmSummary:
     warm = warmup_mask(df)
-    m = df.loc[~warm]
+    m = rows(df, ~warm)
     ok = ok_mask(m)
-    ok_rows = m.loc[ok]
+    ok_rows = rows(m, ok)
     n_ok = int(ok.sum())
     window_s = _length(measurement_window(m))
     tokens = summarize_tokens(m)
@@ -238,7 +266,8 @@ def _distinct(df: pd.DataFrame, name: str) -> list[Any]:
 
 def _where(df: pd.DataFrame, name: str, value: Any) -> pd.DataFrame:
     # eq + fillna: a missing value compares as NA, which boolean indexing rejects.
-    return df.loc[df[name].eq(value).fillna(False).to_numpy(dtype=bool)]
+    mask = df[name].eq(value).fillna(False).to_numpy(dtype=bool)
+    return rows(df, mask)
 
 
 def summarize_arm(

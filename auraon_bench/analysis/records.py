@@ -119,9 +119,15 @@ def warmup_mask(df: pd.DataFrame) -> np.ndarray:
     return _bool_column(df, "warmup", True)
 
 
+def rows(df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``df.loc[mask]``, but the frame itself when every row is kept: a million-row run is
+    not copied to drop nothing."""
+    return df if mask.all() else df.loc[mask]
+
+
 def measured(df: pd.DataFrame) -> pd.DataFrame:
-    """The non-warm-up rows."""
-    return df.loc[~warmup_mask(df)]
+    """The non-warm-up rows (the frame itself when there is no warm-up: no copy of a large run)."""
+    return rows(df, ~warmup_mask(df))
 
 
 def ok_mask(df: pd.DataFrame) -> np.ndarray:
@@ -279,20 +285,31 @@ def status_counts(df: pd.DataFrame) -> dict[str, int]:
 
 
 def _request_keys(df: pd.DataFrame) -> np.ndarray:
+    """An int64 code per row, equal for the attempts of one logical request.
+
+    Concatenated runs (and schedules numbered per stage) may reuse request ids; run and stage
+    make them unique, and retries never change either. Integer codes, not strings: a million
+    rows must not become a million Python objects. A row without a request id is its own
+    request.
+    """
     n = len(df)
     if "request_id" not in df.columns:
-        return np.array([f"\x00row{i}" for i in range(n)], dtype=object)
-    rid = df["request_id"].astype("string")
-    missing = rid.isna().to_numpy(dtype=bool)
-    key = rid.fillna("")
-    # Concatenated runs (and schedules numbered per stage) may reuse request ids; run and
-    # stage make them unique, and retries never change either.
+        return np.arange(n, dtype=np.int64)
+    rid = pd.factorize(df["request_id"], use_na_sentinel=True)[0].astype(np.int64)
+    missing = rid < 0
+    keys = {"request_id": rid}
     for name in ("stage", "run_id"):
         if name in df.columns:
-            key = df[name].astype("string").fillna("") + "\x1f" + key
-    out = np.array(key, dtype=object)
-    out[missing] = [f"\x00row{i}" for i in np.flatnonzero(missing)]
-    return out
+            keys[name] = pd.factorize(df[name], use_na_sentinel=True)[0]
+    if len(keys) == 1:
+        codes = keys["request_id"].copy()
+    else:
+        grouped = pd.DataFrame(keys).groupby(list(keys), sort=False).ngroup()
+        codes = np.array(grouped, dtype=np.int64)  # a writable copy
+    if missing.any():
+        top = int(codes.max(initial=-1)) + 1
+        codes[missing] = top + np.arange(int(missing.sum()))
+    return codes
 
 
 def logical_requests(df: pd.DataFrame) -> pd.DataFrame:
@@ -303,9 +320,12 @@ def logical_requests(df: pd.DataFrame) -> pd.DataFrame:
     """
     df = measured(df)
     attempt = column(df, "attempt")
+    keys = _request_keys(df)
+    if not np.any(attempt > 1) and len(np.unique(keys)) == len(keys):
+        return _single_attempts(df)  # no retries: every row is its own request, no sorting
     work = pd.DataFrame(
         {
-            "key": _request_keys(df),
+            "key": keys,
             "attempt": np.where(np.isnan(attempt), 1.0, attempt),
             "t_sent": column(df, "t_sent"),
             "pos": np.arange(len(df)),
@@ -331,4 +351,22 @@ def logical_requests(df: pd.DataFrame) -> pd.DataFrame:
     out["t_first_sent"] = t_first_sent
     out["t_done"] = t_done
     out["e2e_latency_s"] = t_done - t_first_sent
+    return pd.DataFrame(out)
+
+
+def _single_attempts(df: pd.DataFrame) -> pd.DataFrame:
+    """``logical_requests`` when no request was retried: one attempt each."""
+    out: dict[str, Any] = {}
+    for name in ("request_id", "arm", "stage"):
+        if name in df.columns:
+            out[name] = df[name].to_numpy()
+    out["attempts"] = np.ones(len(df), dtype=np.int64)
+    out["status"] = (
+        df["status"].to_numpy(dtype=object)
+        if "status" in df.columns
+        else np.full(len(df), None, dtype=object)
+    )
+    out["t_first_sent"] = column(df, "t_sent")
+    out["t_done"] = column(df, "t_done")
+    out["e2e_latency_s"] = out["t_done"] - out["t_first_sent"]
     return pd.DataFrame(out)

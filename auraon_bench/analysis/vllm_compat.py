@@ -35,6 +35,7 @@ from auraon_bench.analysis.records import (
     measurement_window,
     ok_mask,
     pooled_itl,
+    rows,
     slo_mask,
     tpot_column,
     ttft_column,
@@ -79,7 +80,7 @@ def vllm_view(
     """
     m = measured(df)
     ok = ok_mask(m)
-    ok_rows = m.loc[ok]
+    ok_rows = rows(m, ok)
     window = measurement_window(m)
     duration = window[1] - window[0] if window is not None else None
     completed = int(ok.sum())

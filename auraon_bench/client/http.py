@@ -40,6 +40,7 @@ from auraon_bench.client.wire import (
     extract_metadata,
     parse_error_body,
     parse_rate_headers,
+    tool_calls_text,
 )
 from auraon_bench.errors import TargetError
 from auraon_bench.results.schema import RequestRecord
@@ -237,7 +238,8 @@ class MeasuringClient:
             record.finish_reason = state.finish_reason
             self._stream_timings(record, state, t_sent)
             if self.keep_text:
-                record.response_text = "".join(state.text) or _tool_text(state.tool_calls)
+                calls = tool_calls_text(state.tool_calls)
+                record.response_text = calls if calls else "".join(state.text)
             if state.error is not None:
                 record.status = "http_error"
                 record.error_type, record.error_code, record.error_message = (
@@ -356,9 +358,3 @@ def _connection_kind(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.ReadError):
         return "reset"
     return "network"
-
-
-def _tool_text(calls: Mapping[int, Mapping[str, str]]) -> str | None:
-    if not calls:
-        return None
-    return orjson.dumps([calls[i] for i in sorted(calls)]).decode()

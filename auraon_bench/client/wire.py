@@ -275,9 +275,28 @@ class StreamState:
 
 
 def completion_text(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(content, finish_reason) of a non-streamed answer."""
+    """(answer text, finish_reason) of a non-streamed answer; tool calls as ``tool_calls_text``."""
     choices = body.get("choices") or []
     if not choices:
         return None, None
     message = choices[0].get("message") or {}
+    calls = message.get("tool_calls") or []
+    if calls:
+        return tool_calls_text(
+            {
+                i: {
+                    "name": (c.get("function") or {}).get("name") or "",
+                    "arguments": (c.get("function") or {}).get("arguments") or "",
+                }
+                for i, c in enumerate(calls)
+            }
+        ), choices[0].get("finish_reason")
     return message.get("content"), choices[0].get("finish_reason")
+
+
+def tool_calls_text(calls: Mapping[int, Mapping[str, str]]) -> str | None:
+    """Tool calls as the record keeps them: a JSON list of ``{"name", "arguments"}`` (arguments
+    as the JSON text the model produced). A graded answer that calls tools is its calls."""
+    if not calls:
+        return None
+    return orjson.dumps([calls[i] for i in sorted(calls)]).decode()

@@ -208,10 +208,10 @@ class LoadRunner:
         ended = False
         async with receive:
             while not ended:
+                record = None
                 try:
                     record = receive.receive_nowait()
                 except anyio.WouldBlock:
-                    record = None
                     with anyio.move_on_after(interval):
                         try:
                             record = await receive.receive()

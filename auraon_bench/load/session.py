@@ -16,7 +16,12 @@ from typing import Any
 import anyio
 import orjson
 
-from auraon_bench.analysis.load_summary import ArmSummary, RunSummary, summarize_run
+from auraon_bench.analysis.load_summary import (
+    INPUT_COLUMNS,
+    ArmSummary,
+    RunSummary,
+    summarize_run,
+)
 from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.client.pricing import PriceTable
 from auraon_bench.data.dataset import load_dataset
@@ -28,8 +33,7 @@ from auraon_bench.load.retry import RetryPolicy
 from auraon_bench.load.runner import LoadRunner, RunnerConfig
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.results.manifest import Manifest, create_run_dir, new_run_id
-from auraon_bench.results.reader import read_records
-from auraon_bench.results.schema import COLUMN_NAMES
+from auraon_bench.results.reader import read_compact
 from auraon_bench.results.sink import RecordSink
 
 LAG_P99_LIMIT_S = 0.010
@@ -70,12 +74,6 @@ class LoadResult:
     warnings: list[str]
     estimated_cost_usd: float | None
     summary: RunSummary
-
-
-# What the summary reads back: everything but the bulky text columns.
-SUMMARY_COLUMNS = [
-    c for c in COLUMN_NAMES if c not in ("response_text", "error_message", "extracted_answer")
-]
 
 
 def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
@@ -277,7 +275,9 @@ async def _execute(
             "stopped_by_cost": runner.stop_reason == "max_cost",
         },
     )
-    summary = summarize_run(read_records(run_dir, columns=SUMMARY_COLUMNS))
+    # Non-streamed runs have no inter-token gaps: skip the column (a list per row).
+    columns = [c for c in INPUT_COLUMNS if options.stream or c != "itl_s"]
+    summary = summarize_run(read_compact(run_dir, columns))
     check, warnings = judge_client(summary.overall, options.spec, cpu)
     if target.simulated:
         warnings.insert(0, "SIMULATED: every figure comes from the built-in emulator")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -80,7 +81,104 @@ def read_records(run_dir: Path | str, columns: Sequence[str] | None = None) -> p
     float columns are ``float64`` with NaN for null; ``itl_s`` holds one float32 array per row.
     """
     table = read_table(run_dir, columns)
-    return table.to_pandas(types_mapper=_PANDAS_DTYPES.get)
+    # Free each Arrow column as soon as it is converted: a million-row run must not be held
+    # twice (Arrow and pandas) at the peak.
+    return table.to_pandas(types_mapper=_PANDAS_DTYPES.get, self_destruct=True, split_blocks=True)
+
+
+def read_compact(run_dir: Path | str, columns: Sequence[str]) -> pd.DataFrame:
+    """The same rows and values as :func:`read_records`, for analysis of very large runs.
+
+    Every column is allocated once at its final size (the row count is in the Parquet footers)
+    and filled batch by batch, so the peak is about the final frame plus one batch, where a
+    whole-file read holds the decoded Arrow table and the DataFrame at once. String columns
+    come back as pandas categoricals: a million-row run has a handful of distinct arms,
+    statuses and sources, so codes instead of a million strings.
+    """
+    wanted = _check_columns(columns) or []
+    schema = _schema_for(wanted)
+    for _ in range(_ATTEMPTS):
+        try:
+            files = record_files(run_dir)
+            total = sum(_read_metadata(path).num_rows for path in files)
+            builders = {name: _ColumnBuilder(schema.field(name).type, total) for name in wanted}
+            for path in files:
+                _fill(path, wanted, builders)
+            break
+        except _Vanished:
+            continue
+    else:
+        raise ConfigError("records changed while being read; try again", source=str(run_dir))
+    pa.default_memory_pool().release_unused()  # decoded batches are gone: give the pages back
+    return pd.DataFrame({name: builders.pop(name).build() for name in wanted}, copy=False)
+
+
+def _fill(path: Path, wanted: list[str], builders: dict[str, _ColumnBuilder]) -> None:
+    try:
+        with pq.ParquetFile(path) as parquet:
+            _check_version(path, parquet.metadata)
+            for batch in parquet.iter_batches(batch_size=65_536, columns=wanted, use_threads=False):
+                for name in wanted:
+                    builders[name].add(batch.column(name))
+    except FileNotFoundError:
+        raise _Vanished(path) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"cannot read results file: {_one_line(exc)}", source=str(path)) from exc
+
+
+class _ColumnBuilder:
+    """One column of :func:`read_compact`, preallocated: values (category codes for strings)
+    and, for nullable integers and booleans, a null mask."""
+
+    def __init__(self, arrow_type: pa.DataType, rows: int) -> None:
+        self.type = arrow_type
+        self.at = 0
+        self.categories: dict[str, int] = {}
+        self.mask: np.ndarray | None = None
+        if pa.types.is_string(arrow_type):
+            self.values = np.empty(rows, dtype=np.int32)
+        elif pa.types.is_floating(arrow_type):
+            self.values = np.empty(rows, dtype=np.float64)
+        elif pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
+            self.values = np.empty(rows, dtype=_PANDAS_DTYPES[arrow_type].numpy_dtype)
+            self.mask = np.zeros(rows, dtype=bool)
+        else:  # lists (itl_s): one numpy array per row, as read_records gives them
+            self.values = np.empty(rows, dtype=object)
+
+    def add(self, column: pa.Array) -> None:
+        end = self.at + len(column)
+        target = self.values[self.at : end]
+        kind = self.type
+        if pa.types.is_string(kind):
+            encoded = column.dictionary_encode()
+            remap = np.array(
+                [
+                    self.categories.setdefault(v, len(self.categories))
+                    for v in encoded.dictionary.to_pylist()
+                ]
+                + [-1],
+                dtype=np.int32,
+            )
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            target[:] = remap[codes]  # -1 (null) indexes the appended -1
+        elif self.mask is not None:
+            self.mask[self.at : end] = np.asarray(column.is_null(), dtype=bool)
+            filled = column.fill_null(False if pa.types.is_boolean(kind) else 0)
+            target[:] = filled.to_numpy(zero_copy_only=False)
+        else:
+            target[:] = column.to_numpy(zero_copy_only=False)
+        self.at = end
+
+    def build(self) -> object:
+        if pa.types.is_string(self.type):
+            return pd.Categorical.from_codes(self.values, categories=list(self.categories))
+        if self.mask is not None:
+            dtype = _PANDAS_DTYPES[self.type]
+            array_type = (
+                pd.arrays.BooleanArray if pa.types.is_boolean(self.type) else pd.arrays.IntegerArray
+            )
+            return pd.array(array_type(self.values, self.mask), dtype=dtype)
+        return self.values
 
 
 def count_records(run_dir: Path | str) -> int:
