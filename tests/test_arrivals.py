@@ -364,3 +364,19 @@ def test_spec_is_frozen_and_hashable():
     assert hash(spec) == hash(ScheduleSpec(profile=Profile.REPLAY, trace=(2.0, 1.0)))
     with pytest.raises(AttributeError):
         spec.seed = 3  # type: ignore[misc]
+
+
+def test_paired_schedule_gives_every_arm_every_prompt_exactly_repeat_times() -> None:
+    from collections import Counter
+
+    from auraon_bench.load.arrivals import paired_schedule
+
+    schedule = paired_schedule(("auto", "gpt-4o", "llama"), 50, repeat=2, concurrency=8, seed=3)
+    pairs = Counter((r.arm, r.prompt_index) for r in schedule.iter_requests())
+    assert len(pairs) == 150 and set(pairs.values()) == {2}
+    assert schedule.is_closed_loop and schedule.concurrency == 8
+    again = [(r.arm, r.prompt_index) for r in paired_schedule(
+        ("auto", "gpt-4o", "llama"), 50, repeat=2, seed=3).iter_requests()]
+    other = [(r.arm, r.prompt_index) for r in paired_schedule(
+        ("auto", "gpt-4o", "llama"), 50, repeat=2, seed=4).iter_requests()]
+    assert again == [(r.arm, r.prompt_index) for r in schedule.iter_requests()] != other

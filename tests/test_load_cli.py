@@ -218,3 +218,17 @@ def test_sigint_keeps_records_and_marks_the_run_interrupted(tmp_path: Path) -> N
     df = read_records(out)
     assert 20 < len(df) < 2500 and (df["status"] == "ok").all()
     assert b"interrupted" in stdout
+
+
+def test_dataset_prompts_and_their_categories(tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    result = run("--time-scale", "0.01", "--dataset", str(FIXTURES / "sample.jsonl"),
+                 "--model", "claude-opus-4", "--requests", "8", "--concurrency", "2",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    df = read_records(out)
+    assert len(df) == 8 and (df["status"] == "ok").all()
+    assert set(df["prompt_id"]) == {"f-1", "m-1", "c-1", "t-1"}
+    assert set(df["category"]) == {"factual", "math", "multiple_choice", "tool_calling"}
+    tool_rows = df[df["prompt_id"] == "t-1"]
+    assert (tool_rows["finish_reason"] == "tool_calls").all()

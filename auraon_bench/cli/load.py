@@ -98,11 +98,11 @@ def load(**flags: Any) -> None:
         ),
         max_cost_usd=flags["max_cost"],
         command=sys.argv,
+        datasets=(flags["dataset"],) if flags["dataset"] else (),
         **{
             k: flags[k]
             for k in (
                 "stream",
-                "dataset",
                 "input_tokens",
                 "output_tokens",
                 "out",

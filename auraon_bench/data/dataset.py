@@ -20,6 +20,7 @@ Every error names the file, the line and the field; nothing is skipped silently.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,18 @@ def parse_item(raw: bytes | str, source: str, line: int) -> PromptItem:
         wrong_answers=tuple(obj.get("wrong_answers", [])),
         tags=tuple(obj.get("tags", [])),
     )
+
+
+def load_items(paths: Sequence[str | Path]) -> list[PromptItem]:
+    """Every item of several dataset files; an id may appear in only one of them."""
+    items: list[PromptItem] = []
+    origin: dict[str, str] = {}
+    for path in paths:
+        for item in load_dataset(path):
+            if item.id in origin:
+                raise DatasetError(
+                    f"id {item.id!r} is also in {origin[item.id]}", source=str(path), field="id"
+                )
+            origin[item.id] = str(path)
+            items.append(item)
+    return items

@@ -418,3 +418,36 @@ def _block_permutations(
     ]
     origin = first * chunk_len
     return np.concatenate(chunks)[start - origin : stop - origin]
+
+
+def paired_schedule(
+    arms: Sequence[str], n_prompts: int, *, repeat: int = 1, concurrency: int = 4, seed: int = 0
+) -> Schedule:
+    """Every arm on every prompt, ``repeat`` times, in one seeded random order (closed loop).
+
+    The paired design of an evaluation: each (arm, prompt) pair appears exactly ``repeat``
+    times, so arms are compared on the same prompts under the same conditions.
+    """
+    if not arms:
+        raise ValueError("arms: at least one is required")
+    if n_prompts < 1:
+        raise ValueError(f"prompts: need at least 1, got {n_prompts}")
+    if repeat < 1:
+        raise ValueError(f"repeat: must be >= 1, got {repeat}")
+    pairs = len(arms) * n_prompts * repeat
+    order = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,))).permutation(pairs)
+    arm_index = (order % len(arms)).astype(np.int32)
+    prompt_index = ((order // len(arms)) % n_prompts).astype(np.int32)
+    spec = ScheduleSpec(
+        profile=Profile.CONCURRENT, concurrency=concurrency, requests=pairs, seed=seed
+    )
+    return Schedule(
+        spec=spec,
+        stage=0,
+        arms=tuple(arms),
+        n_prompts=n_prompts,
+        offsets_s=None,
+        arm_index=arm_index,
+        prompt_index=prompt_index,
+        warmup=np.zeros(pairs, dtype=bool),
+    )

@@ -24,10 +24,16 @@ from auraon_bench.analysis.load_summary import (
 )
 from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.client.pricing import PriceTable
-from auraon_bench.data.dataset import load_dataset
+from auraon_bench.data.dataset import load_items
 from auraon_bench.data.prompts import Prompt, prompts_from_items, synthetic_prompts
 from auraon_bench.errors import ConfigError
-from auraon_bench.load.arrivals import Profile, ScheduleSpec, build_stages, expand_stages
+from auraon_bench.load.arrivals import (
+    Profile,
+    ScheduleSpec,
+    build_stages,
+    expand_stages,
+    paired_schedule,
+)
 from auraon_bench.load.live import LiveStats
 from auraon_bench.load.retry import RetryPolicy
 from auraon_bench.load.runner import LoadRunner, RunnerConfig
@@ -46,7 +52,9 @@ class LoadOptions:
     arms: tuple[str, ...]
     spec: ScheduleSpec
     stream: bool = True
-    dataset: str | None = None
+    datasets: tuple[str, ...] = ()
+    keep_text: bool = False  # keep answers (evaluations grade them)
+    repeat: int = 0  # > 0: paired design, every arm on every prompt this many times
     input_tokens: int = 128
     output_tokens: int | None = 64
     pin_output: bool | None = None  # None: on for the embedded emulator only
@@ -77,8 +85,8 @@ class LoadResult:
 
 
 def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
-    if options.dataset:
-        return prompts_from_items(load_dataset(options.dataset), options.output_tokens)
+    if options.datasets:
+        return prompts_from_items(load_items(options.datasets), options.output_tokens)
     pin = simulated if options.pin_output is None else options.pin_output
     return synthetic_prompts(
         options.n_prompts,
@@ -176,7 +184,7 @@ def run_load(
         plan=options.plan,
         time_scale=options.time_scale,
         seed=options.spec.seed,
-        datasets=[options.dataset] if options.dataset else (),
+        datasets=options.datasets,
     ) as target:
         prompts = load_prompts(options, target.simulated)
         return anyio.run(
@@ -206,6 +214,7 @@ async def _execute(
         target.api_key,
         timeouts=options.timeouts,
         prices=prices,
+        keep_text=options.keep_text,
         max_connections=4096,
     )
     async with client:
@@ -255,7 +264,20 @@ async def _execute(
             if on_tick:
                 group.start_soon(_tick, runner, on_tick)
             try:
-                await runner.run(build_stages(options.spec, options.arms, len(prompts)))
+                schedules = (
+                    [
+                        paired_schedule(
+                            options.arms,
+                            len(prompts),
+                            repeat=options.repeat,
+                            concurrency=options.spec.concurrency or 1,
+                            seed=options.spec.seed,
+                        )
+                    ]
+                    if options.repeat
+                    else build_stages(options.spec, options.arms, len(prompts))
+                )
+                await runner.run(schedules)
             finally:
                 group.cancel_scope.cancel()
     await anyio.to_thread.run_sync(sink.close)
@@ -327,7 +349,8 @@ def _options_dict(options: LoadOptions) -> dict[str, Any]:
                 "max_concurrency": spec.max_concurrency,
                 "seed": spec.seed,
                 "stream": options.stream,
-                "dataset": options.dataset,
+                "datasets": list(options.datasets),
+                "repeat": options.repeat,
                 "input_tokens": options.input_tokens,
                 "output_tokens": options.output_tokens,
                 "retry": options.retry.kind,

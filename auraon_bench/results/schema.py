@@ -57,10 +57,12 @@ ratelimit_reset_requests_s     float64       s        ``x-ratelimit-reset-reques
 ratelimit_reset_tokens_s       float64       s        ``x-ratelimit-reset-tokens``, parsed
 stream                         bool          -        the request asked for a stream
 finish_reason                  string        -        ``finish_reason`` of the choice
-response_text                  string        -        content of the answer
+response_text                  string        -        the answer; tool calls as a JSON list
 correct                        bool          -        the graded answer was right
 score                          float64       -        grader score
 extracted_answer               string        -        answer the grader extracted
+extraction_method              string        -        how the grader found it (``last_number``, ...)
+grade_failure                  string        -        why it scored 0: empty, refused, error, ...
 =============================  ============  =======  ==============================================
 """
 
@@ -163,6 +165,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("correct", _B),
     Column("score", _F64),
     Column("extracted_answer", _S),
+    Column("extraction_method", _S),
+    Column("grade_failure", _S),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
