@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from auraon_bench.cli.options import load_options, parse_sweep, read_trace, target_options
-from auraon_bench.cli.render import LiveLine, print_run_summary
+from auraon_bench.cli.render import LiveLine, confirm_real_target, print_run_summary
 from auraon_bench.client.http import Timeouts
 from auraon_bench.errors import ConfigError
 from auraon_bench.load.arrivals import ScheduleSpec, Stage
@@ -115,17 +115,11 @@ def load(**flags: Any) -> None:
     )
     live = LiveLine()
 
-    def confirm(text: str) -> bool:
-        click.echo(text, err=True)
-        if flags["yes"]:
-            return True
-        if not sys.stdin.isatty():
-            raise ConfigError(
-                "refusing to send load to a real target without confirmation: pass --yes",
-                field="--yes",
-            )
-        return click.confirm("send it?", err=True)
-
     with live:
-        result = run_load(options, confirm=confirm, on_start=live.start, on_tick=live.update)
+        result = run_load(
+            options,
+            confirm=confirm_real_target(flags["yes"]),
+            on_start=live.start,
+            on_tick=live.update,
+        )
     print_run_summary(result)

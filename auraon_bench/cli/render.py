@@ -5,20 +5,41 @@ Everything goes to stderr except the final tables, so stdout stays clean for pip
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from auraon_bench.analysis.load_summary import ArmSummary, RunSummary
+from auraon_bench.errors import ConfigError
 from auraon_bench.load.runner import LoadRunner
 from auraon_bench.load.target import Target
 
 err = Console(stderr=True)
 out = Console()
+
+
+def confirm_real_target(yes: bool) -> Callable[[str], bool]:
+    """The money guard's question: shown always; answered by --yes, or asked on a terminal."""
+
+    def confirm(text: str) -> bool:
+        click.echo(text, err=True)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfigError(
+                "refusing to send load to a real target without confirmation: pass --yes",
+                field="--yes",
+            )
+        return click.confirm("send it?", err=True)
+
+    return confirm
 
 
 class LiveLine:
