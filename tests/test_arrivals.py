@@ -375,8 +375,12 @@ def test_paired_schedule_gives_every_arm_every_prompt_exactly_repeat_times() -> 
     pairs = Counter((r.arm, r.prompt_index) for r in schedule.iter_requests())
     assert len(pairs) == 150 and set(pairs.values()) == {2}
     assert schedule.is_closed_loop and schedule.concurrency == 8
-    again = [(r.arm, r.prompt_index) for r in paired_schedule(
-        ("auto", "gpt-4o", "llama"), 50, repeat=2, seed=3).iter_requests()]
-    other = [(r.arm, r.prompt_index) for r in paired_schedule(
-        ("auto", "gpt-4o", "llama"), 50, repeat=2, seed=4).iter_requests()]
+    again = [
+        (r.arm, r.prompt_index)
+        for r in paired_schedule(("auto", "gpt-4o", "llama"), 50, repeat=2, seed=3).iter_requests()
+    ]
+    other = [
+        (r.arm, r.prompt_index)
+        for r in paired_schedule(("auto", "gpt-4o", "llama"), 50, repeat=2, seed=4).iter_requests()
+    ]
     assert again == [(r.arm, r.prompt_index) for r in schedule.iter_requests()] != other

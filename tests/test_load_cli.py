@@ -222,9 +222,20 @@ def test_sigint_keeps_records_and_marks_the_run_interrupted(tmp_path: Path) -> N
 
 def test_dataset_prompts_and_their_categories(tmp_path: Path) -> None:
     out = tmp_path / "dataset"
-    result = run("--time-scale", "0.01", "--dataset", str(FIXTURES / "sample.jsonl"),
-                 "--model", "claude-opus-4", "--requests", "8", "--concurrency", "2",
-                 "--out", str(out))
+    result = run(
+        "--time-scale",
+        "0.01",
+        "--dataset",
+        str(FIXTURES / "sample.jsonl"),
+        "--model",
+        "claude-opus-4",
+        "--requests",
+        "8",
+        "--concurrency",
+        "2",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     df = read_records(out)
     assert len(df) == 8 and (df["status"] == "ok").all()

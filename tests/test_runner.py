@@ -88,8 +88,9 @@ async def test_writer_ends_without_repeating_the_last_record() -> None:
         time.sleep(0.05)
         written.extend(batch)
 
-    runner = LoadRunner(InstantClient(), RunnerConfig(run_id="r", prompts=[], batch_rows=3),
-                        slow_write)
+    runner = LoadRunner(
+        InstantClient(), RunnerConfig(run_id="r", prompts=[], batch_rows=3), slow_write
+    )
     send, receive = anyio.create_memory_object_stream[RequestRecord](10)
     async with anyio.create_task_group() as group:
         group.start_soon(runner._writer, receive)

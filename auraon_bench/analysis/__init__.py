@@ -8,6 +8,9 @@ and return frozen dataclasses whose ``to_dict()`` is JSON-ready.
 * :mod:`.accounting`: errors, retries, tokens and cost.
 * :mod:`.load_summary`: per-arm / per-stage / run summaries (``summary.json``).
 * :mod:`.vllm_compat`: the same run in ``vllm bench serve`` terms.
+* :mod:`.quality`: graded evaluations: accuracy with CIs, cost per correct answer, paired
+  comparisons (bootstrap, McNemar, Holm), the oracle.
+* :mod:`.routing`: auto against fixed models: frontier, PGR, APGR, CPT, AIQ, shuffled control.
 """
 
 from auraon_bench.analysis.accounting import (
@@ -29,6 +32,18 @@ from auraon_bench.analysis.load_summary import (
     summarize_arm,
     summarize_run,
 )
+from auraon_bench.analysis.quality import (
+    AccuracyTable,
+    CostTable,
+    PairedComparison,
+    accuracy_table,
+    cost_table,
+    holm,
+    oracle,
+    paired_comparison,
+    versus_all,
+    versus_reference,
+)
 from auraon_bench.analysis.records import (
     SLO_METRICS,
     STATUSES,
@@ -40,6 +55,17 @@ from auraon_bench.analysis.records import (
     send_window,
     slo_mask,
     tpot,
+)
+from auraon_bench.analysis.routing import (
+    RoutingReport,
+    aiq,
+    apgr,
+    cpt,
+    evaluate_routing,
+    frontier,
+    pgr,
+    routing_mix,
+    shuffled_control,
 )
 from auraon_bench.analysis.stats import (
     P999_MIN_N,
@@ -55,24 +81,41 @@ __all__ = [
     "SCHEMA_VERSION",
     "SLO_METRICS",
     "STATUSES",
+    "AccuracyTable",
     "ArmSummary",
     "CostSummary",
+    "CostTable",
     "ErrorSummary",
     "Goodput",
     "LogicalSummary",
+    "PairedComparison",
     "Percentiles",
+    "RoutingReport",
     "RunSummary",
     "StageSummary",
     "TokenSummary",
+    "accuracy_table",
+    "aiq",
+    "apgr",
     "bootstrap_ci",
+    "cost_table",
+    "cpt",
+    "evaluate_routing",
+    "frontier",
+    "holm",
     "logical_requests",
     "measured",
     "measurement_window",
+    "oracle",
     "output_tps",
+    "paired_comparison",
     "percentiles",
+    "pgr",
     "pooled_itl",
     "rate",
+    "routing_mix",
     "send_window",
+    "shuffled_control",
     "slo_mask",
     "summarize_arm",
     "summarize_cost",
@@ -81,5 +124,7 @@ __all__ = [
     "summarize_run",
     "summarize_tokens",
     "tpot",
+    "versus_all",
+    "versus_reference",
     "vllm_view",
 ]

@@ -8,6 +8,7 @@ import click
 
 from auraon_bench import __version__
 from auraon_bench.cli.emulator import emulator
+from auraon_bench.cli.eval import eval_command
 from auraon_bench.cli.load import load
 from auraon_bench.errors import AuraonBenchError
 
@@ -30,3 +31,4 @@ def cli() -> None:
 
 cli.add_command(emulator)
 cli.add_command(load)
+cli.add_command(eval_command)

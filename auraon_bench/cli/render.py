@@ -138,3 +138,151 @@ def print_run_summary(result: Any) -> None:
     for warning in result.warnings:
         out.print(f"[bold yellow]WARNING[/]: {warning}")
     out.print(f"run {result.status}: {result.run_dir}")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _usd(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"${value:.{digits}f}"
+
+
+def print_eval_report(result: Any) -> None:
+    """Per-arm quality and cost, accuracy by category, then how each auto mode routes."""
+    report = result.report
+    simulated = "SIMULATED - " if result.load.target.simulated else ""
+    table = Table(
+        title=f"{simulated}quality and cost per arm (accuracy over graded prompts, "
+        f"95% bootstrap CI)",
+        title_justify="left",
+    )
+    for name in (
+        "arm",
+        "n",
+        "accuracy",
+        "95% CI",
+        "failed",
+        "$ per 1k req",
+        "$ per correct",
+        "latency p50 (s)",
+    ):
+        table.add_column(name, justify="left" if name == "arm" else "right")
+    for row in report.accuracy.rows:
+        cost = report.cost.rows.get(row.arm)
+        table.add_row(
+            str(row.arm),
+            str(row.n),
+            _pct(row.accuracy),
+            f"{_pct(row.ci_low)} - {_pct(row.ci_high)}",
+            _pct(row.failure_rate),
+            _usd(cost.per_1k_requests_usd if cost else None),
+            _usd(cost.per_correct_usd if cost else None, 5),
+            _num(cost.latency_s.p50 if cost else None, 3),
+        )
+    out.print(table)
+    categories = sorted({r.category for r in report.accuracy_by_category.rows if r.category})
+    by_cat = Table(title="accuracy by category (n prompts per cell)", title_justify="left")
+    by_cat.add_column("arm")
+    for category in categories:
+        by_cat.add_column(category, justify="right")
+    for arm in report.arms:
+        cells = []
+        for category in categories:
+            try:
+                row = report.accuracy_by_category.row(arm, category)
+                cells.append(f"{_pct(row.accuracy)} ({row.n})")
+            except KeyError:
+                cells.append("-")
+        by_cat.add_row(arm, *cells)
+    out.print(by_cat)
+    if report.routing is not None:
+        print_routing(report.routing)
+    failures = {k: v for k, v in report.grade_failures.items() if k != "missing" and v}
+    if failures:
+        out.print(
+            "grading: "
+            + ", ".join(f"{k} {v}" for k, v in failures.items())
+            + " (failed, empty and refused answers count as wrong; judge-only items are "
+            "left ungraded)"
+        )
+    for warning in result.load.warnings:
+        out.print(f"[bold yellow]WARNING[/]: {warning}")
+    out.print(
+        f"run {result.load.status}: {result.load.run_dir} (evaluation.json beside the records)"
+    )
+
+
+def print_routing(routing: Any) -> None:
+    """Auto arms across, figures down; comparisons against the reference (default: the most
+    accurate fixed model)."""
+    reference = routing.reference or routing.strong
+    table = Table(
+        title=f"auto versus fixed models ({routing.n_prompts} prompts every arm "
+        f"answered; weak {routing.weak}, strong {routing.strong})",
+        title_justify="left",
+    )
+    table.add_column("figure")
+    arms = list(routing.arms.items())
+    for arm, _ in arms:
+        table.add_column(arm, justify="right")
+
+    def row(label: str, cell: Any) -> None:
+        table.add_row(label, *(cell(r) for _, r in arms))
+
+    def versus(r: Any) -> Any:
+        return r.versus_fixed.versus.get(reference)
+
+    def saving(r: Any) -> str:
+        if r.position is None:
+            return "-"
+        return "beats all" if r.position.above_best_model else _pct(r.position.cost_saving)
+
+    row("accuracy", lambda r: _pct(r.quality))
+    row("cost per request (USD)", lambda r: _usd(r.cost, 6))
+    row(f"share routed to {routing.strong}", lambda r: _pct(r.strong_share))
+    row("PGR", lambda r: _num(r.pgr, 2))
+    row("routing skill (PGR - share)", lambda r: _num(r.routing_skill, 2))
+    row(
+        "quality gain at equal cost", lambda r: _pct(r.position.quality_gain) if r.position else "-"
+    )
+    row("cost saving at equal quality", saving)
+    row(
+        f"accuracy - {reference}",
+        lambda r: (
+            (
+                f"{_pct(versus(r).difference)} [{_pct(versus(r).difference_ci[0])}, "
+                f"{_pct(versus(r).difference_ci[1])}]"
+            )
+            if versus(r)
+            else "-"
+        ),
+    )
+    row(f"cost saved vs {reference}", lambda r: _pct(versus(r).cost_saved) if versus(r) else "-")
+    row("McNemar p (Holm)", lambda r: _num(versus(r).mcnemar_p_holm, 3) if versus(r) else "-")
+    row("shuffled-control p", lambda r: _num(r.shuffled.p_value, 3))
+    for rank in range(3):
+        row(f"route #{rank + 1}", lambda r, k=rank: _route(r.mix.shares, k))
+    out.print(table)
+    oracle = routing.oracle
+    extra = [
+        f"oracle (cheapest correct fixed model per prompt): {_pct(oracle.accuracy)} at "
+        f"{_usd(oracle.cost_per_request, 6)} per request"
+    ]
+    if routing.apgr is not None:
+        extra.append(
+            f"APGR {routing.apgr:.3f}, CPT(50%) {_pct(routing.cpt50)}, "
+            f"AIQ auto {_num(routing.aiq_auto, 3)} vs fixed {_num(routing.aiq_fixed, 3)}"
+        )
+    missing = sorted({m for r in routing.arms.values() for m in r.shuffled.missing_models})
+    if missing:
+        extra.append(
+            "shuffled control needs every model auto used among the arms; add " + ", ".join(missing)
+        )
+    for line in [*extra, *routing.notes]:
+        out.print(line)
+
+
+def _route(shares: dict[str, float], rank: int) -> str:
+    top = sorted(shares.items(), key=lambda kv: -kv[1])
+    return f"{top[rank][0]} {top[rank][1] * 100:.0f}%" if rank < len(top) else "-"

@@ -1,0 +1,103 @@
+"""``auraon-bench eval``: every arm on every prompt of a dataset, graded and compared."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from auraon_bench.cli.options import target_options
+from auraon_bench.cli.render import LiveLine, confirm_real_target, print_eval_report
+from auraon_bench.client.http import Timeouts
+from auraon_bench.eval.session import DEFAULT_ARMS, EvalOptions, run_eval
+
+
+@click.command(name="eval")
+@target_options
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Dataset JSONL file; repeat for several.",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    default=DEFAULT_ARMS,
+    show_default=True,
+    help="Arm to evaluate; repeat. Default: auto, its three modes and four fixed models.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Times every arm answers every prompt.",
+)
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option(
+    "--reference",
+    default=None,
+    metavar="MODEL",
+    help="Fixed model auto is compared with (default: the most accurate one).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=600.0,
+    show_default=True,
+    help="Total seconds allowed per request.",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="USD",
+    help="Stop sending once the measured cost reaches this.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before sending load to a real target.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run directory (default results/<run-id>).",
+)
+def eval_command(**flags: Any) -> None:
+    """Evaluate auto against fixed models on a dataset: quality, cost, latency, routing.
+
+    Every arm answers every prompt (a paired design) in one seeded order; answers are graded,
+    the grades written into requests.parquet and the analysis into evaluation.json.
+    """
+    options = EvalOptions(
+        datasets=tuple(flags["datasets"]),
+        arms=tuple(dict.fromkeys(flags["models"])),
+        repeat=flags["repeat"],
+        concurrency=flags["concurrency"],
+        max_tokens=flags["max_tokens"],
+        reference=flags["reference"],
+        seed=flags["seed"],
+        out=flags["out"],
+        base_url=flags["base_url"],
+        api_key=flags["api_key"],
+        plan=flags["plan"],
+        time_scale=flags["time_scale"],
+        timeouts=Timeouts(total=flags["timeout"]),
+        max_cost_usd=flags["max_cost"],
+        command=sys.argv,
+    )
+    live = LiveLine()
+    with live:
+        result = run_eval(
+            options,
+            confirm=confirm_real_target(flags["yes"]),
+            on_start=live.start,
+            on_tick=live.update,
+        )
+    print_eval_report(result)

@@ -1,0 +1,102 @@
+"""One evaluation from options to a graded run directory: the library side of ``eval``.
+
+Every arm gets every prompt (paired design) in one seeded order through the same client, runner,
+records and embedded default as ``load``; then the answers are graded, the grades written into
+the records, and the quality, cost and routing analysis written to ``evaluation.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auraon_bench.client.http import Timeouts
+from auraon_bench.data.dataset import load_items
+from auraon_bench.eval.grading import grade_records, write_grades
+from auraon_bench.eval.report import EvalReport, build_report
+from auraon_bench.load.arrivals import ScheduleSpec
+from auraon_bench.load.session import LoadOptions, LoadResult, run_load, write_json
+from auraon_bench.results.reader import read_records
+
+DEFAULT_ARMS = (
+    "auto",
+    "auto:fast",
+    "auto:quality",
+    "auto:cheap",
+    "gpt-4o",
+    "claude-sonnet-4-6",
+    "gpt-4o-mini",
+    "llama-3.1-8b",
+)
+EVALUATION_FILE = "evaluation.json"
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    datasets: tuple[str, ...]
+    arms: tuple[str, ...] = DEFAULT_ARMS
+    repeat: int = 1
+    concurrency: int = 8
+    max_tokens: int | None = 1024
+    reference: str | None = None
+    seed: int = 0
+    out: Path | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    plan: str = "enterprise"
+    time_scale: float = 1.0
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_cost_usd: float | None = None
+    command: Sequence[str] = ()
+
+
+@dataclass
+class EvalResult:
+    load: LoadResult
+    report: EvalReport
+
+
+def run_eval(
+    options: EvalOptions,
+    *,
+    confirm: Callable[[str], bool] = lambda _: True,
+    on_start: Callable[..., None] | None = None,
+    on_tick: Callable[..., None] | None = None,
+) -> EvalResult:
+    items = load_items(options.datasets)  # a bad file fails here, before anything starts
+    pairs = len(items) * len(options.arms) * options.repeat
+    load_options = LoadOptions(
+        arms=options.arms,
+        spec=ScheduleSpec(
+            profile="concurrent", concurrency=options.concurrency, requests=pairs, seed=options.seed
+        ),
+        stream=True,
+        datasets=options.datasets,
+        output_tokens=options.max_tokens,
+        keep_text=True,
+        repeat=options.repeat,
+        timeouts=options.timeouts,
+        max_cost_usd=options.max_cost_usd,
+        out=options.out,
+        base_url=options.base_url,
+        api_key=options.api_key,
+        plan=options.plan,
+        time_scale=options.time_scale,
+        command=options.command,
+    )
+    loaded = run_load(load_options, confirm=confirm, on_start=on_start, on_tick=on_tick)
+    records = read_records(loaded.run_dir)
+    grades = grade_records(records, {item.id: item for item in items})
+    write_grades(loaded.run_dir, grades)
+    graded = records.assign(**{name: grades[name] for name in grades.columns})
+    report = build_report(graded, options.arms, reference=options.reference, seed=options.seed)
+    payload: dict[str, Any] = {
+        "simulated": loaded.target.simulated,
+        "status": loaded.status,
+        "warnings": loaded.warnings,
+        **report.to_dict(),
+    }
+    write_json(loaded.run_dir / EVALUATION_FILE, payload)
+    return EvalResult(loaded, report)
