@@ -14,7 +14,7 @@ from auraon_bench.client.pricing import PriceTable
 from auraon_bench.client.wire import chat_body
 from auraon_bench.errors import TargetError
 from auraon_bench.results.schema import RequestRecord
-from tests.scripted_server import ScriptedServer, http, reset_after_request, stall
+from tests.scripted_server import ScriptedServer, http, reply, reset_after_request, stall
 
 pytestmark = pytest.mark.anyio
 HI = [{"role": "user", "content": "Say hi."}]
@@ -204,3 +204,28 @@ async def test_tool_calls_are_kept_as_the_answer(emulator, stream: bool) -> None
     assert rec.status == "ok" and rec.finish_reason == "tool_calls"
     calls = orjson.loads(rec.response_text)
     assert calls == [{"name": "lookup", "arguments": '{"q":"example"}'}]
+
+
+async def test_responses_of_unexpected_shape_are_protocol_errors() -> None:
+    odd = http("200 OK", b'{"choices": ["x"], "model": 7, "usage": {"completion_tokens": "5"}}')
+    parts = http(
+        "200 OK",
+        b'{"choices": [{"index": 0, "message": {"content": [{"type": "text",'
+        b' "text": "hi"}]}, "finish_reason": "stop"}], "model": 3}',
+    )
+    headers = reply(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n"
+        b"x-ratelimit-remaining-tokens: nan\r\nconnection: close\r\n\r\n{}"
+    )
+    async with ScriptedServer([odd, parts, headers]) as server:
+        async with MeasuringClient(server.base_url, keep_text=True) as client:
+            first = await send(client, stream=False)
+            second = await send(client, stream=False)
+            third = await send(client, stream=False)
+    assert (first.status, first.error_type) == ("protocol_error", "unexpected_shape")
+    assert second.status == "ok" and isinstance(second.response_text, str)
+    assert second.model_reported == "3"
+    assert third.status == "ok" and third.ratelimit_remaining_tokens is None
+    from auraon_bench.results.schema import records_to_batch
+
+    assert records_to_batch([first, second, third]).num_rows == 3  # all writable

@@ -351,7 +351,10 @@ def test_rate_limit_headers_and_honest_retry_after() -> None:
         assert post(emu, body, key="br-demo-starter").status_code == 200
         unlimited = post(emu, body, key="br-demo-enterprise")
         assert not any(h.startswith("x-ratelimit") for h in unlimited.headers)
-        too_large = post(emu, {**body, "max_tokens": 200_000}, key="ar-demo-starter")
+        # 200k output tokens fit gemini-2.5-flash's context but never the 100k-token budget.
+        too_large = post(
+            emu, {**body, "model": "gemini-2.5-flash", "max_tokens": 200_000}, key="ar-demo-starter"
+        )
         assert too_large.status_code == 429 and too_large.headers["x-should-retry"] == "false"
         assert "Request too large" in too_large.json()["error"]["message"]
 
@@ -380,3 +383,62 @@ def test_metadata_name_and_body_limit_options() -> None:
         )
         assert big.status_code == 413 and big.json()["error"]["type"] == "invalid_request_error"
         assert post(emu, {"model": "gpt-4o", "messages": HI, "max_tokens": 1}).status_code == 200
+
+
+def test_odd_but_valid_inputs_get_answers_not_500s(emulator) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"x": {"type": ["string", "null"]}, "y": {"enum": {}}},
+                    "required": ["x", "y", 5],
+                },
+            },
+        }
+    ]
+    answer = post(emulator, {"model": "gpt-4o", "messages": HI, "tools": tools})
+    assert answer.status_code == 200
+    call = answer.json()["choices"][0]["message"]["tool_calls"][0]["function"]
+    assert orjson.loads(call["arguments"]) == {"x": "example", "y": "example"}
+    paging = httpx.get(f"{emulator.base_url}/models", headers=PRO, params={"limit": "²"})
+    assert paging.status_code == 400 and paging.json()["error"]["param"] == "limit"
+    retries = post(
+        emulator, {"model": "gpt-4o", "messages": HI}, {"x-auraon-max-retries": "²".encode()}
+    )
+    assert retries.status_code == 400
+    huge = post(emulator, {"model": "gpt-4o", "messages": HI, "min_tokens": 10**8})
+    assert huge.status_code == 400 and huge.json()["error"]["param"] == "min_tokens"
+
+
+def test_a_failed_request_costs_exactly_one_request() -> None:
+    with EmulatorProcess(time_scale=1.0, catalog=str(INSTANT_LLAMA)) as emu:
+
+        def remaining(response: httpx.Response) -> int:
+            return int(response.headers["x-ratelimit-remaining-requests"])
+
+        ok = post(
+            emu, {"model": "llama-3.1-8b", "messages": HI, "max_tokens": 1}, key="br-demo-starter"
+        )
+        overflow = post(
+            emu,
+            {
+                "model": "llama-3.1-8b",
+                "max_tokens": 1,
+                "messages": [{"role": "user", "content": "x" * 600_000}],
+            },
+            key="br-demo-starter",
+        )
+        exhausted = post(
+            emu,
+            {"model": "llama-3.1-8b", "messages": HI, "max_tokens": 1},
+            {"x-emulator-fault": "error"},
+            key="br-demo-starter",
+        )
+        assert (overflow.status_code, exhausted.status_code) == (400, 503)
+        assert remaining(ok) - remaining(overflow) == 1
+        assert remaining(overflow) - remaining(exhausted) == 1
+        tokens_left = int(exhausted.headers["x-ratelimit-remaining-tokens"])
+        assert tokens_left >= 100_000 - 100  # nothing of the failed reservations is kept

@@ -21,6 +21,14 @@ class FriendlyGroup(click.Group):
             return super().invoke(ctx)
         except AuraonBenchError as exc:
             raise click.ClickException(str(exc)) from None
+        except BaseExceptionGroup as group:
+            # Task groups wrap what their tasks raise (e.g. a results write that failed).
+            ours = group.subgroup(lambda exc: isinstance(exc, AuraonBenchError))
+            if ours is None:
+                raise
+            while isinstance(ours, BaseExceptionGroup):
+                ours = ours.exceptions[0]
+            raise click.ClickException(str(ours)) from None
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})

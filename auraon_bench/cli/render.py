@@ -47,17 +47,22 @@ class LiveLine:
 
     def __init__(self) -> None:
         self._live = Live(Text(""), console=err, refresh_per_second=4, transient=True)
+        self._started = False
 
     def __enter__(self) -> LiveLine:
-        self._live.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._live.__exit__(*exc_info)
+        if self._started:
+            self._live.stop()
 
     def start(self, runner: LoadRunner, target: Target, run_dir: Path) -> None:
+        """Called once load begins: after any confirmation prompt, which the live line would
+        otherwise draw over."""
         kind = "SIMULATED (built-in emulator)" if target.simulated else target.base_url
         err.print(f"target: {kind}\nrun directory: {run_dir}")
+        self._live.start()
+        self._started = True
 
     def update(self, runner: LoadRunner) -> None:
         stats = runner.stats

@@ -199,7 +199,12 @@ class MeasuringClient:
         if deadline.cancelled_caught:
             _fail(record, "timeout", "total", f"no complete answer within {self.timeouts.total:g}s")
         if response is not None:
-            self._fill_from_response(record, response.headers, state, raw, t_sent, stream)
+            try:
+                self._fill_from_response(record, response.headers, state, raw, t_sent, stream)
+            except Exception as exc:  # a response shaped like nothing we know: keep the run going
+                record.status, record.error_type = "protocol_error", "unexpected_shape"
+                record.error_message = f"{type(exc).__name__}: {exc}"[:500]
+            _coerce_server_values(record)
         return record
 
     def _fill_from_response(
@@ -358,3 +363,36 @@ def _connection_kind(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.ReadError):
         return "reset"
     return "network"
+
+
+_TEXT_FIELDS = (
+    "model_reported",
+    "routed_to",
+    "routing_reason",
+    "finish_reason",
+    "error_type",
+    "error_code",
+    "error_message",
+    "response_text",
+)
+_INT_FIELDS = ("prompt_tokens", "completion_tokens")
+_FLOAT_FIELDS = ("cost_usd", "server_latency_ms")
+
+
+def _coerce_server_values(record: RequestRecord) -> None:
+    """Values copied from a server's JSON into the record's types: a target that sends a number
+    where a string belongs (or a list of content parts) must not break the Parquet writer."""
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        if value is not None and not isinstance(value, str):
+            setattr(record, name, orjson.dumps(value, default=str).decode()[:10_000])
+    for name in _INT_FIELDS:
+        value = getattr(record, name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31
+        ):
+            setattr(record, name, None)
+    for name in _FLOAT_FIELDS:
+        value = getattr(record, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            setattr(record, name, None)

@@ -59,7 +59,7 @@ def mapped_errors() -> Iterator[None]:
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
         raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
     except aiohttp.ClientResponseError as exc:  # unparseable status line or headers
-        raise httpx.RemoteProtocolError(str(exc)) from exc
+        raise httpx.DecodingError(str(exc)) from exc  # the client calls it a protocol_error
     except aiohttp.ClientOSError as exc:  # reset by peer and friends
         raise httpx.ReadError(str(exc)) from exc
     except aiohttp.ClientError as exc:

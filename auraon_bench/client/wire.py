@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -145,7 +146,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
 
 def _int(value: str | None) -> int | None:
     number = _number(value)
-    return int(number) if number is not None else None
+    return int(number) if number is not None and math.isfinite(number) else None
 
 
 def parse_rate_headers(headers: Mapping[str, str]) -> RateInfo:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from bisect import bisect_right
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,7 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 MODELS_CREATED = 1_767_225_600  # 2026-01-01, a fixed "created" for every listed model
 JSON = "application/json"
 GATEWAY_KEY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
+logger = logging.getLogger("auraon_bench.emulator")
 
 
 def redact_key(key: str) -> str:
@@ -69,6 +71,13 @@ async def openai_errors(request: web.Request, handler: Any) -> web.StreamRespons
             413: "Request body too large.",
         }.get(exc.status, exc.reason)
         return json_response(exc.status, error_body(message, kind, None, None))
+    except (ConnectionError, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # a bug: still answer in OpenAI's shape, and log what broke
+        logger.exception("emulator bug on %s %s", request.method, request.path)
+        return json_response(
+            500, error_body(f"emulator error: {type(exc).__name__}", "server_error", None, None)
+        )
 
 
 def rate_headers(verdict: Verdict, time_scale: float) -> dict[str, str]:
@@ -153,7 +162,7 @@ class EmulatorApp:
         limit = len(ids)
         raw_limit = request.query.get("limit")
         if raw_limit is not None:
-            if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+            if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 1000:
                 raise ApiError(
                     400,
                     "Invalid 'limit': expected an integer between 1 and 1000.",
@@ -197,7 +206,7 @@ class EmulatorApp:
         except ApiError as exc:
             extra = dict(self.base_headers)
             if limiter is not None:
-                if exc.status != 429:
+                if exc.status != 429 and not exc.charged:
                     limiter.charge_failed_request(gateway.sim_now())
                 extra |= rate_headers(limiter.snapshot(gateway.sim_now()), gateway.time_scale)
             return api_error_response(exc, extra)

@@ -113,7 +113,7 @@ def parse_gateway_headers(headers: Mapping[str, str], catalog: Catalog) -> Gatew
     max_retries = None
     raw = headers.get("x-auraon-max-retries")
     if raw is not None:
-        if not raw.strip().isdigit():
+        if not (raw.strip().isascii() and raw.strip().isdigit()):
             raise ApiError(
                 400,
                 "x-auraon-max-retries must be a non-negative integer.",
@@ -211,13 +211,22 @@ class Gateway:
         models = self.catalog.models
         prompt_tokens = count_prompt_tokens(req.messages, req.tools)
         reserved_output = req.max_tokens or self.catalog.defaults.default_max_tokens
+        if req.min_tokens > reserved_output:
+            raise ApiError(
+                400,
+                f"Invalid 'min_tokens': at most {reserved_output} (max_tokens, "
+                "or the default output reservation).",
+                param="min_tokens",
+                code="invalid_value",
+            )
+        # Route before charging: a request that cannot be served is a plain failed request.
+        needed = prompt_tokens + (req.max_tokens or 0)
+        route = self._route(req, prompt_tokens, needed, headers)
         verdict = Verdict(allowed=True)
         if limiter is not None:
             verdict = limiter.try_acquire(prompt_tokens + reserved_output, self.sim_now())
             if not verdict.allowed:
                 raise self.rate_limited(verdict, plan, prompt_tokens + reserved_output)
-        needed = prompt_tokens + (req.max_tokens or 0)
-        route = self._route(req, prompt_tokens, needed, headers)
         limit = len(route.chain) if headers.max_retries is None else headers.max_retries + 1
         pre_delay = 0.0
         attempts: list[tuple[str, str]] = []
@@ -264,6 +273,7 @@ class Gateway:
             f"{UNAVAILABLE} Tried: {tried}.",
             type="service_unavailable",
             code="model_unavailable",
+            charged=True,
         )
 
     def _route(
@@ -383,11 +393,16 @@ def apply_stop(pieces: list[str], stop: tuple[str, ...]) -> tuple[list[str], str
 
 
 def synthesize_tool_call(req: ChatRequest) -> dict[str, Any]:
-    """A call to the named (or first) tool, with required arguments filled by type."""
+    """A call to the named (or first) tool, with required arguments filled by type.
+
+    Tolerant of any JSON Schema shape (type lists, odd ``required``): a schema the emulator does
+    not understand gets placeholder values, never an error.
+    """
     tools = {t["function"]["name"]: t["function"] for t in req.tools}
     choice = req.tool_choice
     name = choice["function"]["name"] if isinstance(choice, dict) else next(iter(tools))
-    schema = tools[name].get("parameters") or {}
+    schema = tools[name].get("parameters")
+    schema = schema if isinstance(schema, dict) else {}
     samples = {
         "string": "example",
         "integer": 1,
@@ -396,11 +411,20 @@ def synthesize_tool_call(req: ChatRequest) -> dict[str, Any]:
         "array": [],
         "object": {},
     }
-    properties = schema.get("properties") or {}
-    arguments = {}
-    for prop in schema.get("required") or []:
-        spec = properties.get(prop, {}) if isinstance(properties, dict) else {}
-        kind = spec.get("type") if isinstance(spec, dict) else None
-        enum = spec.get("enum") if isinstance(spec, dict) else None
-        arguments[prop] = enum[0] if enum else samples.get(kind, "example")
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    required = schema.get("required")
+    arguments: dict[str, Any] = {}
+    for prop in required if isinstance(required, list) else []:
+        if not isinstance(prop, str):
+            continue
+        spec = properties.get(prop)
+        spec = spec if isinstance(spec, dict) else {}
+        kind = spec.get("type")
+        kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
+        enum = spec.get("enum")
+        if isinstance(enum, list) and enum:
+            arguments[prop] = enum[0]
+        else:
+            arguments[prop] = samples.get(kind, "example") if isinstance(kind, str) else "example"
     return {"name": name, "arguments": arguments}

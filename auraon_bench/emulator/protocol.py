@@ -64,6 +64,7 @@ class ApiError(Exception):
     param: str | None = None
     code: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    charged: bool = False  # the key's limiter already counted this request
 
     def body(self) -> bytes:
         return error_body(self.message, self.type, self.param, self.code)

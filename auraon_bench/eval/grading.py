@@ -32,6 +32,12 @@ GRADING_THREADS = 2
 def grade_record(item: PromptItem | None, text: str | None, ok: bool) -> GradeResult | None:
     if item is None:
         return None
+    if item.grader in ("judge", "none"):
+        # No verdict without a judge, whatever happened to the request: counting only the
+        # failures of such items would bias accuracy against the arms that failed them.
+        return GradeResult(
+            None, "none", 0.0, False, "needs_judge" if item.grader == "judge" else "ungraded"
+        )
     return grade(item, text, ok=ok)
 
 

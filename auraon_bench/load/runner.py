@@ -170,6 +170,8 @@ class LoadRunner:
                 )
                 if self._limiter is not None:
                     async with self._limiter:
+                        if self.stop_reason:  # queued behind the cap while the run stopped
+                            return
                         await self.client.chat(body, record, stream=self.config.stream)
                 else:
                     await self.client.chat(body, record, stream=self.config.stream)
@@ -180,6 +182,8 @@ class LoadRunner:
                 if delay is None or self.stop_reason:
                     return
                 await anyio.sleep(delay)
+                if self.stop_reason:
+                    return
                 attempt += 1
                 t_scheduled_ns = time.perf_counter_ns()
         finally:

@@ -278,10 +278,14 @@ async def _execute(
                     else build_stages(options.spec, options.arms, len(prompts))
                 )
                 await runner.run(schedules)
+            except BaseException:
+                # What was flushed stays readable; the manifest says the run failed.
+                manifest.update(status="failed", counts={"records": runner.stats.records})
+                raise
             finally:
                 group.cancel_scope.cancel()
+    cpu = runner.stats.cpu_share()  # of the load itself, before compaction and analysis
     await anyio.to_thread.run_sync(sink.close)
-    cpu = runner.stats.cpu_share()  # of the load itself, before the analysis below
     status = "interrupted" if runner.stop_reason == "interrupted" else "complete"
     manifest.update(
         status=status,
