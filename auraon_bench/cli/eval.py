@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from auraon_bench.cli.options import target_options
-from auraon_bench.cli.render import LiveLine, confirm_real_target, print_eval_report
+from auraon_bench.cli.render import print_eval_report, run_with_live_line
 from auraon_bench.client.http import Timeouts
 from auraon_bench.eval.session import DEFAULT_ARMS, EvalOptions, run_eval
 
@@ -92,12 +92,5 @@ def eval_command(**flags: Any) -> None:
         max_cost_usd=flags["max_cost"],
         command=sys.argv,
     )
-    live = LiveLine()
-    with live:
-        result = run_eval(
-            options,
-            confirm=confirm_real_target(flags["yes"]),
-            on_start=live.start,
-            on_tick=live.update,
-        )
+    result = run_with_live_line(run_eval, options, yes=flags["yes"])
     print_eval_report(result)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from auraon_bench.cli.options import load_options, parse_sweep, read_trace, target_options
-from auraon_bench.cli.render import LiveLine, confirm_real_target, print_run_summary
+from auraon_bench.cli.render import print_run_summary, run_with_live_line
 from auraon_bench.client.http import Timeouts
 from auraon_bench.errors import ConfigError
 from auraon_bench.load.arrivals import ScheduleSpec, Stage
@@ -113,13 +113,5 @@ def load(**flags: Any) -> None:
             )
         },
     )
-    live = LiveLine()
-
-    with live:
-        result = run_load(
-            options,
-            confirm=confirm_real_target(flags["yes"]),
-            on_start=live.start,
-            on_tick=live.update,
-        )
+    result = run_with_live_line(run_load, options, yes=flags["yes"])
     print_run_summary(result)

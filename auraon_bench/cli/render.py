@@ -42,6 +42,15 @@ def confirm_real_target(yes: bool) -> Callable[[str], bool]:
     return confirm
 
 
+def run_with_live_line(run: Callable[..., Any], options: Any, *, yes: bool) -> Any:
+    """Run a load-sending job (``run_load``, ``run_eval``) with the money guard's prompt first
+    and the live status line while it sends."""
+    with LiveLine() as live:
+        return run(
+            options, confirm=confirm_real_target(yes), on_start=live.start, on_tick=live.update
+        )
+
+
 class LiveLine:
     """One refreshing line: elapsed, request rate, ok, errors, 429s, p50 TTFT, in flight."""
 
