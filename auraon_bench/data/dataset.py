@@ -83,6 +83,29 @@ class PromptItem:
 
 
 def load_dataset(path: str | Path) -> list[PromptItem]:
+    """Items of a dataset file: JSONL in the schema above, or by extension a CSV file or
+    ShareGPT-style conversations (``.json``, or JSONL lines with ``conversations``); see
+    :mod:`auraon_bench.data.importers`."""
+    from auraon_bench.data import importers  # imports this module: deferred
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return importers.load_csv(path)
+    if suffix == ".json" or (suffix == ".jsonl" and _looks_like_sharegpt(path)):
+        return importers.load_sharegpt(path)
+    return _load_jsonl(path)
+
+
+def _looks_like_sharegpt(path: str | Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            first = next((line for line in handle if line.strip()), b"")
+    except OSError:
+        return False  # the JSONL reader reports it
+    return b'"conversations"' in first
+
+
+def _load_jsonl(path: str | Path) -> list[PromptItem]:
     source = str(path)
     try:
         raw_lines = Path(path).read_bytes().splitlines()
