@@ -95,7 +95,7 @@ def test_no_files_are_left_behind(tmp_path: Path) -> None:
 
 def test_environment_is_emptied_and_stdin_closed() -> None:
     source = "import os, sys\nenv = dict(os.environ)\nline = sys.stdin.read()\n"
-    tests = "assert set(env) <= {'PATH', 'LC_CTYPE'}, env\nassert line == ''"
+    tests = "assert set(env) <= {'PATH', 'LC_CTYPE', 'TMPDIR'}, env\nassert line == ''"
     assert run_python(source, 10, 256, tests=tests).status == "passed"
 
 
@@ -195,3 +195,42 @@ def test_pass_at_k_is_a_probability_monotone_in_k(args: tuple[int, int, int]) ->
         assert pass_at_k(n, c, k + 1) >= value - 1e-15
     if k == 1:
         assert value == pytest.approx(c / n)
+
+
+def test_hostile_code_cannot_fork_or_start_processes(tmp_path: Path) -> None:
+    for attack in (
+        "import os\nos.fork()",
+        "import os\nos.system('true')",
+        "import subprocess\nsubprocess.run(['true'])",
+        "import multiprocessing as m\np = m.Process(target=print)\np.start()",
+    ):
+        result = run_python(attack, timeout_s=10, tmp_root=tmp_path)
+        assert result.status == "error", (attack, result)
+        assert "PermissionError" in result.message or "disabled" in result.stderr, attack
+
+
+def test_hostile_code_cannot_write_outside_its_directory(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    attacks = [
+        f"open({str(outside)!r}, 'w').write('x')",
+        f"import os\nos.open({str(outside)!r}, os.O_WRONLY | os.O_CREAT)",
+        f"import os\nos.remove({str(victim)!r})",
+        f"import pathlib\npathlib.Path({str(outside)!r}).write_text('x')",
+        f"import shutil\nshutil.copy('solution.py', {str(outside)!r})",
+        "open('../escape.txt', 'w').write('x')",
+    ]
+    for attack in attacks:
+        result = run_python(attack, timeout_s=10, tmp_root=tmp_path)
+        assert result.status == "error", (attack, result)
+    assert not outside.exists() and victim.read_text() == "keep me"
+    assert not (tmp_path / "escape.txt").exists()
+    legit = run_python(
+        "import tempfile, pathlib\npathlib.Path('note.txt').write_text('ok')\n"
+        "with tempfile.NamedTemporaryFile('w') as f:\n    f.write('fine')",
+        tests="assert open('note.txt').read() == 'ok'",
+        timeout_s=10,
+        tmp_root=tmp_path,
+    )
+    assert legit.status == "passed", legit

@@ -14,6 +14,11 @@ How ``run_python`` isolates the code (best effort: this is NOT a security sandbo
   RLIMIT_FSIZE (``output_limit_bytes``; stdout and stderr are files, so it bounds them too),
   RLIMIT_CORE 0 and RLIMIT_NPROC 0 (no fork; the kernel ignores it for root, and root can raise
   every limit again, so run benchmarks as an unprivileged user);
+* no new processes and no writes outside the work directory: the prelude replaces ``os.fork``,
+  ``os.system``, the ``exec``/``spawn`` family and ``subprocess.Popen`` with functions that raise,
+  and wraps ``open``, ``os.open`` and the ``os`` functions that create, change or delete files so
+  that a path outside the work directory raises ``PermissionError`` (``TMPDIR`` points inside);
+  like the rest, Python-level and best effort: ctypes or ``_posixsubprocess`` get around it;
 * no network: a prelude replaces ``socket.socket`` with a class that refuses internet families
   (AF_UNIX stays usable, so ``asyncio`` and ``import ssl`` still work) and ``getaddrinfo`` and
   ``create_connection`` with functions that raise; the low-level ``_socket`` module is untouched;
@@ -59,6 +64,50 @@ def _no_network(*args, **kwargs):
     raise PermissionError("network access is disabled in the code runner")
 _s.socket = _s.SocketType = _NoNetworkSocket
 _s.getaddrinfo = _s.create_connection = _s.gethostbyname = _no_network
+import builtins as _b, io as _io, os as _os, subprocess as _sp
+_HOME = _os.path.realpath(_os.getcwd())
+def _no_process(*args, **kwargs):
+    raise PermissionError("starting processes is disabled in the code runner")
+for _name in ("fork", "forkpty", "system", "popen", "posix_spawn", "posix_spawnp", "execv",
+              "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "spawnv",
+              "spawnve", "spawnl", "spawnle", "spawnvp", "spawnvpe", "spawnlp", "spawnlpe"):
+    if hasattr(_os, _name):
+        setattr(_os, _name, _no_process)
+class _NoPopen:
+    def __init__(self, *args, **kwargs):
+        _no_process()
+_sp.Popen = _NoPopen
+def _inside(path):
+    if isinstance(path, int):
+        return True  # an already open descriptor
+    real = _os.path.realpath(_os.fsdecode(path))
+    return real == _HOME or real.startswith(_HOME + _os.sep)
+def _refuse(path):
+    raise PermissionError(f"writing outside the code runner's directory is disabled: {path!r}")
+_real_open = _b.open
+def _open(file, mode="r", *args, **kwargs):
+    if any(c in mode for c in "wax+") and not _inside(file):
+        _refuse(file)
+    return _real_open(file, mode, *args, **kwargs)
+_b.open = _io.open = _open
+_real_os_open = _os.open
+_WRITE = _os.O_WRONLY | _os.O_RDWR | _os.O_CREAT | _os.O_APPEND | _os.O_TRUNC
+def _os_open(path, flags, *args, **kwargs):
+    if flags & _WRITE and not _inside(path):
+        _refuse(path)
+    return _real_os_open(path, flags, *args, **kwargs)
+_os.open = _os_open
+def _guard(function):
+    def guarded(*paths, **kwargs):
+        for path in paths[:2]:
+            if isinstance(path, (str, bytes, _os.PathLike)) and not _inside(path):
+                _refuse(path)
+        return function(*paths, **kwargs)
+    return guarded
+for _name in ("remove", "unlink", "rmdir", "rename", "replace", "mkdir", "makedirs", "chmod",
+              "chown", "symlink", "link", "truncate", "utime"):
+    if hasattr(_os, _name):
+        setattr(_os, _name, _guard(getattr(_os, _name)))
 def _run(token):
     sources = []
     for name in ("solution.py", "tests.py"):  # both read first: the code may chdir or rewrite
@@ -201,7 +250,8 @@ def run_python(
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
-                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                    # tempfile then writes inside the work directory, where writes are allowed.
+                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": str(work)},
                     start_new_session=True,  # its own process group, so killpg reaches children
                     preexec_fn=lambda: _limits(timeout_s, memory_mb, output_limit_bytes),
                     close_fds=True,
