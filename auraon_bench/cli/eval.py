@@ -48,6 +48,13 @@ from auraon_bench.eval.session import DEFAULT_ARMS, EvalOptions, run_eval
     help="Fixed model auto is compared with (default: the most accurate one).",
 )
 @click.option(
+    "--judge",
+    default=None,
+    metavar="MODEL",
+    help="Model that rates answers to judge-graded items, through the same target; its cost "
+    "is reported apart. Without it those items stay ungraded.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=600.0,
@@ -90,6 +97,7 @@ def eval_command(**flags: Any) -> None:
         time_scale=flags["time_scale"],
         timeouts=Timeouts(total=flags["timeout"]),
         max_cost_usd=flags["max_cost"],
+        judge=flags["judge"],
         command=sys.argv,
     )
     result = run_with_live_line(run_eval, options, yes=flags["yes"])

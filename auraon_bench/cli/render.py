@@ -180,8 +180,10 @@ def print_eval_report(result: Any) -> None:
         "$ per 1k req",
         "$ per correct",
         "latency p50 (s)",
+        "gateway ms p50",
     ):
         table.add_column(name, justify="left" if name == "arm" else "right")
+    overhead = {a.arm: a.gateway_overhead_s for a in result.load.summary.arms}
     for row in report.accuracy.rows:
         cost = report.cost.rows.get(row.arm)
         table.add_row(
@@ -193,8 +195,13 @@ def print_eval_report(result: Any) -> None:
             _usd(cost.per_1k_requests_usd if cost else None),
             _usd(cost.per_correct_usd if cost else None, 5),
             _num(cost.latency_s.p50 if cost else None, 3),
+            _ms(overhead[row.arm].p50) if row.arm in overhead else "-",
         )
     out.print(table)
+    out.print(
+        "gateway ms: client latency minus the gateway's own latency_ms (what the network "
+        "and gateway add); n per arm in summary.json"
+    )
     categories = sorted({r.category for r in report.accuracy_by_category.rows if r.category})
     by_cat = Table(title="accuracy by category (n prompts per cell)", title_justify="left")
     by_cat.add_column("arm")
@@ -212,6 +219,12 @@ def print_eval_report(result: Any) -> None:
     out.print(by_cat)
     if report.routing is not None:
         print_routing(report.routing)
+    if result.judge is not None:
+        judge = result.judge
+        out.print(
+            f"judge {judge.model}: {judge.requests} ratings ({judge.ok} ok), "
+            f"{_usd(judge.cost_usd, 6)} in all, not included in the arms' cost"
+        )
     failures = {k: v for k, v in report.grade_failures.items() if k != "missing" and v}
     if failures:
         out.print(

@@ -332,6 +332,8 @@ class Gateway:
         elif req.tools and req.tool_choice != "none":
             tool_call = synthesize_tool_call(req)
             pieces = []
+        elif (judged := judge_verdict(req, model, self.seed)) is not None:
+            pieces = split_tokens(judged)
         else:
             n = draw_output_length(self.catalog.defaults, self.np_random)
             if req.ignore_eos and req.max_tokens:
@@ -428,3 +430,23 @@ def synthesize_tool_call(req: ChatRequest) -> dict[str, Any]:
         else:
             arguments[prop] = samples.get(kind, "example") if isinstance(kind, str) else "example"
     return {"name": name, "arguments": arguments}
+
+
+JUDGE_MARKERS = ("[Response to grade]", "[[")
+
+
+def judge_verdict(req: ChatRequest, model: ModelProfile, seed: int) -> str | None:
+    """A simulated judge's answer to a grading prompt (one asking for a ``[[score]]``), else None.
+
+    The score is drawn per (seed, judge model, prompt), mostly 6-10: a simulated judge has no
+    opinion of the answer, so judge-graded quality on the emulator measures the pipeline (calls,
+    parsing, cost accounting), not the models.
+    """
+    text = "\n".join(
+        m.get("content") or "" for m in req.messages if isinstance(m.get("content"), str)
+    )
+    if not all(marker in text for marker in JUDGE_MARKERS):
+        return None
+    rng = random.Random(f"{seed}|judge|{model.id}|{text}")
+    score = rng.choices(range(11), weights=(1, 1, 1, 2, 3, 5, 8, 12, 14, 10, 6))[0]
+    return f"The response follows the rubric reasonably well. [[{score}]]"

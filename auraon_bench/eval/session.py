@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auraon_bench.client.http import Timeouts
+import anyio
+
+from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.data.dataset import load_items
 from auraon_bench.eval.grading import grade_records, write_grades
+from auraon_bench.eval.judge import JudgeSummary, judge_answers
 from auraon_bench.eval.report import EvalReport, build_report
 from auraon_bench.load.arrivals import ScheduleSpec
 from auraon_bench.load.session import LoadOptions, LoadResult, run_load, write_json
@@ -49,6 +52,7 @@ class EvalOptions:
     time_scale: float = 1.0
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_cost_usd: float | None = None
+    judge: str | None = None  # model that rates judge-graded answers (through the same target)
     command: Sequence[str] = ()
 
 
@@ -56,6 +60,7 @@ class EvalOptions:
 class EvalResult:
     load: LoadResult
     report: EvalReport
+    judge: JudgeSummary | None = None
 
 
 def run_eval(
@@ -86,17 +91,33 @@ def run_eval(
         time_scale=options.time_scale,
         command=options.command,
     )
-    loaded = run_load(load_options, confirm=confirm, on_start=on_start, on_tick=on_tick)
-    records = read_records(loaded.run_dir)
-    grades = grade_records(records, {item.id: item for item in items})
-    write_grades(loaded.run_dir, grades)
-    graded = records.assign(**{name: grades[name] for name in grades.columns})
+    by_id = {item.id: item for item in items}
+
+    async def grade_while_the_target_is_up(client: MeasuringClient, run_dir: Path) -> Any:
+        records = read_records(run_dir)
+        # Code answers run in subprocesses: grade in a worker thread, the loop stays free.
+        grades = await anyio.to_thread.run_sync(grade_records, records, by_id)
+        judge = None
+        if options.judge:
+            judge = await judge_answers(client, run_dir, records, grades, by_id, options.judge)
+        write_grades(run_dir, grades)
+        return records.assign(**{name: grades[name] for name in grades.columns}), judge
+
+    loaded = run_load(
+        load_options,
+        confirm=confirm,
+        on_start=on_start,
+        on_tick=on_tick,
+        after=grade_while_the_target_is_up,
+    )
+    graded, judge = loaded.after
     report = build_report(graded, options.arms, reference=options.reference, seed=options.seed)
     payload: dict[str, Any] = {
         "simulated": loaded.target.simulated,
         "status": loaded.status,
         "warnings": loaded.warnings,
         **report.to_dict(),
+        "judge": judge.to_dict() if judge else None,
     }
     write_json(loaded.run_dir / EVALUATION_FILE, payload)
-    return EvalResult(loaded, report)
+    return EvalResult(loaded, report, judge)

@@ -8,7 +8,7 @@ kept up, and writes the manifest and the summary. The CLI only parses flags and 
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,10 @@ class LoadOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Runs after the load, with the run's client and the target still open: (client, run_dir).
+AfterHook = Callable[[MeasuringClient, Path], Awaitable[Any]]
+
+
 @dataclass
 class LoadResult:
     run_dir: Path
@@ -82,6 +86,7 @@ class LoadResult:
     warnings: list[str]
     estimated_cost_usd: float | None
     summary: RunSummary
+    after: Any = None  # what the ``after`` hook returned
 
 
 def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
@@ -175,6 +180,7 @@ def run_load(
     confirm: Callable[[str], bool] = lambda _: True,
     on_start: Callable[[LoadRunner, Target, Path], None] | None = None,
     on_tick: Callable[[LoadRunner], None] | None = None,
+    after: AfterHook | None = None,
 ) -> LoadResult:
     """Run one load test to completion (or interruption). Blocking."""
     prices = PriceTable.builtin()
@@ -196,6 +202,7 @@ def run_load(
             confirm,
             on_start,
             on_tick,
+            after,
             backend_options={"use_uvloop": _has_uvloop()},
         )
 
@@ -208,6 +215,7 @@ async def _execute(
     confirm: Callable[[str], bool],
     on_start: Callable[..., None] | None,
     on_tick: Callable[[LoadRunner], None] | None,
+    after: AfterHook | None,
 ) -> LoadResult:
     client = MeasuringClient(
         target.base_url,
@@ -284,8 +292,10 @@ async def _execute(
                 raise
             finally:
                 group.cancel_scope.cancel()
-    cpu = runner.stats.cpu_share()  # of the load itself, before compaction and analysis
-    await anyio.to_thread.run_sync(sink.close)
+        cpu = runner.stats.cpu_share()  # of the load itself, before compaction and analysis
+        await anyio.to_thread.run_sync(sink.close)
+        # With the target still up (the embedded emulator stops with this block).
+        after_result = await after(client, run_dir) if after is not None else None
     status = "interrupted" if runner.stop_reason == "interrupted" else "complete"
     manifest.update(
         status=status,
@@ -318,7 +328,9 @@ async def _execute(
             **summary.to_dict(),
         },
     )
-    return LoadResult(run_dir, target, runner.stats, status, check, warnings, estimate, summary)
+    return LoadResult(
+        run_dir, target, runner.stats, status, check, warnings, estimate, summary, after_result
+    )
 
 
 async def _watch_signals(runner: LoadRunner) -> None:
