@@ -174,33 +174,32 @@ def print_eval_report(result: Any) -> None:
     for name in (
         "arm",
         "n",
-        "accuracy",
-        "95% CI",
+        "accuracy [95% CI]",
         "failed",
-        "$ per 1k req",
-        "$ per correct",
-        "latency p50 (s)",
-        "gateway ms p50",
+        "$/1k req",
+        "$/correct",
+        "p50 s",
+        "gw ms",
     ):
         table.add_column(name, justify="left" if name == "arm" else "right")
     overhead = {a.arm: a.gateway_overhead_s for a in result.load.summary.arms}
     for row in report.accuracy.rows:
         cost = report.cost.rows.get(row.arm)
+        ci = "" if row.ci_low is None else f" [{row.ci_low * 100:.0f}-{row.ci_high * 100:.0f}]"
         table.add_row(
             str(row.arm),
             str(row.n),
-            _pct(row.accuracy),
-            f"{_pct(row.ci_low)} - {_pct(row.ci_high)}",
+            f"{_pct(row.accuracy)}{ci}",
             _pct(row.failure_rate),
-            _usd(cost.per_1k_requests_usd if cost else None),
+            _usd(cost.per_1k_requests_usd if cost else None, 3),
             _usd(cost.per_correct_usd if cost else None, 5),
-            _num(cost.latency_s.p50 if cost else None, 3),
+            _num(cost.latency_s.p50 if cost else None, 2),
             _ms(overhead[row.arm].p50) if row.arm in overhead else "-",
         )
     out.print(table)
     out.print(
-        "gateway ms: client latency minus the gateway's own latency_ms (what the network "
-        "and gateway add); n per arm in summary.json"
+        "p50 s: latency; gw ms: client latency minus the gateway's own latency_ms (what "
+        "network and gateway add); n per arm in summary.json"
     )
     categories = sorted({r.category for r in report.accuracy_by_category.rows if r.category})
     by_cat = Table(title="accuracy by category (n prompts per cell)", title_justify="left")
