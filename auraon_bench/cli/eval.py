@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from auraon_bench.cli.options import target_options
+from auraon_bench.cli.options import run_options, target_options
 from auraon_bench.cli.render import print_eval_report, run_with_live_line
 from auraon_bench.client.http import Timeouts
 from auraon_bench.eval.session import DEFAULT_ARMS, EvalOptions, run_eval
@@ -54,28 +53,7 @@ from auraon_bench.eval.session import DEFAULT_ARMS, EvalOptions, run_eval
     help="Model that rates answers to judge-graded items, through the same target; its cost "
     "is reported apart. Without it those items stay ungraded.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=600.0,
-    show_default=True,
-    help="Total seconds allowed per request.",
-)
-@click.option(
-    "--max-cost",
-    type=click.FloatRange(min=0),
-    default=None,
-    metavar="USD",
-    help="Stop sending once the measured cost reaches this.",
-)
-@click.option("--yes", is_flag=True, help="Do not ask before sending load to a real target.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Run directory (default results/<run-id>).",
-)
+@run_options
 def eval_command(**flags: Any) -> None:
     """Evaluate auto against fixed models on a dataset: quality, cost, latency, routing.
 
@@ -95,7 +73,9 @@ def eval_command(**flags: Any) -> None:
         api_key=flags["api_key"],
         plan=flags["plan"],
         time_scale=flags["time_scale"],
-        timeouts=Timeouts(total=flags["timeout"]),
+        timeouts=Timeouts(
+            connect=flags["connect_timeout"], read=flags["read_timeout"], total=flags["timeout"]
+        ),
         max_cost_usd=flags["max_cost"],
         judge=flags["judge"],
         command=sys.argv,

@@ -54,6 +54,8 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Profiles, prompts and retries of ``load``, plus :func:`run_options`."""
+    command = run_options(command)
     for option in reversed(
         [
             click.option(
@@ -169,6 +171,16 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--max-attempts", type=click.IntRange(min=1), default=3, show_default=True
             ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Timeouts, the money guard, seed and run directory: every command that sends load."""
+    for option in reversed(
+        [
             click.option(
                 "--timeout",
                 type=click.FloatRange(min=0, min_open=True),
