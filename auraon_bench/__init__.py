@@ -12,6 +12,8 @@ from auraon_bench.errors import (
     EmulatorError,
     TargetError,
 )
+from auraon_bench.report.build import write_report
+from auraon_bench.results.run import Part, Run, read_run
 
 __version__ = "0.1.0"
 
@@ -22,6 +24,10 @@ __all__ = [
     "DatasetError",
     "EmulatorError",
     "EmulatorProcess",
+    "Part",
+    "Run",
     "TargetError",
     "__version__",
+    "read_run",
+    "write_report",
 ]

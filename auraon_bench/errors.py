@@ -30,6 +30,7 @@ class ConfigError(AuraonBenchError):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
+        self.message = message
         self.source = source
         self.line = line
         self.field = field

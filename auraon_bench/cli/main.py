@@ -10,6 +10,8 @@ from auraon_bench import __version__
 from auraon_bench.cli.emulator import emulator
 from auraon_bench.cli.eval import eval_command
 from auraon_bench.cli.load import load
+from auraon_bench.cli.report import report_command
+from auraon_bench.cli.run import run_command
 from auraon_bench.errors import AuraonBenchError
 
 
@@ -40,3 +42,5 @@ def cli() -> None:
 cli.add_command(emulator)
 cli.add_command(load)
 cli.add_command(eval_command)
+cli.add_command(run_command)
+cli.add_command(report_command)

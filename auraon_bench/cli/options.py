@@ -240,20 +240,3 @@ def parse_sweep(text: str) -> list[tuple[float | None, int | None]]:
     if not stages:
         raise click.BadParameter("needs at least one stage", param_hint="--sweep")
     return stages
-
-
-def read_trace(path: str) -> list[float]:
-    """Send times (seconds), one per line; '#' comments and blank lines ignored."""
-    times = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            try:
-                times.append(float(text))
-            except ValueError:
-                raise click.BadParameter(
-                    f"{path}:{number}: {text!r} is not a number of seconds", param_hint="--trace"
-                ) from None
-    return times

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from auraon_bench.errors import DatasetError
@@ -198,12 +199,24 @@ def parse_item(raw: bytes | str, source: str, line: int) -> PromptItem:
     )
 
 
-def load_items(paths: Sequence[str | Path]) -> list[PromptItem]:
-    """Every item of several dataset files; an id may appear in only one of them."""
+def sample_items(items: Sequence[PromptItem], n: int | None, seed: int) -> list[PromptItem]:
+    """``n`` items drawn without replacement by a seeded PCG64 generator, in file order: files
+    are often ordered by difficulty, so the first ``n`` would not be representative."""
+    if n is None or n >= len(items):
+        return list(items)
+    chosen = np.random.default_rng(seed).choice(len(items), size=n, replace=False)
+    return [items[i] for i in sorted(chosen)]
+
+
+def load_items(
+    paths: Sequence[str | Path], per_file: int | None = None, seed: int = 0
+) -> list[PromptItem]:
+    """Every item of several dataset files (a seeded sample of ``per_file`` from each, when
+    given); an id may appear in only one of them."""
     items: list[PromptItem] = []
     origin: dict[str, str] = {}
     for path in paths:
-        for item in load_dataset(path):
+        for item in sample_items(load_dataset(path), per_file, seed):
             if item.id in origin:
                 raise DatasetError(
                     f"id {item.id!r} is also in {origin[item.id]}", source=str(path), field="id"

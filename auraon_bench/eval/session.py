@@ -21,6 +21,7 @@ from auraon_bench.eval.judge import JudgeSummary, judge_answers
 from auraon_bench.eval.report import EvalReport, build_report
 from auraon_bench.load.arrivals import ScheduleSpec
 from auraon_bench.load.session import LoadOptions, LoadResult, run_load, write_json
+from auraon_bench.load.target import Target
 from auraon_bench.results.reader import read_records
 
 DEFAULT_ARMS = (
@@ -39,6 +40,7 @@ EVALUATION_FILE = "evaluation.json"
 @dataclass(frozen=True)
 class EvalOptions:
     datasets: tuple[str, ...]
+    items_per_dataset: int | None = None  # a seeded sample of N items of each dataset file
     arms: tuple[str, ...] = DEFAULT_ARMS
     repeat: int = 1
     concurrency: int = 8
@@ -69,8 +71,11 @@ def run_eval(
     confirm: Callable[[str], bool] = lambda _: True,
     on_start: Callable[..., None] | None = None,
     on_tick: Callable[..., None] | None = None,
+    target: Target | None = None,
 ) -> EvalResult:
-    items = load_items(options.datasets)  # a bad file fails here, before anything starts
+    items = load_items(
+        options.datasets, options.items_per_dataset
+    )  # a bad file fails here, before anything starts
     pairs = len(items) * len(options.arms) * options.repeat
     load_options = LoadOptions(
         arms=options.arms,
@@ -79,6 +84,7 @@ def run_eval(
         ),
         stream=True,
         datasets=options.datasets,
+        items_per_dataset=options.items_per_dataset,
         output_tokens=options.max_tokens,
         keep_text=True,
         repeat=options.repeat,
@@ -109,6 +115,7 @@ def run_eval(
         on_start=on_start,
         on_tick=on_tick,
         after=grade_while_the_target_is_up,
+        target=target,
     )
     graded, judge = loaded.after
     report = build_report(graded, options.arms, reference=options.reference, seed=options.seed)

@@ -53,6 +53,7 @@ class LoadOptions:
     spec: ScheduleSpec
     stream: bool = True
     datasets: tuple[str, ...] = ()
+    items_per_dataset: int | None = None  # a seeded sample of N items of each dataset file
     keep_text: bool = False  # keep answers (evaluations grade them)
     repeat: int = 0  # > 0: paired design, every arm on every prompt this many times
     input_tokens: int = 128
@@ -91,7 +92,10 @@ class LoadResult:
 
 def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
     if options.datasets:
-        return prompts_from_items(load_items(options.datasets), options.output_tokens)
+        return prompts_from_items(
+            load_items(options.datasets, options.items_per_dataset, options.spec.seed),
+            options.output_tokens,
+        )
     pin = simulated if options.pin_output is None else options.pin_output
     return synthetic_prompts(
         options.n_prompts,
@@ -181,9 +185,15 @@ def run_load(
     on_start: Callable[[LoadRunner, Target, Path], None] | None = None,
     on_tick: Callable[[LoadRunner], None] | None = None,
     after: AfterHook | None = None,
+    target: Target | None = None,
 ) -> LoadResult:
-    """Run one load test to completion (or interruption). Blocking."""
+    """Run one load test to completion (or interruption). Blocking.
+
+    ``target``: an already open target (an experiment's parts share one); by default the
+    options' URL and key, or a fresh embedded emulator."""
     prices = PriceTable.builtin()
+    if target is not None:
+        return _run_on(options, target, prices, confirm, on_start, on_tick, after)
     with open_target(
         options.base_url,
         options.api_key,
@@ -191,20 +201,32 @@ def run_load(
         time_scale=options.time_scale,
         seed=options.spec.seed,
         datasets=options.datasets,
-    ) as target:
-        prompts = load_prompts(options, target.simulated)
-        return anyio.run(
-            _execute,
-            options,
-            target,
-            prompts,
-            prices,
-            confirm,
-            on_start,
-            on_tick,
-            after,
-            backend_options={"use_uvloop": _has_uvloop()},
-        )
+    ) as opened:
+        return _run_on(options, opened, prices, confirm, on_start, on_tick, after)
+
+
+def _run_on(
+    options: LoadOptions,
+    target: Target,
+    prices: PriceTable,
+    confirm: Callable[[str], bool],
+    on_start: Callable[..., None] | None,
+    on_tick: Callable[[LoadRunner], None] | None,
+    after: AfterHook | None,
+) -> LoadResult:
+    prompts = load_prompts(options, target.simulated)
+    return anyio.run(
+        _execute,
+        options,
+        target,
+        prompts,
+        prices,
+        confirm,
+        on_start,
+        on_tick,
+        after,
+        backend_options={"use_uvloop": _has_uvloop()},
+    )
 
 
 async def _execute(
@@ -366,6 +388,7 @@ def _options_dict(options: LoadOptions) -> dict[str, Any]:
                 "seed": spec.seed,
                 "stream": options.stream,
                 "datasets": list(options.datasets),
+                "items_per_dataset": options.items_per_dataset,
                 "repeat": options.repeat,
                 "input_tokens": options.input_tokens,
                 "output_tokens": options.output_tokens,

@@ -34,7 +34,19 @@ from auraon_bench.results.layout import MANIFEST_FILE, write_atomically
 from auraon_bench.results.schema import SCHEMA_VERSION
 from auraon_bench.results.sink import ResultsWriteError
 
-SECTIONS = frozenset({"target", "options", "status", "self_check", "cost", "counts", "warnings"})
+SECTIONS = frozenset(
+    {
+        "target",
+        "options",
+        "status",
+        "self_check",
+        "cost",
+        "counts",
+        "warnings",
+        "experiment",  # an experiment run: the file's name, sha256 and content
+        "parts",  # an experiment run: its parts, in run order
+    }
+)
 RUN_STATUSES = frozenset({"running", "complete", "interrupted", "failed"})
 CLOCK = "time.perf_counter_ns, monotonic; timestamps are seconds since run start"
 
@@ -220,7 +232,8 @@ class Manifest:
             "run_id": run_id,
             "created_utc": now,
             "updated_utc": now,
-            "command": redact_secrets(command),
+            # The program's name without its install path: manifests get shared and committed.
+            "command": redact_secrets([Path(command[0]).name, *command[1:]] if command else []),
             "git_sha": git_sha(),
             "environment": environment_info(),
             "clock": CLOCK,
@@ -246,14 +259,8 @@ class Manifest:
         """Read ``run_dir/manifest.json``; ``ConfigError`` naming the file if it is missing,
         not JSON, or from a newer results schema."""
         path = Path(run_dir) / MANIFEST_FILE
-        try:
-            data = orjson.loads(path.read_bytes())
-        except OSError as exc:
-            raise ConfigError(f"cannot read manifest: {exc.strerror}", source=str(path)) from exc
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError(f"manifest is not valid JSON: {exc}", source=str(path)) from exc
-        if not isinstance(data, dict):
-            raise ConfigError("manifest is not a JSON object", source=str(path))
+        data = read_json(path, "manifest", required=True)
+        assert data is not None
         version = data.get("schema_version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise ConfigError("manifest has no integer schema_version", source=str(path))
@@ -282,6 +289,24 @@ def _checked_sections(sections: Mapping[str, Any]) -> dict[str, Any]:
     ):
         raise TypeError("manifest warnings must be a list of strings")
     return {name: _redact_tree(value) for name, value in sections.items()}
+
+
+def read_json(path: Path, what: str = "file", *, required: bool = False) -> dict[str, Any] | None:
+    """A JSON object file; None when absent and not ``required``; else ``ConfigError`` naming
+    the file when it is missing, unreadable, not JSON or not an object."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        if not required:
+            return None
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", source=str(path)) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", source=str(path)) from exc
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{what} is not valid JSON: {exc}", source=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} is not a JSON object", source=str(path))
+    return data
 
 
 def _utc_now() -> str:

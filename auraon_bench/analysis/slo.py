@@ -1,0 +1,133 @@
+"""Service-level objectives of an experiment, checked per arm: pass, fail or unknown.
+
+An SLO is a key and a threshold, e.g. ``ttft_p95_ms = 800`` (TTFT p95 at most 800 ms),
+``error_rate = 0.01`` (at most 1% of attempts failed, 429s not counted), ``rate_limited_rate =
+0`` (no 429s), ``cost_per_1k_usd = 2`` (at most $2 per 1,000 requests) or ``accuracy = 0.8``
+(at least 80% correct; evaluations only). Percentile keys are
+``<ttft|tpot|itl|latency>_p<50|90|95|99>_<ms|s>``.
+
+Method: the measured figure is the arm's statistic from the run summary (linear-interpolation
+percentile of its ok, non-warm-up attempts; shares of all non-warm-up attempts) and passes when it
+is within the threshold, inclusive. A figure with no samples is ``unknown``, never a pass. No
+statistical test is applied: an SLO is a limit on what was measured, with its ``n`` shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_PERCENTILE = re.compile(r"^(ttft|tpot|itl|latency)_p(50|90|95|99)_(ms|s)$")
+_SHARES = {"error_rate": "max", "rate_limited_rate": "max", "accuracy": "min"}
+_UNIT_SCALE = {"ms": 1e-3, "s": 1.0}
+
+
+@dataclass(frozen=True)
+class Slo:
+    key: str  # as written, e.g. "ttft_p95_ms"
+    metric: str  # ttft, tpot, itl, latency, error_rate, rate_limited_rate, accuracy, cost_per_1k
+    percentile: int | None
+    threshold: float  # in base units: seconds, a share (0-1), or USD
+    bound: str  # "max": measured <= threshold passes; "min": measured >= threshold passes
+    unit: str  # how the key states the threshold: ms, s, share, USD
+
+    def display(self, value: float | None) -> str:
+        """``value`` (base units) in the key's own unit."""
+        if value is None:
+            return "-"
+        if self.unit in _UNIT_SCALE:
+            return f"{value / _UNIT_SCALE[self.unit]:.4g} {self.unit}"
+        if self.unit == "share":
+            return f"{value * 100:.2f}%"
+        return f"${value:.4g}"
+
+    def describe(self) -> str:
+        sign = "<=" if self.bound == "max" else ">="
+        name = f"{self.metric} p{self.percentile}" if self.percentile else self.metric
+        return f"{name} {sign} {self.display(self.threshold)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "threshold": self.threshold, "bound": self.bound}
+
+
+@dataclass(frozen=True)
+class SloVerdict:
+    slo: Slo
+    part: str
+    arm: str
+    measured: float | None
+    n: int
+    verdict: str  # pass, fail, unknown
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slo": self.slo.key,
+            "objective": self.slo.describe(),
+            "part": self.part,
+            "arm": self.arm,
+            "measured": self.measured,
+            "n": self.n,
+            "verdict": self.verdict,
+        }
+
+
+def parse_slo(key: str, value: float) -> Slo | None:
+    """The SLO a key names, or None for an unknown key."""
+    match = _PERCENTILE.match(key)
+    if match:
+        metric, pct, unit = match.groups()
+        return Slo(key, metric, int(pct), value * _UNIT_SCALE[unit], "max", unit)
+    if key in _SHARES:
+        return Slo(key, key, None, value, _SHARES[key], "share")
+    if key == "cost_per_1k_usd":
+        return Slo(key, "cost_per_1k", None, value, "max", "USD")
+    return None
+
+
+def _measure(slo: Slo, arm: Mapping[str, Any], accuracy: Mapping[str, Any] | None):
+    if slo.percentile is not None:
+        stats = arm.get(f"{slo.metric}_s") or {}
+        return stats.get(f"p{slo.percentile}"), int(stats.get("n") or 0)
+    errors = arm.get("errors") or {}
+    attempts = int(errors.get("attempts") or 0)
+    counts = errors.get("status_counts") or {}
+    if slo.metric == "rate_limited_rate":
+        limited = counts.get("rate_limited", 0)
+        return (limited / attempts if attempts else None), attempts
+    if slo.metric == "error_rate":
+        failed = attempts - counts.get("ok", 0) - counts.get("rate_limited", 0)
+        return (failed / attempts if attempts else None), attempts
+    if slo.metric == "cost_per_1k":
+        cost = arm.get("cost") or {}
+        return cost.get("per_1k_requests_usd"), int(cost.get("rows_with_cost") or 0)
+    if slo.metric == "accuracy":
+        if not accuracy:
+            return None, 0
+        return accuracy.get("accuracy"), int(accuracy.get("n") or 0)
+    raise ValueError(f"unknown SLO metric {slo.metric!r}")
+
+
+def check_slos(
+    slos: Sequence[Slo],
+    part: str,
+    arms: Mapping[str, Mapping[str, Any]],
+    accuracy_by_arm: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[SloVerdict]:
+    """Every SLO against every arm of one part (``arms``: summary.json's ``arms``)."""
+    verdicts = []
+    for arm, summary in arms.items():
+        for slo in slos:
+            if slo.metric == "accuracy" and accuracy_by_arm is None:
+                continue  # a load part measures no accuracy: not "unknown", just not applicable
+            accuracy = (accuracy_by_arm or {}).get(arm)
+            measured, n = _measure(slo, summary, accuracy)
+            if measured is None or n == 0:
+                verdict = "unknown"
+            elif slo.bound == "max":
+                verdict = "pass" if measured <= slo.threshold else "fail"
+            else:
+                verdict = "pass" if measured >= slo.threshold else "fail"
+            verdicts.append(SloVerdict(slo, part, arm, measured, n, verdict))
+    return verdicts

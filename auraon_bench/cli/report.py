@@ -1,0 +1,63 @@
+"""``auraon-bench report RUN [RUN ...]``: HTML, markdown, charts and CSV; several runs compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from auraon_bench.errors import ConfigError
+from auraon_bench.report.build import FORMATS, write_report
+from auraon_bench.results.run import read_run
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ConfigError(
+            f"unknown format {unknown[0]!r} (known: {', '.join(FORMATS)})"
+            if unknown
+            else "no format given",
+            field="--format",
+        )
+    return formats
+
+
+@click.command(name="report")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report directory (default: RUN/report for one run; for several, "
+    "compare-<first>-<last> beside the first run).",
+)
+@click.option(
+    "--format",
+    "formats",
+    default=",".join(FORMATS),
+    show_default=True,
+    help="Comma-separated: html, md, png, svg, csv.",
+)
+def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> None:
+    """Write a report of one run, or compare several (the first is the baseline).
+
+    Works on finished, interrupted and crashed runs alike; an incomplete run is labelled so
+    at the top of every page.
+    """
+    wanted = parse_formats(formats)
+    loaded = [read_run(path) for path in runs]
+    if out is None:
+        first = loaded[0]
+        out = (
+            first.path / "report"
+            if len(loaded) == 1
+            else first.path.parent / f"compare-{first.run_id}-{loaded[-1].run_id}"
+        )
+    files = write_report(loaded, out, wanted)
+    for run in loaded:
+        if not run.complete:
+            click.echo(f"WARNING: {run.path}: " + "; ".join(run.problems), err=True)
+    html = [p for p in files if p.name == "index.html"]
+    click.echo(f"report: {html[0] if html else out} ({len(files)} files)")

@@ -1,0 +1,165 @@
+"""``auraon-bench run EXPERIMENT.toml``: the main job, whatever the experiment file describes."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from auraon_bench.cli.render import LiveLine, confirm_real_target, err, out
+from auraon_bench.experiment.runner import REPORT_DIR, ExperimentResult, PlannedPart, run_experiment
+from auraon_bench.experiment.schema import load_experiment
+
+
+class PartProgress:
+    """A heading per part and a fresh live status line while it sends."""
+
+    def __init__(self) -> None:
+        self._live: LiveLine | None = None
+
+    def part(self, item: PlannedPart, index: int, total: int) -> None:
+        self.close()
+        err.print(f"[bold]part {index + 1}/{total}: {item.name}[/] ({item.kind})")
+        self._live = LiveLine()
+
+    def start(self, *args: Any) -> None:
+        if self._live:
+            self._live.start(*args)
+
+    def tick(self, runner: Any) -> None:
+        if self._live:
+            self._live.update(runner)
+
+    def close(self) -> None:
+        if self._live:
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+
+def print_result(result: ExperimentResult) -> None:
+    table = Table(title="parts (n = attempts, warm-up excluded)", title_justify="left")
+    for name in ("part", "kind", "status", "requests", "ok", "429", "cost (USD)", "accuracy"):
+        table.add_column(name, justify="left" if name in ("part", "kind", "status") else "right")
+    for item, outcome in result.parts:
+        load = getattr(outcome, "load", outcome)
+        overall = load.summary.overall
+        report = getattr(outcome, "report", None)
+        accuracy = "-"
+        if report is not None:
+            best = max(report.accuracy.rows, key=lambda r: r.accuracy or 0, default=None)
+            if best is not None and best.accuracy is not None:
+                accuracy = f"best {best.arm} {best.accuracy:.0%} (n={best.n})"
+        table.add_row(
+            item.name,
+            item.kind,
+            load.status,
+            str(overall.requests),
+            str(overall.ok),
+            str(overall.errors.rate_limited),
+            f"{overall.cost.total_usd:.6f}" if overall.cost.total_usd is not None else "-",
+            accuracy,
+        )
+    out.print(table)
+    if result.slo:
+        failed = [v for v in result.slo if v.verdict == "fail"]
+        unknown = [v for v in result.slo if v.verdict == "unknown"]
+        out.print(
+            f"SLOs: {len(result.slo) - len(failed) - len(unknown)} pass, {len(failed)} fail, "
+            f"{len(unknown)} unknown"
+        )
+        for v in failed:
+            out.print(
+                f"  FAIL {v.part}/{v.arm}: {v.slo.describe()}, measured "
+                f"{v.slo.display(v.measured)} (n={v.n})"
+            )
+    for warning in result.warnings:
+        out.print(f"[bold yellow]WARNING[/]: {warning}")
+    # Paths through click, not rich: rich would wrap a long path over two lines.
+    click.echo(f"run {result.status}: {result.run_dir}")
+    html = [p for p in result.report_files if p.name == "index.html"]
+    if html:
+        click.echo(f"report: {html[0]}")
+    elif result.report_files:
+        click.echo(f"report: {result.run_dir / REPORT_DIR}")
+
+
+@click.command(name="run")
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--base-url",
+    envvar="AURAON_BASE_URL",
+    default=None,
+    metavar="URL",
+    help="Target base URL (env AURAON_BASE_URL); overrides the file's [target] base_url. "
+    "Neither, and no key: the built-in emulator.",
+)
+@click.option(
+    "--api-key",
+    envvar="AURAON_API_KEY",
+    default=None,
+    metavar="KEY",
+    help="API key (env AURAON_API_KEY). Never read from the file, never written to results.",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Embedded emulator only: override the file's time_scale (0.01 = 100x faster).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run directory (default: the file's [output] dir, then the run id).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before sending load to a real target.")
+@click.option("--report/--no-report", default=True, show_default=True, help="Write the report.")
+def run_command(
+    experiment: Path,
+    base_url: str | None,
+    api_key: str | None,
+    time_scale: float | None,
+    out: Path | None,
+    yes: bool,
+    report: bool,
+) -> None:
+    """Run an experiment file: every part on one target, one run directory, then the report.
+
+    The file is validated before any request is sent. The run directory holds one
+    sub-directory per part, the manifest (with the file's content and sha256), summary.json
+    and report/ (index.html, report.md, charts, CSV tables).
+    """
+    spec = load_experiment(experiment)
+    if time_scale is not None:
+        spec = dataclasses.replace(
+            spec, target=dataclasses.replace(spec.target, time_scale=time_scale)
+        )
+    progress = PartProgress()
+
+    def write(run_dir: Path) -> list[Path]:
+        from auraon_bench.report.build import write_report
+
+        progress.close()
+        err.print("writing the report ...")
+        return write_report([run_dir], run_dir / REPORT_DIR, spec.output.report)
+
+    try:
+        result = run_experiment(
+            spec,
+            base_url=base_url,
+            api_key=api_key,
+            out=out,
+            command=sys.argv,
+            confirm=confirm_real_target(yes),
+            on_part=progress.part,
+            on_start=progress.start,
+            on_tick=progress.tick,
+            write_report=write if report else None,
+        )
+    finally:
+        progress.close()
+    print_result(result)

@@ -1,0 +1,1 @@
+"""Experiment files: validated TOML descriptions of a benchmark, and running them."""

@@ -1,0 +1,311 @@
+"""Run an experiment: every part on one shared target, into one run directory.
+
+::
+
+    RUN_DIR/
+        manifest.json       kind of run, the experiment file (content and sha256), parts, status
+        summary.json        per part: status, headline figures; SLO verdicts; warnings
+        eval/               a complete eval run directory (records, manifest, evaluation.json)
+        <load part>/        a complete load run directory per [[load]] table
+        report/             the report (see auraon_bench.report)
+
+Parts run one after another, the evaluation first, on one target: the embedded emulator is
+started once for all of them. With ``repetitions = N`` every part runs N times (directories
+``<part>.r1`` ... ``<part>.rN``), each repetition's schedules seeded ``seed + r - 1``. An
+interrupted part (Ctrl-C, SIGTERM) stops the experiment; what was measured is kept and the
+report still written, labelled incomplete. Against a real target the total estimated cost is
+shown, and confirmed, once, before the first request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auraon_bench.analysis.slo import SloVerdict, check_slos
+from auraon_bench.client.pricing import PriceTable
+from auraon_bench.emulator.launcher import DEMO_KEYS
+from auraon_bench.errors import ConfigError
+from auraon_bench.eval.session import EvalOptions, EvalResult, run_eval
+from auraon_bench.experiment.schema import EvalPart, Experiment, LoadPart
+from auraon_bench.load.arrivals import ScheduleSpec
+from auraon_bench.load.session import (
+    LoadOptions,
+    LoadResult,
+    estimate_cost,
+    load_prompts,
+    planned_requests,
+    run_load,
+    write_json,
+)
+from auraon_bench.load.target import Target, open_target
+from auraon_bench.results.manifest import Manifest, create_run_dir, new_run_id
+
+SUMMARY_FILE = "summary.json"
+REPORT_DIR = "report"
+
+
+@dataclass(frozen=True)
+class PlannedPart:
+    name: str  # the part's name, with ".rN" when repeated
+    dir: str
+    part: EvalPart | LoadPart
+    repetition: int
+
+    @property
+    def kind(self) -> str:
+        return self.part.kind
+
+
+@dataclass
+class ExperimentResult:
+    run_dir: Path
+    status: str
+    target: Target
+    parts: list[tuple[PlannedPart, LoadResult | EvalResult]] = field(default_factory=list)
+    slo: list[SloVerdict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    report_files: list[Path] = field(default_factory=list)
+
+
+def plan_parts(experiment: Experiment) -> list[PlannedPart]:
+    planned = []
+    for repetition in range(1, experiment.repetitions + 1):
+        for part in experiment.parts:
+            name = part.name if experiment.repetitions == 1 else f"{part.name}.r{repetition}"
+            planned.append(PlannedPart(name, name, part, repetition))
+    return planned
+
+
+def _eval_options(part: EvalPart, experiment: Experiment, seed: int, out: Path) -> EvalOptions:
+    return EvalOptions(
+        datasets=part.datasets,
+        items_per_dataset=part.items_per_dataset,
+        arms=part.arms,
+        repeat=part.repeat,
+        concurrency=part.concurrency,
+        max_tokens=part.max_tokens,
+        reference=part.reference,
+        seed=seed,
+        out=out,
+        timeouts=experiment.target.timeouts,
+        max_cost_usd=experiment.target.max_cost_usd,
+        judge=part.judge,
+    )
+
+
+def _load_options(part: LoadPart, experiment: Experiment, seed: int, out: Path) -> LoadOptions:
+    return LoadOptions(
+        arms=part.arms,
+        spec=dataclasses.replace(part.spec, seed=seed),
+        stream=part.stream,
+        datasets=(part.dataset,) if part.dataset else (),
+        items_per_dataset=part.items_per_dataset,
+        input_tokens=part.input_tokens,
+        output_tokens=part.output_tokens,
+        retry=part.retry,
+        timeouts=experiment.target.timeouts,
+        max_cost_usd=experiment.target.max_cost_usd,
+        out=out,
+    )
+
+
+def estimate_total(experiment: Experiment, planned: Sequence[PlannedPart]) -> tuple[int, float]:
+    """Upper bounds of requests and USD for a real target; ``ConfigError`` when a part's count
+    is unbounded (it could not be confirmed honestly)."""
+    prices = PriceTable.builtin()
+    requests, usd = 0, 0.0
+    for item in planned:
+        part = item.part
+        if isinstance(part, EvalPart):
+            load = LoadOptions(
+                arms=part.arms,
+                spec=ScheduleSpec(profile="synchronous", requests=1),
+                datasets=part.datasets,
+                items_per_dataset=part.items_per_dataset,
+                output_tokens=part.max_tokens,
+            )
+            prompts = load_prompts(load, simulated=False)
+            n = len(prompts) * len(part.arms) * part.repeat
+        else:
+            load = _load_options(part, experiment, experiment.seed, Path("."))
+            prompts = load_prompts(load, simulated=False)
+            n = planned_requests(load.spec)
+            if n is None:
+                raise ConfigError(
+                    "cost cannot be estimated: the part has no request bound (set requests, "
+                    "or duration with a rate profile)",
+                    field=f"load.{part.name}",
+                )
+        requests += n
+        usd += estimate_cost(load, prompts, prices, n) or 0.0
+    return requests, usd
+
+
+def _part_target(target: Target, part: EvalPart | LoadPart) -> Target:
+    plan = getattr(part, "plan", None)
+    if plan is None or not target.simulated:
+        return target
+    return dataclasses.replace(target, api_key=DEMO_KEYS[plan], plan=plan)
+
+
+def run_experiment(
+    experiment: Experiment,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    out: Path | None = None,
+    command: Sequence[str] = (),
+    confirm: Callable[[str], bool] = lambda _: True,
+    on_part: Callable[[PlannedPart, int, int], None] | None = None,
+    on_start: Callable[..., None] | None = None,
+    on_tick: Callable[..., None] | None = None,
+    write_report: Callable[[Path], list[Path]] | None = None,
+) -> ExperimentResult:
+    """Run every part, write the manifest, summary and (via ``write_report``) the report."""
+    planned = plan_parts(experiment)
+    base_url = base_url or experiment.target.base_url
+    settings = experiment.target
+    with open_target(
+        base_url,
+        api_key,
+        plan=settings.plan,
+        time_scale=settings.time_scale,
+        seed=experiment.seed,
+        datasets=experiment.datasets,
+        catalog=settings.catalog,
+    ) as target:
+        if not target.simulated:
+            n, usd = estimate_total(experiment, planned)
+            limit = f"; stops at ${settings.max_cost_usd:g}" if settings.max_cost_usd else ""
+            text = f"{len(planned)} parts, up to {n} requests, estimated cost up to ${usd:.4f}"
+            if not confirm(f"{text} against {target.base_url}{limit}"):
+                raise ConfigError("aborted before sending any request", field="--yes")
+        run_id = new_run_id()
+        run_dir = create_run_dir(out.parent, out.name) if out else None
+        if run_dir is None:
+            run_dir = create_run_dir(Path(experiment.output.dir), run_id)
+        manifest = Manifest.create(
+            run_dir,
+            run_id,
+            list(command),
+            target=target.describe(),
+            status="running",
+            experiment=experiment.describe(),
+            parts=[{"name": p.name, "kind": p.kind, "dir": p.dir} for p in planned],
+        )
+        result = ExperimentResult(run_dir, "running", target)
+        try:
+            for index, item in enumerate(planned):
+                if on_part:
+                    on_part(item, index, len(planned))
+                outcome = _run_part(experiment, item, _part_target(target, item.part), run_dir,
+                                    on_start, on_tick)  # fmt: skip
+                result.parts.append((item, outcome))
+                if _status_of(outcome) == "interrupted":
+                    break
+        except BaseException:
+            manifest.update(status="failed")
+            raise
+    statuses = [_status_of(o) for _, o in result.parts]
+    complete = len(result.parts) == len(planned) and all(s == "complete" for s in statuses)
+    result.status = "complete" if complete else "interrupted"
+    result.slo = _slo_verdicts(experiment, result.parts)
+    result.warnings = _warnings(result)
+    manifest.update(
+        status=result.status,
+        warnings=result.warnings,
+        counts={"parts": len(planned), "parts_run": len(result.parts)},
+    )
+    write_json(run_dir / SUMMARY_FILE, _summary(experiment, result))
+    if write_report is not None and experiment.output.report:
+        result.report_files = write_report(run_dir)
+    return result
+
+
+def _run_part(
+    experiment: Experiment,
+    item: PlannedPart,
+    target: Target,
+    run_dir: Path,
+    on_start: Callable[..., None] | None,
+    on_tick: Callable[..., None] | None,
+) -> LoadResult | EvalResult:
+    seed = experiment.seed + item.repetition - 1
+    out = run_dir / item.dir
+    hooks = {"on_start": on_start, "on_tick": on_tick, "target": target}
+    if isinstance(item.part, EvalPart):
+        return run_eval(_eval_options(item.part, experiment, seed, out), **hooks)
+    return run_load(_load_options(item.part, experiment, seed, out), **hooks)
+
+
+def _load_of(outcome: LoadResult | EvalResult) -> LoadResult:
+    return outcome.load if isinstance(outcome, EvalResult) else outcome
+
+
+def _status_of(outcome: LoadResult | EvalResult) -> str:
+    return _load_of(outcome).status
+
+
+def _slo_verdicts(
+    experiment: Experiment, parts: Sequence[tuple[PlannedPart, LoadResult | EvalResult]]
+) -> list[SloVerdict]:
+    verdicts: list[SloVerdict] = []
+    if not experiment.slos:
+        return verdicts
+    for item, outcome in parts:
+        arms = _load_of(outcome).summary.to_dict()["arms"]
+        accuracy = None
+        if isinstance(outcome, EvalResult):
+            accuracy = {row.arm: row.to_dict() for row in outcome.report.accuracy.rows}
+        verdicts += check_slos(experiment.slos, item.name, arms, accuracy)
+    return verdicts
+
+
+def _warnings(result: ExperimentResult) -> list[str]:
+    warnings = dict.fromkeys(
+        f"{item.name}: {w}" if not w.startswith("SIMULATED") else w
+        for item, outcome in result.parts
+        for w in _load_of(outcome).warnings
+    )
+    failed = [v for v in result.slo if v.verdict == "fail"]
+    if failed:
+        warnings[
+            f"SLO MISSED: {len(failed)} of {len(result.slo)} checks failed "
+            f"({', '.join(sorted({f'{v.part}/{v.arm}' for v in failed}))})"
+        ] = None
+    if result.status != "complete":
+        warnings["INCOMPLETE RUN: stopped before every part finished"] = None
+    return list(warnings)
+
+
+def _summary(experiment: Experiment, result: ExperimentResult) -> dict[str, Any]:
+    parts = {}
+    for item, outcome in result.parts:
+        load = _load_of(outcome)
+        overall = load.summary.overall
+        entry: dict[str, Any] = {
+            "kind": item.kind,
+            "dir": item.dir,
+            "status": load.status,
+            "requests": overall.requests,
+            "ok": overall.ok,
+            "rate_limited": overall.errors.rate_limited,
+            "cost_usd": overall.cost.total_usd,
+            "client_bound": load.self_check.get("client_bound"),
+        }
+        if isinstance(outcome, EvalResult):
+            entry["accuracy"] = {r.arm: r.accuracy for r in outcome.report.accuracy.rows}
+        parts[item.name] = entry
+    return {
+        "experiment": experiment.name,
+        "sha256": experiment.sha256,
+        "simulated": result.target.simulated,
+        "status": result.status,
+        "parts": parts,
+        "slo": [v.to_dict() for v in result.slo],
+        "warnings": result.warnings,
+    }

@@ -1,0 +1,357 @@
+"""Experiment files (``experiments/*.toml``): read with tomllib, validated up front, frozen.
+
+Everything is checked before a request is sent: unknown keys (with a close-match hint), wrong
+types, missing dataset or trace files, and combinations that cannot run (a rate profile without
+a rate, a reference model that is not an arm, an emulator setting beside a real target...). Each
+problem is one :class:`~auraon_bench.errors.ConfigError` naming the file, the line and the field.
+
+The format is documented in ``experiments/README.md``; relative paths in a file are relative to
+the file's own directory, so an experiment runs the same from any working directory. API keys
+are never read from a file (files get committed): they come from ``--api-key`` or
+``AURAON_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auraon_bench.analysis.slo import Slo, parse_slo
+from auraon_bench.client.http import Timeouts
+from auraon_bench.errors import ConfigError
+from auraon_bench.experiment.fields import Fields, TomlText, at_least, non_empty, positive
+from auraon_bench.load.arrivals import Profile, ScheduleSpec
+from auraon_bench.load.retry import POLICIES, RetryPolicy
+from auraon_bench.load.spec import build_spec, read_trace, sweep_stages
+
+PLANS = ("starter", "pro", "enterprise")
+REPORT_FORMATS = ("html", "md", "png", "svg", "csv")
+DEFAULT_ARMS = ("auto", "gpt-4o")
+
+# Documented defaults of `auraon-bench regress` (ratios are current / baseline).
+REGRESS_DEFAULTS: dict[str, float] = {
+    "latency_ratio": 1.10,  # TTFT, latency and TPOT percentiles
+    "throughput_ratio": 0.90,  # lower is worse
+    "cost_ratio": 1.05,
+    "accuracy_drop": 0.02,  # absolute, in accuracy units (0.02 = 2 points)
+    "error_rate_increase": 0.01,  # absolute share of attempts
+    "routing_shift": 0.10,  # total variation distance of auto's routing mix
+    "alpha": 0.05,  # significance level of every test
+    "min_samples": 20,  # fewer per arm: "too few samples", never a regression
+}
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    base_url: str | None = None
+    plan: str = "enterprise"  # the emulator's demo key; a real key has its own plan
+    time_scale: float = 1.0  # emulator only
+    catalog: str | None = None  # emulator only: a catalog overlay file
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class EvalPart:
+    datasets: tuple[str, ...]
+    arms: tuple[str, ...]
+    items_per_dataset: int | None = None
+    repeat: int = 1
+    concurrency: int = 8
+    max_tokens: int = 1024
+    reference: str | None = None
+    judge: str | None = None
+    name: str = "eval"
+    kind: str = "eval"
+
+
+@dataclass(frozen=True)
+class LoadPart:
+    name: str
+    arms: tuple[str, ...]
+    spec: ScheduleSpec
+    stream: bool = True
+    dataset: str | None = None
+    items_per_dataset: int | None = None
+    input_tokens: int = 128
+    output_tokens: int = 64
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    plan: str | None = None  # emulator demo key for this part; None: the target's
+    kind: str = "load"
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    dir: str = "results"  # relative to the working directory, like every command's default
+    report: tuple[str, ...] = REPORT_FORMATS
+
+
+@dataclass(frozen=True)
+class Experiment:
+    path: Path
+    text: str
+    sha256: str
+    name: str
+    description: str
+    seed: int
+    repetitions: int
+    target: TargetSettings
+    arms: tuple[str, ...]
+    eval: EvalPart | None
+    loads: tuple[LoadPart, ...]
+    slos: tuple[Slo, ...]
+    regress: dict[str, float]
+    output: OutputSettings
+
+    @property
+    def parts(self) -> tuple[EvalPart | LoadPart, ...]:
+        """In run order: the evaluation first (it also warms the target), then the loads."""
+        return ((self.eval,) if self.eval else ()) + self.loads
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        names = list(self.eval.datasets) if self.eval else []
+        names += [p.dataset for p in self.loads if p.dataset]
+        return tuple(dict.fromkeys(names))
+
+    def describe(self) -> dict[str, Any]:
+        """For the manifest: the file itself, its hash, and what was read from it."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "file": self.path.name,
+            "sha256": self.sha256,
+            "content": self.text,
+            "seed": self.seed,
+            "repetitions": self.repetitions,
+            "slo": [s.to_dict() for s in self.slos],
+            "regress": self.regress,
+        }
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; ``ConfigError`` naming file, line and field."""
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read experiment file: {exc.strerror}", source=str(path)
+        ) from None
+    try:
+        text = raw_bytes.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError("experiment file is not UTF-8 text", source=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    return _Reader(path, text, data).experiment(hashlib.sha256(raw_bytes).hexdigest())
+
+
+class _Reader:
+    def __init__(self, path: Path, text: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self.base = path.parent
+        self.text = TomlText(str(path), text)
+        self.raw = text
+        self.top = Fields(data, self.text, "")
+
+    def experiment(self, sha256: str) -> Experiment:
+        top = self.top
+        name = top.get("name", "str", self.path.stem)
+        description = top.get("description", "str", "")
+        seed = top.get("seed", "int", 0)
+        repetitions = top.get("repetitions", "int", 1, check=at_least(1))
+        arms = tuple(top.get("arms", "list[str]", list(DEFAULT_ARMS), check=non_empty))
+        target = self.target(top.get("target", "table", {}))
+        evaluation = self.evaluation(top.get("eval", "table"), arms)
+        loads = self.loads(top.get("load", "list[table]"), arms, target, evaluation)
+        slos = self.slos(top.get("slo", "table", {}))
+        regress = self.regress(top.get("regress", "table", {}))
+        output = self.output(top.get("output", "table", {}))
+        top.done()
+        if evaluation is None and not loads:
+            top.fail(None, "nothing to run: add an [eval] table or at least one [[load]] table")
+        return Experiment(
+            self.path, self.raw, sha256, name, description, seed, repetitions, target, arms,
+            evaluation, loads, slos, regress, output,
+        )  # fmt: skip
+
+    def file(self, fields: Fields, key: str, value: str) -> str:
+        resolved = (self.base / value) if not Path(value).is_absolute() else Path(value)
+        if not resolved.is_file():
+            fields.fail(key, f"no such file: {value} (looked for {resolved})")
+        return str(resolved)
+
+    def target(self, table: Any) -> TargetSettings:
+        f = Fields(table, self.text, "target", table_name="target")
+        if "api_key" in f.table:
+            f.fail(
+                "api_key",
+                "API keys are never read from experiment files; set AURAON_API_KEY or pass "
+                "--api-key",
+            )
+        base_url = f.get("base_url", "str")
+        plan = f.choice("plan", PLANS, "enterprise")
+        time_scale = f.get("time_scale", "float", 1.0, check=at_least(0))
+        catalog = f.get("catalog", "str")
+        if catalog is not None:
+            catalog = self.file(f, "catalog", catalog)
+        for key in ("time_scale", "catalog"):
+            if base_url and f.has(key):
+                f.fail(key, "applies to the built-in emulator only, not beside base_url")
+        timeouts = Timeouts(
+            connect=f.get("connect_timeout", "float", 10.0, check=positive),
+            read=f.get("read_timeout", "float", 120.0, check=positive),
+            total=f.get("timeout", "float", 600.0, check=positive),
+        )
+        max_cost = f.get("max_cost_usd", "float", check=at_least(0))
+        f.done()
+        return TargetSettings(base_url, plan, time_scale, catalog, timeouts, max_cost)
+
+    def arms_of(self, f: Fields, default: tuple[str, ...]) -> tuple[str, ...]:
+        arms = tuple(f.get("arms", "list[str]", list(default), check=non_empty))
+        if len(set(arms)) != len(arms):
+            f.fail("arms", "lists an arm twice")
+        return arms
+
+    def evaluation(self, table: Any, arms: tuple[str, ...]) -> EvalPart | None:
+        if table is None:
+            return None
+        f = Fields(table, self.text, "eval", table_name="eval")
+        datasets = f.require("datasets", "list[str]", check=non_empty)
+        part = EvalPart(
+            datasets=tuple(self.file(f, "datasets", d) for d in datasets),
+            arms=self.arms_of(f, arms),
+            items_per_dataset=f.get("items_per_dataset", "int", check=at_least(1)),
+            repeat=f.get("repeat", "int", 1, check=at_least(1)),
+            concurrency=f.get("concurrency", "int", 8, check=at_least(1)),
+            max_tokens=f.get("max_tokens", "int", 1024, check=at_least(1)),
+            reference=f.get("reference", "str"),
+            judge=f.get("judge", "str"),
+        )
+        if part.reference is not None and part.reference not in part.arms:
+            f.fail("reference", f"{part.reference!r} is not one of the arms {list(part.arms)}")
+        f.done()
+        return part
+
+    def loads(
+        self,
+        tables: Any,
+        arms: tuple[str, ...],
+        target: TargetSettings,
+        evaluation: EvalPart | None,
+    ) -> tuple[LoadPart, ...]:
+        if tables is None:
+            return ()
+        names = {"eval"} if evaluation else set()
+        parts = []
+        for index, table in enumerate(tables):
+            name = table.get("name") if isinstance(table, dict) else None
+            label = f"load.{name}" if isinstance(name, str) and name else f"load[{index}]"
+            f = Fields(table, self.text, label, table_name="load", index=index)
+            name = f.require("name", "str", check=_part_name)
+            if name in names:
+                f.fail("name", f"part name {name!r} is used twice")
+            names.add(name)
+            parts.append(self.load(f, name, arms, target))
+            f.done()
+        return tuple(parts)
+
+    def load(self, f: Fields, name: str, arms: tuple[str, ...], target: TargetSettings) -> LoadPart:
+        sweep_rates = f.get("sweep", "list[float]", check=non_empty)
+        sweep_concurrency = f.get("sweep_concurrency", "list[int]", check=non_empty)
+        trace = f.get("trace", "str")
+        values = {
+            "profile": f.choice("profile", [p.value for p in Profile]),
+            "rate": f.get("rate", "float"),
+            "concurrency": f.get("concurrency", "int"),
+            "requests": f.get("requests", "int"),
+            "duration": f.get("duration", "float"),
+            "burstiness": f.get("burstiness", "float"),
+            "ramp_to": f.get("ramp_to", "float"),
+            "warmup_requests": f.get("warmup_requests", "int"),
+            "warmup_seconds": f.get("warmup_seconds", "float"),
+            "max_concurrency": f.get("max_concurrency", "int"),
+            "seed": self.top.table.get("seed", 0),
+            "stages": (
+                sweep_stages(sweep_rates, sweep_concurrency)
+                if sweep_rates or sweep_concurrency
+                else None
+            ),
+            "trace": read_trace(self.file(f, "trace", trace), f.field("trace")) if trace else None,
+        }
+        key_of = {"stages": "sweep", "trace": "trace"}
+
+        try:
+            spec = build_spec(values, lambda spec_field: key_of.get(spec_field, spec_field))
+        except ConfigError as exc:
+            f.fail(exc.field, exc.message)
+        dataset = f.get("dataset", "str")
+        plan = f.choice("plan", PLANS)
+        if plan is not None and target.base_url:
+            f.fail("plan", "picks an emulator demo key; a real target's key has its own plan")
+        retry_kind = f.choice("retry", POLICIES, "none")
+        return LoadPart(
+            name=name,
+            arms=self.arms_of(f, arms),
+            spec=spec,
+            stream=f.get("stream", "bool", True),
+            dataset=self.file(f, "dataset", dataset) if dataset else None,
+            items_per_dataset=f.get("items_per_dataset", "int", check=at_least(1)),
+            input_tokens=f.get("input_tokens", "int", 128, check=at_least(1)),
+            output_tokens=f.get("output_tokens", "int", 64, check=at_least(1)),
+            retry=RetryPolicy(kind=retry_kind, max_attempts=f.get("max_attempts", "int", 3)),
+            plan=plan,
+        )
+
+    def slos(self, table: Any) -> tuple[Slo, ...]:
+        f = Fields(table, self.text, "slo", table_name="slo")
+        slos = []
+        for key in list(f.table):
+            value = f.get(key, "float", check=at_least(0))
+            slo = parse_slo(key, value)
+            if slo is None:
+                f.fail(
+                    key,
+                    "unknown SLO; use <ttft|tpot|itl|latency>_p<50|90|95|99>_<ms|s>, "
+                    "error_rate, rate_limited_rate, accuracy or cost_per_1k_usd",
+                )
+            slos.append(slo)
+        f.done()
+        return tuple(slos)
+
+    def regress(self, table: Any) -> dict[str, float]:
+        f = Fields(table, self.text, "regress", table_name="regress")
+        thresholds = {
+            key: f.get(key, "float", default, check=at_least(0))
+            for key, default in REGRESS_DEFAULTS.items()
+        }
+        if not 0 < thresholds["alpha"] < 1:
+            f.fail("alpha", "must be between 0 and 1")
+        f.done()
+        return thresholds
+
+    def output(self, table: Any) -> OutputSettings:
+        f = Fields(table, self.text, "output", table_name="output")
+
+        def formats(values: list[str]) -> str | None:
+            bad = [v for v in values if v not in REPORT_FORMATS]
+            return (
+                f"unknown format {bad[0]!r} (known: {', '.join(REPORT_FORMATS)})" if bad else None
+            )
+
+        settings = OutputSettings(
+            dir=f.get("dir", "str", "results"),
+            report=tuple(f.get("report", "list[str]", list(REPORT_FORMATS), check=formats)),
+        )
+        f.done()
+        return settings
+
+
+def _part_name(value: str) -> str | None:
+    ok = value and all(c.isalnum() or c in "-_" for c in value) and value != "report"
+    return None if ok else "must be letters, digits, '-' or '_' (and not 'report')"

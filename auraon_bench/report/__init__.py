@@ -1,0 +1,1 @@
+"""Reports: tables, charts, markdown and self-contained HTML from run directories."""

@@ -1,0 +1,104 @@
+"""Write a report to a directory: ``index.html``, ``report.md``, ``charts/*.png|svg``,
+``tables/*.csv``.
+
+``write_report(runs, out, formats)`` is what ``auraon-bench report`` and ``auraon-bench run`` call,
+and what a notebook can call too. Charts are drawn once each; a chart with nothing to show (no
+sweep stages, no evaluation) is left out rather than drawn empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from auraon_bench.errors import ConfigError
+from auraon_bench.report.document import ChartBlock, Document, build_document
+from auraon_bench.report.render import CHARTS_DIR, to_html, to_markdown
+from auraon_bench.report.tables import Table
+from auraon_bench.results.layout import write_atomically
+from auraon_bench.results.run import Run, read_run
+
+FORMATS = ("html", "md", "png", "svg", "csv")
+HTML_FILE = "index.html"
+MARKDOWN_FILE = "report.md"
+TABLES_DIR = "tables"
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        write_atomically(path, lambda tmp: tmp.write_bytes(data))
+    except OSError as exc:
+        raise ConfigError(f"cannot write report file: {exc.strerror}", source=str(path)) from None
+
+
+def table_csv(table: Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([c.csv_name for c in table.columns])
+    for row in table.rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()
+
+
+def draw_charts(doc: Document, out: Path, formats: Sequence[str]) -> tuple[dict[str, bytes], list]:
+    """PNG bytes of every chart that has something to show; PNG/SVG files when asked."""
+    from auraon_bench.report.charts import figure_to_png_bytes, save_figure
+
+    pngs: dict[str, bytes] = {}
+    files: list[Path] = []
+    file_formats = tuple(f for f in ("png", "svg") if f in formats)
+    for block in doc.blocks:
+        if not isinstance(block, ChartBlock):
+            continue
+        figure = block.make()
+        if figure is None:
+            continue
+        pngs[block.key] = figure_to_png_bytes(figure)
+        if file_formats:
+            (out / CHARTS_DIR).mkdir(parents=True, exist_ok=True)
+            files += save_figure(figure, out / CHARTS_DIR / block.key, file_formats)
+    return pngs, files
+
+
+def write_report(
+    runs: Sequence[Run | Path | str], out: Path | str, formats: Sequence[str] = FORMATS
+) -> list[Path]:
+    """Render the runs' report into ``out``; returns the files written."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ConfigError(f"unknown format {unknown[0]!r} (known: {', '.join(FORMATS)})",
+                          field="--format")  # fmt: skip
+    loaded = [r if isinstance(r, Run) else read_run(r) for r in runs]
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create report directory: {exc.strerror}", source=str(out)
+        ) from None
+    doc = build_document(loaded)
+    charts, files = draw_charts(doc, out, formats)
+    if "md" in formats:
+        # Markdown links PNG files: write them even when only "md" was asked for.
+        if "png" not in formats:
+            (out / CHARTS_DIR).mkdir(exist_ok=True)
+            for key, data in charts.items():
+                path = out / CHARTS_DIR / f"{key}.png"
+                _write(path, data)
+                files.append(path)
+        path = out / MARKDOWN_FILE
+        _write(path, to_markdown(doc, charts).encode("utf-8"))
+        files.append(path)
+    if "html" in formats:
+        path = out / HTML_FILE
+        _write(path, to_html(doc, charts).encode("utf-8"))
+        files.append(path)
+    if "csv" in formats:
+        (out / TABLES_DIR).mkdir(exist_ok=True)
+        for table in doc.tables():
+            path = out / TABLES_DIR / f"{table.key}.csv"
+            _write(path, table_csv(table).encode("utf-8"))
+            files.append(path)
+    return files

@@ -1,0 +1,359 @@
+"""Money charts: cost against quality, where the auto router sends requests, cost per 1k requests.
+
+The numbers are read from what the run already computed (``evaluation.json``, ``summary.json``)
+so that a chart cannot disagree with the tables beside it. The routing mix is recomputed from the
+records with :func:`auraon_bench.analysis.routing.routing_mix`, the same function the evaluation
+uses, because load parts carry no ``evaluation.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+
+from auraon_bench.analysis.routing import frontier
+from auraon_bench.analysis.routing import routing_mix as compute_routing_mix
+from auraon_bench.report.charts.base import (
+    NEUTRAL,
+    Sources,
+    arm_order,
+    chart,
+    finish,
+    format_n,
+    legend_outside,
+    log_if_wide,
+    new_figure,
+    register_arms,
+    run_hatch,
+    series_label,
+)
+from auraon_bench.report.palette import Palette
+
+AUTO_PREFIX = "auto"
+
+
+def is_auto(arm: str) -> bool:
+    return arm.startswith(AUTO_PREFIX)
+
+
+def _by_arm(rows: Any) -> dict[str, dict[str, Any]]:
+    """Per-arm rows from either shape the evaluation uses: ``{arm: row}`` or a list of rows
+    with an ``arm`` field (then only the whole-arm rows, ``category`` None, are kept)."""
+    if isinstance(rows, dict):
+        return {str(k): v for k, v in rows.items() if isinstance(v, dict)}
+    return {
+        str(r["arm"]): r
+        for r in rows or []
+        if isinstance(r, dict) and r.get("arm") is not None and r.get("category") is None
+    }
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class _Point:
+    arm: str
+    cost: float | None  # USD per request
+    quality: float | None  # 0..1
+    n: int
+    ci: tuple[float, float] | None
+
+
+def _eval_points(evaluation: dict[str, Any]) -> tuple[list[_Point], list[tuple[float, float]], str]:
+    """Points, frontier vertices (cost, quality) and the quality metric of one evaluation."""
+    accuracy = _by_arm((evaluation.get("accuracy") or {}).get("rows"))
+    costs = _by_arm((evaluation.get("cost") or {}).get("rows"))
+    routing = evaluation.get("routing") or {}
+    if routing.get("points"):
+        metric = str(routing.get("metric") or "correct")
+        raw = {str(a): (p.get("cost"), p.get("quality")) for a, p in routing["points"].items()}
+        vertices = (routing.get("frontier") or {}).get("vertices") or []
+        hull = [(_num(v.get("cost")), _num(v.get("quality"))) for v in vertices]
+    else:
+        # Without a routing section (no fixed arm to compare with, or an older run) the points
+        # come from the accuracy and cost tables and the frontier is recomputed the same way.
+        metric = "correct"
+        raw = {
+            arm: ((costs.get(arm) or {}).get("per_request_usd"), row.get("accuracy"))
+            for arm, row in accuracy.items()
+        }
+        fixed = {a: p for a, p in raw.items() if not is_auto(a)}
+        hull = [(c, q) for _, c, q in frontier(fixed).vertices]
+    points = []
+    for arm, (cost, quality) in raw.items():
+        acc = accuracy.get(arm) or {}
+        n = acc.get("n") or (costs.get(arm) or {}).get("n_requests") or routing.get("n_prompts")
+        low, high = _num(acc.get("ci_low")), _num(acc.get("ci_high"))
+        ci = (low, high) if metric == "correct" and low is not None and high is not None else None
+        points.append(_Point(arm, _num(cost), _num(quality), int(n or 0), ci))
+    clean = [(c, q) for c, q in hull if c is not None and q is not None and c > 0]
+    return points, sorted(clean), metric
+
+
+@chart
+def cost_quality(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+    """Cost per request (USD, log) against accuracy (%): fixed models with their Pareto frontier,
+    auto arms as labelled stars. Eval parts only; None when no part has drawable points."""
+    register_arms(sources, palette)
+    evals = [
+        (i, label, part.evaluation) for i, (label, part) in enumerate(sources) if part.evaluation
+    ]
+    if not evals:
+        return None
+    overlay = len(sources) > 1
+    fig, (ax,) = new_figure(size=(9.5, 5.2))
+    dropped: list[str] = []
+    metric = "correct"
+    drawn = 0
+    for run_index, run_label, evaluation in evals:
+        points, hull, metric = _eval_points(evaluation)
+        if len(hull) >= 1:
+            name = "Pareto frontier (fixed models)"
+            ax.plot(
+                [c for c, _ in hull],
+                [q * 100 for _, q in hull],
+                color=NEUTRAL,
+                linewidth=1.1,
+                linestyle=Palette.line_style(run_index),
+                zorder=1,
+                label=f"{name} · {run_label}" if overlay else name,
+            )
+        for point in points:
+            if point.cost is None or point.quality is None or point.cost <= 0:
+                dropped.append(point.arm)  # a log axis has no place for a zero or unknown cost
+                continue
+            _draw_point(ax, point, palette, run_index, run_label if overlay else None)
+            drawn += 1
+    if not drawn:
+        return None
+    ax.set_xscale("log")
+    ax.set_xlabel("cost per request (USD, log scale)")
+    quality_name = "accuracy" if metric == "correct" else f"mean {metric}"
+    ax.set_ylabel(f"{quality_name} (%)")
+    ax.margins(x=0.15, y=0.12)
+    if dropped:
+        ax.annotate(
+            "not drawn (no or zero cost): " + ", ".join(sorted(set(dropped))),
+            (0.0, -0.16),
+            xycoords="axes fraction",
+            fontsize=7,
+            color="#666666",
+        )
+    legend_outside([ax], title="error bars: 95% CI" if metric == "correct" else None)
+    title = "Cost vs quality: auto arms (stars) against the fixed models' frontier"
+    return finish(fig, title, simulated=simulated)
+
+
+def _draw_point(
+    ax: Axes, point: _Point, palette: Palette, run_index: int, run_label: str | None
+) -> None:
+    colour = palette.colour(point.arm)
+    x, y = point.cost, point.quality * 100  # type: ignore[operator]
+    auto = is_auto(point.arm)
+    if point.ci is not None:
+        low, high = point.ci[0] * 100, point.ci[1] * 100
+        ax.errorbar(
+            [x],
+            [y],
+            yerr=[[max(0.0, y - low)], [max(0.0, high - y)]],
+            fmt="none",
+            ecolor=colour,
+            alpha=0.45,
+            capsize=2,
+            linewidth=1.0,
+            zorder=2,
+        )
+    ax.plot(
+        [x],
+        [y],
+        linestyle="none",
+        marker="*" if auto else Palette.marker(run_index),
+        markersize=15 if auto else 8,
+        color=colour,
+        markeredgecolor="#222222",
+        markeredgewidth=0.6,
+        zorder=3,
+        label=series_label(point.arm, point.n, run_label),
+    )
+    ax.annotate(
+        point.arm,
+        (x, y),
+        xytext=(7, 5),
+        textcoords="offset points",
+        fontsize=8,
+        fontweight="bold" if auto else "normal",
+        color="#222222",
+    )
+
+
+def _text_colour(colour: str) -> str:
+    r, g, b = to_rgb(colour)
+    return "#111111" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "#FFFFFF"
+
+
+@chart
+def routing_mix(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+    """Share of each auto arm's requests by routed model, per category (stacked bars)."""
+    register_arms(sources, palette)
+    overlay = len(sources) > 1
+    panels = []
+    for run_label, part in sources:
+        for arm in (a for a in arm_order(part) if is_auto(a)):
+            mix = compute_routing_mix(part.records, arm)
+            categories = {k: v for k, v in mix.by_category.items() if k != "(none)"}
+            if mix.n and categories:
+                panels.append((f"{arm} · {run_label}" if overlay else arm, mix, categories))
+    if not panels:
+        return None
+    models = sorted({m for _, mix, _ in panels for m in mix.counts})
+    for model in models:
+        palette.colour(model)  # after the arms: a routed-only model must not take an arm's colour
+    models.sort(key=palette.arms.index)
+    totals = {m: sum(mix.counts.get(m, 0) for _, mix, _ in panels) for m in models}
+    heights = [len(categories) + 1 for _, _, categories in panels]
+    fig, axes = new_figure(
+        nrows=len(panels),
+        size=(10.0, 1.1 + 0.42 * sum(heights)),
+        sharex=True,
+        gridspec_kw={"height_ratios": heights},
+    )
+    for ax, (name, mix, categories) in zip(axes, panels, strict=True):
+        bars = [(f"all ({format_n(mix.n)})", mix.counts, mix.n)]
+        bars += [
+            (f"{cat} ({format_n(int(c['n']))})", c["counts"], int(c["n"]))
+            for cat, c in categories.items()
+        ]
+        _stacked(ax, bars, models, palette, totals)
+        unknown = f"; {mix.unknown:,} without routed_to" if mix.unknown else ""
+        ax.set_title(f"{name}: routed model by category{unknown}", loc="left")
+    axes[-1].set_xlabel("share of the arm's requests (%)")
+    legend_outside(axes, on=axes[0], title="routed to")
+    return finish(fig, "Routing mix of the auto arms", simulated=simulated)
+
+
+def _stacked(
+    ax: Axes,
+    bars: list[tuple[str, dict[str, int], int]],
+    models: list[str],
+    palette: Palette,
+    totals: dict[str, int],
+) -> None:
+    y = np.arange(len(bars))
+    left = np.zeros(len(bars))
+    for model in models:
+        shares = np.array([counts.get(model, 0) / n * 100 if n else 0.0 for _, counts, n in bars])
+        colour = palette.colour(model)
+        ax.barh(
+            y,
+            shares,
+            left=left,
+            color=colour,
+            edgecolor="white",
+            linewidth=0.6,
+            height=0.7,
+            label=series_label(model, totals[model]),
+        )
+        for yi, (x0, share) in enumerate(zip(left, shares, strict=True)):
+            if share >= 8:
+                ax.text(
+                    x0 + share / 2,
+                    yi,
+                    f"{share:.0f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color=_text_colour(colour),
+                )
+        left += shares
+    ax.set_yticks(y, [label for label, _, _ in bars])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_ylabel("category")
+    ax.grid(axis="y", visible=False)
+
+
+def _per_1k(summary: dict[str, Any], evaluation: dict[str, Any] | None) -> dict[str, tuple]:
+    """arm -> (USD per 1,000 requests, requests it rests on)."""
+    out: dict[str, tuple[float, int]] = {}
+    if evaluation is not None:
+        for arm, row in _by_arm((evaluation.get("cost") or {}).get("rows")).items():
+            per_request = _num(row.get("per_request_usd"))
+            if per_request is not None:
+                out[arm] = (per_request * 1000, int(row.get("n_with_cost") or 0))
+        return out
+    for arm, row in (summary.get("arms") or {}).items():
+        cost = row.get("cost") or {}
+        value = _num(cost.get("per_1k_requests_usd"))
+        if value is not None:
+            out[str(arm)] = (value, int(cost.get("rows_with_cost") or 0))
+    return out
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if value >= 10 else f"${value:.3g}"
+
+
+@chart
+def cost_per_1k(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+    """Bars of USD per 1,000 requests per arm, one bar per run within each arm's group."""
+    register_arms(sources, palette)
+    per_run = []
+    for _, part in sources:
+        evaluation = part.evaluation
+        summary = part.load_summary() if evaluation is None else {}
+        per_run.append(_per_1k(summary, evaluation))
+    arms = list(dict.fromkeys(a for _, p in sources for a in arm_order(p)))
+    arms += [a for values in per_run for a in values if a not in arms]
+    arms = [a for a in arms if any(a in values for values in per_run)]
+    if not arms:
+        return None
+    overlay = len(sources) > 1
+    fig, (ax,) = new_figure(size=(min(12.0, max(7.0, 1.2 * len(arms) * len(sources) + 3)), 4.6))
+    width = 0.8 / len(sources)
+    heights = []
+    for run_index, ((run_label, _), values) in enumerate(zip(sources, per_run, strict=True)):
+        for x, arm in enumerate(arms):
+            if arm not in values:
+                continue
+            value, n = values[arm]
+            heights.append(value)
+            colour = palette.colour(arm)
+            xpos = x - 0.4 + width * (run_index + 0.5)
+            ax.bar(
+                [xpos],
+                [value],
+                width=width * 0.92,
+                color=colour,
+                edgecolor="#222222",
+                linewidth=0.6,
+                hatch=run_hatch(run_index),
+                label=series_label(arm, n, run_label if overlay else None),
+            )
+            ax.annotate(
+                _usd(value),
+                (xpos, value),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+    ax.set_xticks(range(len(arms)), arms)
+    ax.set_xlabel("arm")
+    ylabel = "cost per 1,000 requests (USD)"
+    if log_if_wide(ax, np.array(heights), axis="y"):
+        ylabel = "cost per 1,000 requests (USD, log scale)"
+    ax.set_ylabel(ylabel)
+    ax.set_title("mean over the requests with a known cost (n in the legend)")
+    ax.margins(y=0.12)
+    legend_outside([ax])
+    return finish(fig, "Cost per 1,000 requests per arm", simulated=simulated)

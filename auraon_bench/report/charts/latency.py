@@ -1,0 +1,249 @@
+"""Latency charts: CDFs, TTFT/TPOT distributions, and latency against the offered rate.
+
+Samples are the ``ok``, non-warm-up attempts of each arm, with TTFT, TPOT and latency taken from
+:mod:`auraon_bench.analysis.records` so that a chart and the summary table never disagree on a
+definition. The rate chart reads the per-stage percentiles of the part's summary rather than
+recomputing them, for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from auraon_bench.analysis.records import latency_column, tpot_column, ttft_column
+from auraon_bench.analysis.stats import finite
+from auraon_bench.report.charts.base import (
+    Series,
+    Sources,
+    arm_order,
+    chart,
+    ecdf,
+    finish,
+    format_n,
+    iter_series,
+    legend_outside,
+    load_summaries,
+    log_if_wide,
+    new_figure,
+    register_arms,
+)
+from auraon_bench.report.palette import Palette
+
+_PERCENT_GUIDES = (50.0, 95.0)
+
+
+def _samples(series: Series) -> dict[str, np.ndarray]:
+    rows = series.rows
+    return {
+        "ttft_ms": finite(ttft_column(rows)) * 1000.0,
+        "latency_s": finite(latency_column(rows)),
+        "tpot_ms": finite(tpot_column(rows)) * 1000.0,
+    }
+
+
+@chart
+def latency_cdf(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+    """Empirical CDFs per arm of TTFT (ms) and end-to-end latency (s); ok, non-warm-up attempts."""
+    register_arms(sources, palette)
+    series = [(s, _samples(s)) for s in iter_series(sources, ok_only=True)]
+    if not any(v["ttft_ms"].size or v["latency_s"].size for _, v in series):
+        return None
+    fig, (ax_ttft, ax_lat) = new_figure(ncols=2, sharey=True)
+    panels = ((ax_ttft, "ttft_ms", "TTFT (ms)"), (ax_lat, "latency_s", "end-to-end latency (s)"))
+    for ax, key, xlabel in panels:
+        pooled = [v[key] for _, v in series if v[key].size]
+        for s, values in series:
+            if not values[key].size:
+                continue
+            x, y = ecdf(values[key])
+            ax.step(
+                x,
+                y,
+                where="post",
+                color=palette.colour(s.arm),
+                linestyle=s.linestyle,
+                label=s.label(values[key].size),
+            )
+        for p in _PERCENT_GUIDES:
+            ax.axhline(p, color="#999999", linewidth=0.7, linestyle=(0, (1, 2)), zorder=0)
+            ax.annotate(
+                f"p{p:g}",
+                (0.0, p),
+                xycoords=("axes fraction", "data"),
+                xytext=(2, 2),
+                textcoords="offset points",
+                fontsize=7,
+                color="#777777",
+            )
+        if pooled:
+            log = log_if_wide(ax, np.concatenate(pooled))
+            if log:
+                xlabel = xlabel.replace(")", ", log scale)")
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(0, 101)
+        # Each panel has its own legend because a series' n can differ between the panels.
+        ax.legend(loc="lower right")
+    ax_ttft.set_ylabel("attempts at or below x (%)")
+    ax_ttft.set_title("time to first token")
+    ax_lat.set_title("end-to-end latency of one attempt")
+    return finish(fig, "Latency CDF per arm (ok, non-warm-up attempts)", simulated=simulated)
+
+
+def _box(ax: Axes, position: float, values: np.ndarray, colour: str, linestyle: str) -> None:
+    ax.boxplot(
+        [values],
+        positions=[position],
+        widths=0.6,
+        whis=1.5,
+        showfliers=True,
+        patch_artist=True,
+        manage_ticks=False,
+        boxprops={"facecolor": to_rgba(colour, 0.33), "edgecolor": colour, "linestyle": linestyle},
+        whiskerprops={"color": colour, "linestyle": linestyle},
+        capprops={"color": colour},
+        medianprops={"color": "#222222", "linewidth": 1.4},
+        flierprops={
+            "marker": "o",
+            "markersize": 3.5,
+            "markerfacecolor": "none",
+            "markeredgecolor": colour,
+            "alpha": 0.8,
+        },
+    )
+
+
+@chart
+def ttft_tpot_distribution(
+    sources: Sources, palette: Palette, simulated: bool = False
+) -> Figure | None:
+    """Box plots per arm of TTFT (ms) and TPOT (ms/token), outliers drawn (beyond 1.5 IQR)."""
+    register_arms(sources, palette)
+    series = [(s, _samples(s)) for s in iter_series(sources, ok_only=True)]
+    if not any(v["ttft_ms"].size or v["tpot_ms"].size for _, v in series):
+        return None
+    fig, (ax_ttft, ax_tpot) = new_figure(ncols=2)
+    panels = (
+        (ax_ttft, "ttft_ms", "TTFT (ms)", "time to first token"),
+        (ax_tpot, "tpot_ms", "TPOT (ms/token)", "time per output token (answers of 2+ tokens)"),
+    )
+    overlay = len(sources) > 1
+    for ax, key, ylabel, title in panels:
+        ticks, labels, pooled = [], [], []
+        for position, (s, values) in enumerate(series, start=1):
+            sample = values[key]
+            name = f"{s.arm}\n{s.run_label}" if overlay else s.arm
+            ticks.append(position)
+            labels.append(f"{name}\n({format_n(sample.size)})")
+            if sample.size:
+                _box(ax, position, sample, palette.colour(s.arm), s.linestyle)
+                pooled.append(sample)
+        ax.set_xticks(ticks, labels, fontsize=7.5)
+        ax.set_xlim(0.4, len(series) + 0.6)
+        if pooled and log_if_wide(ax, np.concatenate(pooled), axis="y"):
+            ylabel = ylabel.replace(")", ", log scale)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+    # Boxes have no legend entries of their own; proxies give each arm (and run) its key.
+    proxies = [
+        Patch(
+            facecolor=to_rgba(palette.colour(s.arm), 0.33),
+            edgecolor=palette.colour(s.arm),
+            linestyle=s.linestyle,
+            label=s.label(values["ttft_ms"].size),
+        )
+        for s, values in series
+    ]
+    # The reading key goes in the legend title: notes under the axes collide with tick labels.
+    key = "ok attempts\nbox: quartiles, median\nwhiskers: 1.5 IQR\ncircles: outliers"
+    legend_outside([ax_tpot], handles=proxies, title=key)
+    return finish(fig, "TTFT and TPOT distributions per arm", simulated=simulated)
+
+
+def _stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    stages = summary.get("stages") or {}
+    rows = list(stages.values()) if isinstance(stages, dict) else list(stages)
+    return sorted(rows, key=lambda st: int(st.get("stage", 0)))
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
+@chart
+def latency_vs_rate(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+    """Latency p50 and p95 (s) per arm against each sweep stage's achieved rate (req/s).
+
+    x is the stage's achieved send rate over all arms, since the gateway's queues feel the total
+    load, not one arm's share of it. Parts without 2+ stages are skipped; None if none has them.
+    """
+    register_arms(sources, palette)
+    swept = [
+        (i, label, part, stages)
+        for i, label, part, summary in load_summaries(sources)
+        if len(stages := _stage_rows(summary)) >= 2
+    ]
+    if not swept:
+        return None
+    overlay = len(sources) > 1
+    fig, (ax50, ax95) = new_figure(ncols=2, sharex=True)
+    for run_index, run_label, part, stages in swept:
+        rates = np.array([_number(st["overall"].get("achieved_rate")) for st in stages])
+        staged = {a for st in stages for a in (st.get("arms") or {})}
+        arms = [a for a in arm_order(part) if a in staged]
+        arms += sorted(staged - set(arms))
+        for arm in arms:
+            cells = [(st.get("arms") or {}).get(arm) or {} for st in stages]
+            lat = [c.get("latency_s") or {} for c in cells]
+            n = sum(int(d.get("n") or 0) for d in lat)
+            label = f"{arm} · {run_label}" if overlay else arm
+            style = {
+                "color": palette.colour(arm),
+                "linestyle": Palette.line_style(run_index),
+                "marker": Palette.marker(run_index),
+                "label": f"{label} ({format_n(n)})",
+            }
+            p50 = np.array([_number(d.get("p50")) for d in lat])
+            p95 = np.array([_number(d.get("p95")) for d in lat])
+            ax50.plot(rates, p50, **style)
+            ax95.plot(rates, p95, **style)
+            _annotate_rate_limited(ax95, rates, p95, cells, style["color"], arms.index(arm))
+    for ax, p in ((ax50, "p50"), (ax95, "p95")):
+        ax.set_xlabel("achieved rate, all arms (req/s)")
+        ax.set_ylabel(f"latency {p} (s)")
+        ax.set_title(f"{p} of ok attempts per stage")
+        ax.set_ylim(bottom=0)
+        ax.set_xlim(left=0)
+    legend_outside([ax50], on=ax95)
+    title = "Latency against load: where the knee is"
+    return finish(fig, f"{title} ({len(swept[0][3])}-stage sweep)", simulated=simulated)
+
+
+def _annotate_rate_limited(
+    ax: Axes,
+    rates: np.ndarray,
+    values: np.ndarray,
+    cells: list[dict[str, Any]],
+    colour: str,
+    slot: int,
+) -> None:
+    """Say at which stages the arm was throttled: a flat p95 there means shed load, not health."""
+    for x, y, cell in zip(rates, values, cells, strict=True):
+        limited = int((cell.get("errors") or {}).get("rate_limited") or 0)
+        requests = int(cell.get("requests") or 0)
+        if limited and requests and np.isfinite(x) and np.isfinite(y):
+            ax.annotate(
+                f"{limited / requests:.0%} got 429",
+                (x, y),
+                # One line per arm below the point: arms often share a stage's x.
+                xytext=(-6, -10 - 9 * slot),
+                textcoords="offset points",
+                ha="right",
+                fontsize=7,
+                color=colour,
+            )

@@ -1,0 +1,238 @@
+"""What a report says, before it is rendered: a list of blocks built from one or more runs.
+
+Order: the simulated banner and every warning first (client-bound runs, incomplete runs, too few
+samples, high variance, errors, missed SLOs), then what was run, then one section per part (or
+per matched part when runs are compared) with its tables and charts, then how the figures were
+computed. Markdown and HTML render the same blocks, so they never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auraon_bench.analysis.plan_fit import plan_fit
+from auraon_bench.report.comparison import Source, comparison_table, matched_parts
+from auraon_bench.report.palette import Palette
+from auraon_bench.report.tables import Table, overview_table, part_tables, slo_table
+from auraon_bench.results.run import Run
+
+MIN_SAMPLES = 30  # fewer ok attempts per arm: percentiles beyond p90 rest on a handful of values
+HIGH_CV = 1.0  # latency standard deviation above its mean
+ERROR_SHARE = 0.01
+
+SIMULATED_TEXT = (
+    "SIMULATED: these figures come from the built-in Auraon emulator, not a real gateway. "
+    "They show how the tool measures, not how Auraon performs."
+)
+METHODS = (
+    "Latency figures are percentiles (linear interpolation) of ok attempts, warm-up excluded; "
+    "TTFT is the first content event minus the send time, TPOT (latency - TTFT) / (completion "
+    "tokens - 1). Throughput is ok attempts (or their completion tokens) over the window from the "
+    "first send to the last completion. Cost is the gateway's own per-request figure "
+    "(blockrun.cost_usd) where reported, else computed from the built-in price table and flagged. "
+    "Accuracy intervals are 95% percentile-bootstrap intervals over prompts. Plan fit uses the "
+    "peak 60 s window of sent attempts. Every table states its n."
+)
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Callout:
+    kind: str  # "simulated" or "warning"
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableBlock:
+    table: Table
+
+
+@dataclass(frozen=True)
+class ChartBlock:
+    key: str  # file-safe name of the chart's files
+    title: str
+    make: Callable[[], Any]  # -> matplotlib Figure or None (nothing to draw)
+
+
+Block = Heading | Paragraph | Callout | TableBlock | ChartBlock
+
+
+@dataclass
+class Document:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    simulated: bool = False
+
+    def add(self, *blocks: Block | None) -> None:
+        self.blocks.extend(b for b in blocks if b is not None)
+
+    def tables(self) -> list[Table]:
+        return [b.table for b in self.blocks if isinstance(b, TableBlock)]
+
+
+def sample_warnings(run: Run) -> list[str]:
+    """What makes a run's figures shaky, worked out from its summaries."""
+    warnings = []
+    for part in run.parts:
+        for arm, s in (part.load_summary().get("arms") or {}).items():
+            latency = s.get("latency_s") or {}
+            n = latency.get("n") or 0
+            where = f"{part.name}/{arm}" if len(run.parts) > 1 else arm
+            if n < MIN_SAMPLES:
+                warnings.append(
+                    f"TOO FEW SAMPLES: {where} has n={n} ok attempts (< {MIN_SAMPLES}); "
+                    "p95/p99 rest on a handful of values"
+                )
+            mean, std = latency.get("mean"), latency.get("std")
+            if mean and std and std / mean > HIGH_CV:
+                warnings.append(
+                    f"HIGH VARIANCE: {where} latency std {std:.3f} s > mean {mean:.3f} s (n={n})"
+                )
+            errors = s.get("errors") or {}
+            attempts = errors.get("attempts") or 0
+            counts = errors.get("status_counts") or {}
+            failed = attempts - counts.get("ok", 0)
+            if attempts and failed / attempts > ERROR_SHARE:
+                limited = counts.get("rate_limited", 0)
+                warnings.append(
+                    f"ERRORS: {where} {failed} of {attempts} attempts failed "
+                    f"({failed / attempts:.1%}; {limited} rate limited)"
+                )
+    return warnings
+
+
+def run_warnings(run: Run) -> list[str]:
+    ordered = [*run.problems, *run.warnings, *sample_warnings(run)]
+    return [w for w in dict.fromkeys(ordered) if not w.startswith("SIMULATED")]
+
+
+def describe_run(run: Run) -> str:
+    m = run.manifest
+    target = m.get("target") or {}
+    where = "the built-in emulator (SIMULATED)" if run.simulated else target.get("base_url")
+    bits = [
+        f"run {run.run_id}",
+        f"status {run.status}",
+        f"started {m.get('created_utc')}",
+        f"target {where}",
+    ]
+    if target.get("emulator_time_scale") not in (None, 1, 1.0):
+        bits.append(f"emulator time scale {target['emulator_time_scale']:g}")
+    experiment = m.get("experiment")
+    if experiment:
+        bits.append(f"experiment {experiment.get('name')} (sha256 {experiment['sha256'][:12]})")
+    env = m.get("environment") or {}
+    bits.append(
+        f"auraon-bench {m.get('tool_version')}"
+        + (f" ({m['git_sha'][:10]})" if m.get("git_sha") else "")
+        + f", Python {env.get('python_version')}, {env.get('cpu_count')} CPUs"
+    )
+    return "; ".join(bits)
+
+
+def _charts(group: str, sources: Sequence[Source], palette: Palette, simulated: bool) -> list:
+    from auraon_bench.report import charts  # matplotlib only when charts are drawn
+
+    kinds = {part.kind for _, part in sources}
+    key = group.replace(".", "_").replace(":", "_")
+    wanted: list[tuple[str, str, Callable[..., Any]]] = []
+    if "eval" in kinds:
+        wanted += [
+            ("cost-quality", "Cost versus quality", charts.cost_quality),
+            ("routing-mix", "Routing mix by category", charts.routing_mix),
+        ]
+    wanted += [
+        ("latency-cdf", "Latency distributions", charts.latency_cdf),
+        ("ttft-tpot", "TTFT and TPOT", charts.ttft_tpot_distribution),
+        ("cost-per-1k", "Cost per 1,000 requests", charts.cost_per_1k),
+    ]
+    if "load" in kinds:
+        wanted += [
+            ("throughput-time", "Throughput and latency over time", charts.throughput_timeline),
+            ("errors-time", "Errors and 429s over time", charts.errors_timeline),
+            ("latency-rate", "Latency versus achieved rate", charts.latency_vs_rate),
+        ]
+    blocks = []
+    for name, title, function in wanted:
+        blocks.append(
+            ChartBlock(
+                f"{key}-{name}",
+                title,
+                lambda f=function: f(list(sources), palette, simulated=simulated),
+            )
+        )
+    if "load" in kinds:
+        fits = [(label, plan_fit(part.records)) for label, part in sources if part.kind == "load"]
+        blocks.append(
+            ChartBlock(
+                f"{key}-plan-fit",
+                "Plan fit",
+                lambda: charts.plan_fit_chart(fits, palette, simulated=simulated),
+            )
+        )
+    return blocks
+
+
+def build_document(runs: Sequence[Run]) -> Document:
+    if not runs:
+        raise ValueError("a report needs at least one run")
+    simulated = any(r.simulated for r in runs)
+    title = (
+        f"auraon-bench report: {runs[0].label}"
+        if len(runs) == 1
+        else f"auraon-bench comparison of {len(runs)} runs (baseline {runs[0].label})"
+    )
+    doc = Document(title, simulated=simulated)
+    if simulated:
+        doc.add(Callout("simulated", (SIMULATED_TEXT,)))
+    warnings = []
+    for run in runs:
+        prefix = f"{run.label}: " if len(runs) > 1 else ""
+        warnings += [prefix + w for w in run_warnings(run)]
+    doc.add(Callout("warning", tuple(warnings)) if warnings else None)
+    doc.add(Heading("What was run"))
+    for run in runs:
+        doc.add(Paragraph(describe_run(run)))
+        doc.add(TableBlock(overview_table(run)))
+        doc.add(_table(slo_table(run)))
+    palette = Palette(arm for run in runs for part in run.parts for arm in _arms(part))
+    for group, sources in matched_parts(runs):
+        kinds = "/".join(sorted({part.kind for _, part in sources}))
+        doc.add(Heading(f"{group} ({kinds})"))
+        if len(sources) > 1:
+            doc.add(_table(comparison_table(group, sources)))
+        for label, part in sources:
+            for table in part_tables(part):
+                if len(sources) > 1:
+                    table = _relabel(table, label)
+                doc.add(TableBlock(table))
+        doc.add(*_charts(group, sources, palette, simulated))
+    doc.add(Heading("Method"), Paragraph(METHODS))
+    return doc
+
+
+def _arms(part: Any) -> list[str]:
+    return list((part.load_summary().get("arms") or {}).keys())
+
+
+def _table(table: Table | None) -> TableBlock | None:
+    return TableBlock(table) if table is not None else None
+
+
+def _relabel(table: Table, label: str) -> Table:
+    from dataclasses import replace
+
+    safe = label.replace(" ", "_").replace(":", "_")
+    return replace(table, key=f"{table.key}-{safe}", title=f"{table.title} ({label})")

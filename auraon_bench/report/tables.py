@@ -1,0 +1,398 @@
+"""The report's tables, built from run files: raw values for CSV, formatted cells for people.
+
+Every column header states its unit, every table its sample sizes (an ``n`` column or a note).
+Builders return ``None`` when a run has nothing for that table, so renderers never show an empty
+table. Pure: run data in, :class:`Table` out; rendering is elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auraon_bench.analysis.plan_fit import plan_fit
+from auraon_bench.analysis.slo import parse_slo
+from auraon_bench.results.manifest import read_json
+from auraon_bench.results.run import Part, Run
+
+
+def fmt_int(value: Any) -> str:
+    return "-" if value is None else f"{int(value):,}"
+
+
+def fmt_ms(value: Any) -> str:
+    return "-" if value is None else f"{value * 1000:.1f}"
+
+
+def fmt_s(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def fmt_num(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def fmt_pct(value: Any) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def fmt_usd(value: Any, digits: int = 6) -> str:
+    return "-" if value is None else f"${value:.{digits}f}"
+
+
+def fmt_text(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # with its unit, e.g. "TTFT p50 (ms)"
+    fmt: Callable[[Any], str] = fmt_text
+    numeric: bool = True
+
+    @property
+    def csv_name(self) -> str:
+        """CSV holds raw values: seconds, shares and USD, whatever the display unit."""
+        for display, raw in (("(ms)", "(s)"), ("(%)", "(share)")):
+            if self.name.endswith(display) and self.fmt in (fmt_ms, fmt_pct):
+                return self.name[: -len(display)] + raw
+        return self.name
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str  # file-safe: the CSV file's name
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    note: str = ""
+
+    def cells(self) -> list[list[str]]:
+        return [[c.fmt(v) for c, v in zip(self.columns, row, strict=True)] for row in self.rows]
+
+
+def _key(*parts: str) -> str:
+    return "-".join(p.replace(".", "_").replace(":", "_") for p in parts if p)
+
+
+def overview_table(run: Run) -> Table:
+    rows = []
+    for part in run.parts:
+        summary = part.load_summary()
+        overall = summary.get("overall") or {}
+        errors = overall.get("errors") or {}
+        counts = errors.get("status_counts") or {}
+        check = part.manifest.get("self_check") or {}
+        arms = list((summary.get("arms") or {}).keys())
+        kept = check.get("kept_schedule")
+        rows.append(
+            (
+                part.name,
+                part.kind,
+                part.status,
+                ", ".join(arms),
+                overall.get("requests"),
+                counts.get("ok"),
+                counts.get("rate_limited"),
+                (overall.get("requests") or 0)
+                - counts.get("ok", 0)
+                - counts.get("rate_limited", 0),
+                overall.get("window_s"),
+                (overall.get("cost") or {}).get("total_usd"),
+                "-" if kept is None else ("yes" if kept else "NO"),
+            )
+        )
+    columns = (
+        Column("part", numeric=False),
+        Column("kind", numeric=False),
+        Column("status", numeric=False),
+        Column("arms", numeric=False),
+        Column("requests (n)", fmt_int),
+        Column("ok (n)", fmt_int),
+        Column("429 (n)", fmt_int),
+        Column("other errors (n)", fmt_int),
+        Column("duration (s)", lambda v: fmt_num(v, 1)),
+        Column("cost (USD)", fmt_usd),
+        Column("client kept schedule", numeric=False),
+    )
+    note = "requests: attempts, warm-up excluded; duration: first send to last completion"
+    return Table(_key("overview"), "Parts of this run", columns, tuple(rows), note)
+
+
+def load_table(part: Part, label: str = "") -> Table | None:
+    arms = part.load_summary().get("arms") or {}
+    if not arms:
+        return None
+    rows = []
+    for arm, s in arms.items():
+        errors = s.get("errors") or {}
+        counts = errors.get("status_counts") or {}
+        ttft, tpot, lat = (s.get(m) or {} for m in ("ttft_s", "tpot_s", "latency_s"))
+        rows.append(
+            (
+                arm,
+                s.get("requests"),
+                counts.get("ok"),
+                counts.get("rate_limited"),
+                (s.get("requests") or 0) - counts.get("ok", 0) - counts.get("rate_limited", 0),
+                ttft.get("n"),
+                ttft.get("p50"),
+                ttft.get("p95"),
+                tpot.get("p50"),
+                lat.get("p50"),
+                lat.get("p95"),
+                lat.get("p99"),
+                s.get("request_throughput"),
+                s.get("output_token_throughput"),
+                (s.get("cost") or {}).get("per_1k_requests_usd"),
+            )
+        )
+    columns = (
+        Column("arm", numeric=False),
+        Column("requests (n)", fmt_int),
+        Column("ok (n)", fmt_int),
+        Column("429 (n)", fmt_int),
+        Column("errors (n)", fmt_int),
+        Column("latency n", fmt_int),
+        Column("TTFT p50 (ms)", fmt_ms),
+        Column("TTFT p95 (ms)", fmt_ms),
+        Column("TPOT p50 (ms)", fmt_ms),
+        Column("latency p50 (s)", fmt_s),
+        Column("latency p95 (s)", fmt_s),
+        Column("latency p99 (s)", fmt_s),
+        Column("throughput (req/s)", lambda v: fmt_num(v, 2)),
+        Column("output (tok/s)", lambda v: fmt_num(v, 1)),
+        Column("cost per 1k req (USD)", lambda v: fmt_usd(v, 4)),
+    )
+    note = (
+        "percentiles of ok attempts (linear interpolation), n = latency n; TPOT = (latency - "
+        "TTFT) / (completion tokens - 1)"
+    )
+    title = f"Latency, throughput and cost per arm: {part.name}{label}"
+    return Table(_key("load", part.name), title, columns, tuple(rows), note)
+
+
+def stages_table(part: Part) -> Table | None:
+    stages = part.load_summary().get("stages") or {}
+    if len(stages) < 2:
+        return None
+    options = part.options.get("stages") or []
+    rows = []
+    for key, stage in sorted(stages.items(), key=lambda kv: int(kv[0])):
+        index = int(key)
+        rate, conc = options[index] if index < len(options) else (None, None)
+        planned = f"{rate:g} req/s" if rate is not None else f"concurrency {conc}"
+        for arm, s in (stage.get("arms") or {}).items():
+            lat = s.get("latency_s") or {}
+            errors = s.get("errors") or {}
+            rows.append(
+                (
+                    index,
+                    planned,
+                    arm,
+                    s.get("requests"),
+                    s.get("achieved_rate"),
+                    lat.get("p50"),
+                    lat.get("p95"),
+                    errors.get("rate_limited"),
+                )
+            )
+    columns = (
+        Column("stage", fmt_int),
+        Column("planned", numeric=False),
+        Column("arm", numeric=False),
+        Column("requests (n)", fmt_int),
+        Column("achieved (req/s)", lambda v: fmt_num(v, 2)),
+        Column("latency p50 (s)", fmt_s),
+        Column("latency p95 (s)", fmt_s),
+        Column("429 (n)", fmt_int),
+    )
+    note = "achieved: per arm, (first attempts sent - 1) / send window"
+    return Table(
+        _key("stages", part.name), f"Sweep stages: {part.name}", columns, tuple(rows), note
+    )
+
+
+def accuracy_table(part: Part) -> Table | None:
+    evaluation = part.evaluation or {}
+    accuracy = (evaluation.get("accuracy") or {}).get("rows") or []
+    if not accuracy:
+        return None
+    costs = (evaluation.get("cost") or {}).get("rows") or {}
+    rows = []
+    for row in accuracy:
+        cost = costs.get(row["arm"]) or {}
+        rows.append(
+            (
+                row["arm"],
+                row.get("n"),
+                row.get("accuracy"),
+                row.get("ci_low"),
+                row.get("ci_high"),
+                row.get("failure_rate"),
+                cost.get("per_request_usd"),
+                cost.get("per_correct_usd"),
+                (cost.get("latency_s") or {}).get("p50"),
+            )
+        )
+    columns = (
+        Column("arm", numeric=False),
+        Column("graded (n)", fmt_int),
+        Column("accuracy (%)", fmt_pct),
+        Column("CI low (%)", fmt_pct),
+        Column("CI high (%)", fmt_pct),
+        Column("failed (%)", fmt_pct),
+        Column("cost per request (USD)", fmt_usd),
+        Column("cost per correct (USD)", fmt_usd),
+        Column("latency p50 (s)", fmt_s),
+    )
+    confidence = (evaluation.get("accuracy") or {}).get("confidence", 0.95)
+    note = f"accuracy over graded prompts, {confidence:.0%} percentile-bootstrap CI"
+    title = f"Quality and cost per arm: {part.name}"
+    return Table(_key("accuracy", part.name), title, columns, tuple(rows), note)
+
+
+def category_table(part: Part) -> Table | None:
+    evaluation = part.evaluation or {}
+    rows_in = (evaluation.get("accuracy_by_category") or {}).get("rows") or []
+    if not rows_in:
+        return None
+    categories = sorted({r["category"] for r in rows_in if r.get("category")})
+    arms = list(dict.fromkeys(r["arm"] for r in rows_in))
+    cell = {(r["arm"], r.get("category")): r for r in rows_in}
+    rows = []
+    for arm in arms:
+        values: list[Any] = [arm]
+        for category in categories:
+            values.append((cell.get((arm, category)) or {}).get("accuracy"))
+        ns = [(cell.get((arm, c)) or {}).get("n") for c in categories]
+        values.append(" / ".join(fmt_int(n) for n in ns))
+        rows.append(tuple(values))
+    columns = (
+        Column("arm", numeric=False),
+        *(Column(f"{c} (%)", fmt_pct) for c in categories),
+        Column("n per category", numeric=False),
+    )
+    title = f"Accuracy by category: {part.name}"
+    return Table(_key("categories", part.name), title, columns, tuple(rows))
+
+
+def routing_table(part: Part) -> Table | None:
+    routing = (part.evaluation or {}).get("routing")
+    if not routing:
+        return None
+    rows = []
+    for arm, r in (routing.get("arms") or {}).items():
+        position = r.get("position") or {}
+        shares = (r.get("mix") or {}).get("shares") or {}
+        top = sorted(shares.items(), key=lambda kv: -kv[1])[:3]
+        rows.append(
+            (
+                arm,
+                r.get("quality"),
+                r.get("cost"),
+                r.get("pgr"),
+                position.get("quality_gain"),
+                position.get("cost_saving"),
+                ", ".join(f"{m} {s * 100:.0f}%" for m, s in top),
+            )
+        )
+    columns = (
+        Column("auto arm", numeric=False),
+        Column("accuracy (%)", fmt_pct),
+        Column("cost per request (USD)", fmt_usd),
+        Column("PGR", lambda v: fmt_num(v, 2)),
+        Column("quality gain at equal cost (%)", fmt_pct),
+        Column("cost saving at equal quality (%)", fmt_pct),
+        Column("routed to (top 3)", numeric=False),
+    )
+    note = (
+        f"{routing.get('n_prompts')} prompts answered by every arm; weak {routing.get('weak')}, "
+        f"strong {routing.get('strong')}; PGR = (auto - weak) / (strong - weak)"
+    )
+    title = f"Auto routing versus fixed models: {part.name}"
+    return Table(_key("routing", part.name), title, columns, tuple(rows), note)
+
+
+def slo_table(run: Run) -> Table | None:
+    summary = read_json(run.path / "summary.json") or {}
+    verdicts = summary.get("slo") or []
+    if not verdicts:
+        return None
+    rows = []
+    for v in verdicts:
+        slo = parse_slo(v["slo"], 0.0)
+        shown = slo.display(v.get("measured")) if slo else fmt_text(v.get("measured"))
+        row = (v["part"], v["arm"], v["objective"], shown, v.get("measured"), v.get("n"))
+        rows.append((*row, v["verdict"].upper()))
+    columns = (
+        Column("part", numeric=False),
+        Column("arm", numeric=False),
+        Column("objective", numeric=False),
+        Column("measured", numeric=False),
+        Column("measured (s, share or USD)", lambda v: fmt_num(v, 4)),
+        Column("n", fmt_int),
+        Column("verdict", numeric=False),
+    )
+    note = "measured in seconds, shares (0-1) or USD; no samples = UNKNOWN, never a pass"
+    return Table("slo", "Service-level objectives", columns, tuple(rows), note)
+
+
+def plan_fit_table(part: Part, headroom: float = 0.3) -> Table | None:
+    records = part.records
+    if records.empty:
+        return None
+    fit = plan_fit(records)
+    rows = []
+    for plan in fit.plans:
+        rpm_room, tpm_room = plan.headroom(fit.needed_rpm, fit.needed_tpm)
+        rows.append(
+            (
+                plan.name,
+                plan.rpm,
+                fit.needed_rpm,
+                rpm_room,
+                plan.tpm,
+                fit.needed_tpm,
+                tpm_room,
+                "yes" if plan.fits(fit.needed_rpm, fit.needed_tpm, headroom) else "no",
+            )
+        )
+
+    def limit(value: Any) -> str:
+        return "unlimited" if value is None else fmt_int(value)
+
+    columns = (
+        Column("plan", numeric=False),
+        Column("limit (req/min)", limit),
+        Column("needed (req/min)", lambda v: fmt_num(v, 1)),
+        Column("headroom req (%)", fmt_pct),
+        Column("limit (tok/min)", limit),
+        Column("needed (tok/min)", lambda v: fmt_num(v, 0)),
+        Column("headroom tok (%)", fmt_pct),
+        Column(f"fits with {headroom:.0%} headroom", numeric=False),
+    )
+    window = "60 s" if fit.window_s >= 60 else f"the whole run ({fit.window_s:.0f} s)"
+    note = (
+        f"needed: peak over a sliding window of {window}, scaled to a minute; n = "
+        f"{fit.n_requests} attempts (429s count: the gateway counts them too)"
+    )
+    title = f"Plan fit of this workload: {part.name}"
+    return Table(_key("plan-fit", part.name), title, columns, tuple(rows), note)
+
+
+def part_tables(part: Part) -> list[Table]:
+    builders: Sequence[Callable[[Part], Table | None]] = (
+        accuracy_table,
+        category_table,
+        routing_table,
+        load_table,
+        stages_table,
+    )
+    tables = [t for t in (b(part) for b in builders) if t is not None]
+    if part.kind == "load":
+        fit = plan_fit_table(part)
+        if fit is not None:
+            tables.append(fit)
+    return tables

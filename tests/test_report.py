@@ -1,0 +1,154 @@
+"""Reports from fixed run directories: golden markdown, CSV values, incomplete runs, and the
+HTML page rendered by a real headless Chromium."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auraon_bench.report.build import write_report
+from auraon_bench.results.run import read_run
+from tests.browser import check_page
+from tests.conftest import FIXTURES
+
+RUNS = FIXTURES / "runs"
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("AURAON_BENCH_UPDATE_GOLDEN") == "1"
+
+
+def assert_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text)
+    assert path.is_file(), f"no golden file {path}; run with AURAON_BENCH_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} differs from its golden file"
+
+
+@pytest.fixture(scope="module")
+def experiment_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    write_report([RUNS / "experiment"], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def comparison_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("compare")
+    write_report([RUNS / "load-sweep", RUNS / "load-sweep-b"], out, ("html", "md", "csv"))
+    return out
+
+
+def test_experiment_report_markdown_matches_its_golden_file(experiment_report: Path) -> None:
+    assert_golden("report-experiment.md", (experiment_report / "report.md").read_text())
+
+
+def test_comparison_markdown_matches_its_golden_file(comparison_report: Path) -> None:
+    assert_golden("report-comparison.md", (comparison_report / "report.md").read_text())
+
+
+def test_the_report_says_simulated_and_warns_at_the_top(experiment_report: Path) -> None:
+    lines = (experiment_report / "report.md").read_text().splitlines()
+    assert lines[2].startswith("> **SIMULATED")
+    first_heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    warnings = "\n".join(lines[:first_heading])
+    assert "SLO MISSED" in warnings  # the sweep part reached the starter plan's limit
+    assert "TOO FEW SAMPLES" in warnings
+
+
+def test_every_chart_is_written_as_png_and_svg(experiment_report: Path) -> None:
+    charts = experiment_report / "charts"
+    pngs = sorted(p.stem for p in charts.glob("*.png"))
+    assert pngs == sorted(p.stem for p in charts.glob("*.svg"))
+    expected = {
+        "eval-cost-quality", "eval-routing-mix", "eval-latency-cdf", "eval-cost-per-1k",
+        "sweep-latency-cdf", "sweep-throughput-time", "sweep-errors-time", "sweep-latency-rate",
+        "sweep-plan-fit", "sweep-ttft-tpot",
+    }  # fmt: skip
+    assert expected <= set(pngs)
+    for png in charts.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    markdown = (experiment_report / "report.md").read_text()
+    assert all(f"](charts/{name}.png)" in markdown for name in pngs)
+
+
+def test_csv_tables_hold_raw_values_in_base_units(experiment_report: Path) -> None:
+    with open(experiment_report / "tables" / "load-sweep.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    summary = json.loads((RUNS / "experiment" / "sweep" / "summary.json").read_text())
+    for row in rows:
+        arm = summary["arms"][row["arm"]]
+        assert float(row["TTFT p50 (s)"]) == pytest.approx(arm["ttft_s"]["p50"])
+        assert int(row["requests (n)"]) == arm["requests"]
+    assert {r["arm"] for r in rows} == set(summary["arms"])
+
+
+def test_comparison_has_differences_with_intervals(comparison_report: Path) -> None:
+    with open(comparison_report / "tables" / "compare-load.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    metrics = {r["metric (unit)"] for r in rows}
+    assert {"TTFT p50 (ms)", "latency p95 (s)", "429 share (%)"} <= metrics
+    ttft = next(r for r in rows if r["metric (unit)"] == "TTFT p50 (ms)")
+    assert ttft["95% CI of difference"].startswith("[") and int(ttft["n baseline"]) > 0
+
+
+def test_an_interrupted_run_is_reported_and_labelled_incomplete(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(RUNS / "experiment", run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["status"] = "running"  # as a kill -9 leaves it
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / "summary.json").unlink()
+    sweep = run / "sweep"
+    (sweep / "summary.json").unlink()
+    part_manifest = json.loads((sweep / "manifest.json").read_text())
+    part_manifest["status"] = "running"
+    (sweep / "manifest.json").write_text(json.dumps(part_manifest))
+    (sweep / "requests.parts").mkdir()
+    (sweep / "requests.parquet").rename(sweep / "requests.parts" / "part-000001.parquet")
+    loaded = read_run(run)
+    assert not loaded.complete and any("INCOMPLETE" in p for p in loaded.problems)
+    assert len(loaded.part("sweep").records) == 83  # every flushed record still counts
+    write_report([run], tmp_path / "out", ("md",))
+    head = (tmp_path / "out" / "report.md").read_text().split("## ")[0]
+    assert "INCOMPLETE RUN" in head
+
+
+def test_html_report_renders_in_chromium_with_every_image(experiment_report: Path) -> None:
+    html = (experiment_report / "index.html").read_text()
+    assert "http://" not in html and "https://" not in html  # self-contained
+    page = check_page(experiment_report / "index.html")
+    assert page.console_errors == []
+    assert page.external_requests == []
+    assert len(page.images) == len(list((experiment_report / "charts").glob("*.png")))
+    assert all(loaded and width > 300 for _, loaded, width in page.images)
+    assert page.title.startswith("auraon-bench report: small")
+
+
+def test_comparison_html_renders_in_chromium(comparison_report: Path) -> None:
+    page = check_page(comparison_report / "index.html")
+    assert page.console_errors == [] and page.external_requests == []
+    assert page.images and all(loaded for _, loaded, _ in page.images)
+
+
+def test_importing_the_package_draws_nothing() -> None:
+    code = "import sys, auraon_bench, auraon_bench.report.build; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_the_public_api_reads_a_run_for_pandas() -> None:
+    import auraon_bench
+
+    run = auraon_bench.read_run(RUNS / "experiment")
+    assert run.kind == "experiment" and [p.name for p in run.parts] == ["eval", "sweep"]
+    df = run.records
+    assert set(df["part"]) == {"eval", "sweep"} and len(df) == 96 + 83
+    assert run.manifest["experiment"]["name"] == "small"
+    assert run.part("eval").evaluation["routing"] is not None
