@@ -106,3 +106,22 @@ def test_the_quickstart_experiment_runs_and_leaves_a_report(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert (out / "report" / "index.html").is_file()
     assert {p.name for p in read_run(out).parts} == {"eval", "steady"}
+
+
+def test_an_experiment_can_probe_rate_limits_as_a_part(tmp_path: Path) -> None:
+    path = tmp_path / "probe.toml"
+    path.write_text(
+        '# a probe only\nname = "probe"\n\n[target]\nplan = "starter"\n\n'
+        '[limits]\nplan_hint = "starter"\nonly = "requests"\nmax_requests = 1500\n\n'
+        '[output]\nreport = ["md"]\n'
+    )
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", str(path), "--time-scale", "0.02", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    run = read_run(out)
+    assert [p.kind for p in run.parts] == ["limits"]
+    findings = {f["check"]: f for f in run.parts[0].limits["findings"]}
+    assert findings["sustainable requests/min"]["verdict"] == "pass"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parts"]["limits"]["plan"] == "starter"
+    assert "**Rate limits: limits**" in (out / "report" / "report.md").read_text()

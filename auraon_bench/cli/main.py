@@ -9,7 +9,9 @@ import click
 from auraon_bench import __version__
 from auraon_bench.cli.emulator import emulator
 from auraon_bench.cli.eval import eval_command
+from auraon_bench.cli.limits import limits_command
 from auraon_bench.cli.load import load
+from auraon_bench.cli.plan import plan_command
 from auraon_bench.cli.report import report_command
 from auraon_bench.cli.run import run_command
 from auraon_bench.errors import AuraonBenchError
@@ -44,3 +46,5 @@ cli.add_command(load)
 cli.add_command(eval_command)
 cli.add_command(run_command)
 cli.add_command(report_command)
+cli.add_command(limits_command)
+cli.add_command(plan_command)

@@ -45,6 +45,20 @@ def print_result(result: ExperimentResult) -> None:
     for name in ("part", "kind", "status", "requests", "ok", "429", "cost (USD)", "accuracy"):
         table.add_column(name, justify="left" if name in ("part", "kind", "status") else "right")
     for item, outcome in result.parts:
+        findings = getattr(outcome, "findings", None)
+        if findings is not None:  # the rate-limit probe
+            failed = sum(f.verdict == "fail" for f in findings)
+            table.add_row(
+                item.name,
+                item.kind,
+                outcome.status,
+                str(outcome.requests),
+                "-",
+                "-",
+                "-",
+                f"{len(findings) - failed}/{len(findings)} checks not failed",
+            )
+            continue
         load = getattr(outcome, "load", outcome)
         overall = load.summary.overall
         report = getattr(outcome, "report", None)

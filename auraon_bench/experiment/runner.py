@@ -30,7 +30,9 @@ from auraon_bench.client.pricing import PriceTable
 from auraon_bench.emulator.launcher import DEMO_KEYS
 from auraon_bench.errors import ConfigError
 from auraon_bench.eval.session import EvalOptions, EvalResult, run_eval
-from auraon_bench.experiment.schema import EvalPart, Experiment, LoadPart
+from auraon_bench.experiment.schema import EvalPart, Experiment, LimitsPart, LoadPart
+from auraon_bench.limits.prober import Caps
+from auraon_bench.limits.session import LimitsOptions, LimitsResult, run_limits
 from auraon_bench.load.arrivals import ScheduleSpec
 from auraon_bench.load.session import (
     LoadOptions,
@@ -42,17 +44,18 @@ from auraon_bench.load.session import (
     write_json,
 )
 from auraon_bench.load.target import Target, open_target
-from auraon_bench.results.manifest import Manifest, create_run_dir, new_run_id
+from auraon_bench.results.manifest import Manifest, new_run_dir
 
 SUMMARY_FILE = "summary.json"
 REPORT_DIR = "report"
+Outcome = LoadResult | EvalResult | LimitsResult
 
 
 @dataclass(frozen=True)
 class PlannedPart:
     name: str  # the part's name, with ".rN" when repeated
     dir: str
-    part: EvalPart | LoadPart
+    part: EvalPart | LoadPart | LimitsPart
     repetition: int
 
     @property
@@ -65,7 +68,7 @@ class ExperimentResult:
     run_dir: Path
     status: str
     target: Target
-    parts: list[tuple[PlannedPart, LoadResult | EvalResult]] = field(default_factory=list)
+    parts: list[tuple[PlannedPart, Outcome]] = field(default_factory=list)
     slo: list[SloVerdict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     report_files: list[Path] = field(default_factory=list)
@@ -120,6 +123,11 @@ def estimate_total(experiment: Experiment, planned: Sequence[PlannedPart]) -> tu
     requests, usd = 0, 0.0
     for item in planned:
         part = item.part
+        if isinstance(part, LimitsPart):
+            requests += part.max_requests
+            price = prices.lookup(part.model)
+            usd += part.max_tokens * (price.input_per_mtok if price else 15.0) / 1e6
+            continue
         if isinstance(part, EvalPart):
             load = LoadOptions(
                 arms=part.arms,
@@ -145,7 +153,7 @@ def estimate_total(experiment: Experiment, planned: Sequence[PlannedPart]) -> tu
     return requests, usd
 
 
-def _part_target(target: Target, part: EvalPart | LoadPart) -> Target:
+def _part_target(target: Target, part: EvalPart | LoadPart | LimitsPart) -> Target:
     plan = getattr(part, "plan", None)
     if plan is None or not target.simulated:
         return target
@@ -184,10 +192,7 @@ def run_experiment(
             text = f"{len(planned)} parts, up to {n} requests, estimated cost up to ${usd:.4f}"
             if not confirm(f"{text} against {target.base_url}{limit}"):
                 raise ConfigError("aborted before sending any request", field="--yes")
-        run_id = new_run_id()
-        run_dir = create_run_dir(out.parent, out.name) if out else None
-        if run_dir is None:
-            run_dir = create_run_dir(Path(experiment.output.dir), run_id)
+        run_id, run_dir = new_run_dir(out, experiment.output.dir)
         manifest = Manifest.create(
             run_dir,
             run_id,
@@ -233,30 +238,45 @@ def _run_part(
     run_dir: Path,
     on_start: Callable[..., None] | None,
     on_tick: Callable[..., None] | None,
-) -> LoadResult | EvalResult:
+) -> Outcome:
     seed = experiment.seed + item.repetition - 1
     out = run_dir / item.dir
     hooks = {"on_start": on_start, "on_tick": on_tick, "target": target}
+    if isinstance(item.part, LimitsPart):
+        part = item.part
+        options = LimitsOptions(
+            model=part.model,
+            plan_hint=part.plan_hint,
+            dimensions=part.dimensions,
+            caps=Caps(part.max_requests, part.max_tokens, part.max_duration),
+            timeouts=experiment.target.timeouts,
+            out=out,
+        )
+        return run_limits(options, target=target)
     if isinstance(item.part, EvalPart):
         return run_eval(_eval_options(item.part, experiment, seed, out), **hooks)
     return run_load(_load_options(item.part, experiment, seed, out), **hooks)
 
 
-def _load_of(outcome: LoadResult | EvalResult) -> LoadResult:
+def _load_of(outcome: Outcome) -> LoadResult | LimitsResult:
     return outcome.load if isinstance(outcome, EvalResult) else outcome
 
 
-def _status_of(outcome: LoadResult | EvalResult) -> str:
+def _status_of(outcome: Outcome) -> str:
+    if isinstance(outcome, LimitsResult):
+        return "complete"  # a probe stopped by its own caps has still finished its part
     return _load_of(outcome).status
 
 
 def _slo_verdicts(
-    experiment: Experiment, parts: Sequence[tuple[PlannedPart, LoadResult | EvalResult]]
+    experiment: Experiment, parts: Sequence[tuple[PlannedPart, Outcome]]
 ) -> list[SloVerdict]:
     verdicts: list[SloVerdict] = []
     if not experiment.slos:
         return verdicts
     for item, outcome in parts:
+        if isinstance(outcome, LimitsResult):
+            continue  # a probe provokes 429s on purpose: SLOs do not apply
         arms = _load_of(outcome).summary.to_dict()["arms"]
         accuracy = None
         if isinstance(outcome, EvalResult):
@@ -285,6 +305,18 @@ def _warnings(result: ExperimentResult) -> list[str]:
 def _summary(experiment: Experiment, result: ExperimentResult) -> dict[str, Any]:
     parts = {}
     for item, outcome in result.parts:
+        if isinstance(outcome, LimitsResult):
+            verdicts = [f.verdict for f in outcome.findings]
+            parts[item.name] = {
+                "kind": item.kind,
+                "dir": item.dir,
+                "status": outcome.status,
+                "requests": outcome.requests,
+                "plan": outcome.plan,
+                "findings": {v: verdicts.count(v) for v in ("pass", "fail", "unknown")},
+                "stop_reason": outcome.stop_reason,
+            }
+            continue
         load = _load_of(outcome)
         overall = load.summary.overall
         entry: dict[str, Any] = {

@@ -84,6 +84,21 @@ class LoadPart:
 
 
 @dataclass(frozen=True)
+class LimitsPart:
+    """The rate-limit probe (``auraon-bench limits``) as a part of an experiment."""
+
+    model: str = "gpt-4o-mini"
+    plan_hint: str | None = None
+    dimensions: tuple[str, ...] = ("requests", "tokens")
+    max_requests: int = 5000
+    max_tokens: int = 10_000_000
+    max_duration: float = 600.0
+    plan: str | None = None  # emulator only: this part's demo key
+    name: str = "limits"
+    kind: str = "limits"
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     dir: str = "results"  # relative to the working directory, like every command's default
     report: tuple[str, ...] = REPORT_FORMATS
@@ -102,14 +117,20 @@ class Experiment:
     arms: tuple[str, ...]
     eval: EvalPart | None
     loads: tuple[LoadPart, ...]
+    limits: LimitsPart | None
     slos: tuple[Slo, ...]
     regress: dict[str, float]
     output: OutputSettings
 
     @property
-    def parts(self) -> tuple[EvalPart | LoadPart, ...]:
-        """In run order: the evaluation first (it also warms the target), then the loads."""
-        return ((self.eval,) if self.eval else ()) + self.loads
+    def parts(self) -> tuple[EvalPart | LoadPart | LimitsPart, ...]:
+        """In run order: the evaluation first (it also warms the target), then the loads, then
+        the rate-limit probe (it leaves the key's budget empty)."""
+        return (
+            ((self.eval,) if self.eval else ())
+            + self.loads
+            + ((self.limits,) if self.limits else ())
+        )
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -169,15 +190,18 @@ class _Reader:
         target = self.target(top.get("target", "table", {}))
         evaluation = self.evaluation(top.get("eval", "table"), arms)
         loads = self.loads(top.get("load", "list[table]"), arms, target, evaluation)
+        limits = self.limits(top.get("limits", "table"), target)
         slos = self.slos(top.get("slo", "table", {}))
         regress = self.regress(top.get("regress", "table", {}))
         output = self.output(top.get("output", "table", {}))
         top.done()
-        if evaluation is None and not loads:
-            top.fail(None, "nothing to run: add an [eval] table or at least one [[load]] table")
+        if evaluation is None and not loads and limits is None:
+            top.fail(None, "nothing to run: add an [eval], [[load]] or [limits] table")
+        if limits is not None and any(p.name == "limits" for p in loads):
+            top.fail("load", "a [[load]] part may not be called 'limits' beside a [limits] table")
         return Experiment(
             self.path, self.raw, sha256, name, description, seed, repetitions, target, arms,
-            evaluation, loads, slos, regress, output,
+            evaluation, loads, limits, slos, regress, output,
         )  # fmt: skip
 
     def file(self, fields: Fields, key: str, value: str) -> str:
@@ -307,6 +331,26 @@ class _Reader:
             retry=RetryPolicy(kind=retry_kind, max_attempts=f.get("max_attempts", "int", 3)),
             plan=plan,
         )
+
+    def limits(self, table: Any, target: TargetSettings) -> LimitsPart | None:
+        if table is None:
+            return None
+        f = Fields(table, self.text, "limits", table_name="limits")
+        only = f.choice("only", ("requests", "tokens"))
+        plan = f.choice("plan", PLANS)
+        if plan is not None and target.base_url:
+            f.fail("plan", "picks an emulator demo key; a real target's key has its own plan")
+        part = LimitsPart(
+            model=f.get("model", "str", "gpt-4o-mini"),
+            plan_hint=f.choice("plan_hint", PLANS),
+            dimensions=(only,) if only else ("requests", "tokens"),
+            max_requests=f.get("max_requests", "int", 5000, check=at_least(10)),
+            max_tokens=f.get("max_tokens", "int", 10_000_000, check=at_least(1000)),
+            max_duration=f.get("max_duration", "float", 600.0, check=at_least(1)),
+            plan=plan,
+        )
+        f.done()
+        return part
 
     def slos(self, table: Any) -> tuple[Slo, ...]:
         f = Fields(table, self.text, "slo", table_name="slo")

@@ -38,7 +38,7 @@ from auraon_bench.load.live import LiveStats
 from auraon_bench.load.retry import RetryPolicy
 from auraon_bench.load.runner import LoadRunner, RunnerConfig
 from auraon_bench.load.target import Target, open_target
-from auraon_bench.results.manifest import Manifest, create_run_dir, new_run_id
+from auraon_bench.results.manifest import Manifest, new_run_dir
 from auraon_bench.results.reader import read_compact
 from auraon_bench.results.sink import RecordSink
 
@@ -263,9 +263,7 @@ async def _execute(
                 + (f"; stops at ${options.max_cost_usd:g}" if options.max_cost_usd else "")
             ):
                 raise ConfigError("aborted before sending any request", field="--yes")
-        run_id = new_run_id()
-        base = options.out.parent if options.out else options.results_dir
-        run_dir = create_run_dir(base, options.out.name if options.out else run_id)
+        run_id, run_dir = new_run_dir(options.out, options.results_dir)
         sink = RecordSink(run_dir)
         manifest = Manifest.create(
             run_dir,

@@ -86,6 +86,8 @@ def sample_warnings(run: Run) -> list[str]:
     """What makes a run's figures shaky, worked out from its summaries."""
     warnings = []
     for part in run.parts:
+        if part.kind == "limits":
+            continue  # a probe seeks out 429s and sends few requests per phase on purpose
         for arm, s in (part.load_summary().get("arms") or {}).items():
             latency = s.get("latency_s") or {}
             n = latency.get("n") or 0
@@ -158,6 +160,11 @@ def _charts(group: str, sources: Sequence[Source], palette: Palette, simulated: 
         ("ttft-tpot", "TTFT and TPOT", charts.ttft_tpot_distribution),
         ("cost-per-1k", "Cost per 1,000 requests", charts.cost_per_1k),
     ]
+    if "limits" in kinds:
+        wanted = [
+            ("errors-time", "429s over time during the probe", charts.errors_timeline),
+            ("throughput-time", "Accepted requests over time", charts.throughput_timeline),
+        ]
     if "load" in kinds:
         wanted += [
             ("throughput-time", "Throughput and latency over time", charts.throughput_timeline),

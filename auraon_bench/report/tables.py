@@ -382,7 +382,58 @@ def plan_fit_table(part: Part, headroom: float = 0.3) -> Table | None:
     return Table(_key("plan-fit", part.name), title, columns, tuple(rows), note)
 
 
+def limits_table(part: Part) -> Table | None:
+    limits = part.limits or {}
+    findings = limits.get("findings") or []
+    if not findings:
+        return None
+    rows = tuple(
+        (f["check"], f.get("measured"), f.get("documented"), f["unit"], f["verdict"].upper(),
+         f.get("n"), f.get("detail"))
+        for f in findings
+    )  # fmt: skip
+    columns = (
+        Column("check", numeric=False),
+        Column("measured", lambda v: fmt_num(v, 2)),
+        Column("documented", lambda v: fmt_num(v, 2)),
+        Column("unit", numeric=False),
+        Column("verdict", numeric=False),
+        Column("n", fmt_int),
+        Column("detail", numeric=False),
+    )
+    plan = limits.get("plan") or "unknown"
+    note = (
+        f"plan {plan} (from {limits.get('plan_source') or 'nowhere'}); model "
+        f"{limits.get('model')}; {limits.get('requests_sent')} requests sent; figures in the "
+        "target's time"
+        + (f" (emulator time scale {limits['time_scale']:g})" if limits.get("simulated") else "")
+    )
+    return Table(_key("limits", part.name), f"Rate limits: {part.name}", columns, rows, note)
+
+
+def limit_trials_table(part: Part) -> Table | None:
+    trials = (part.limits or {}).get("trials") or {}
+    rows = tuple(
+        (dimension, index + 1, t["per_min"], "429" if t["limited"] else "no 429")
+        for dimension, items in trials.items()
+        for index, t in enumerate(items)
+    )
+    if not rows:
+        return None
+    columns = (
+        Column("limit", numeric=False),
+        Column("trial", fmt_int),
+        Column("rate (per min)", lambda v: fmt_num(v, 1)),
+        Column("outcome", numeric=False),
+    )
+    note = "ramp, then bisection; each trial starts with the budget drained"
+    title = f"Rate search trials: {part.name}"
+    return Table(_key("limit-trials", part.name), title, columns, rows, note)
+
+
 def part_tables(part: Part) -> list[Table]:
+    if part.kind == "limits":
+        return [t for t in (limits_table(part), limit_trials_table(part)) if t is not None]
     builders: Sequence[Callable[[Part], Table | None]] = (
         accuracy_table,
         category_table,

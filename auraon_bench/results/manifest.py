@@ -170,6 +170,14 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
+def new_run_dir(out: Path | None, results_dir: Path | str) -> tuple[str, Path]:
+    """A new run id and its directory: ``out`` when given, else ``results_dir/<run id>``."""
+    run_id = new_run_id()
+    if out is not None:
+        return run_id, create_run_dir(out.parent, out.name)
+    return run_id, create_run_dir(results_dir, run_id)
+
+
 def create_run_dir(base: Path | str, run_id: str) -> Path:
     """Create ``base/run_id`` and return it; refuse one that exists and is not empty, so a
     run never mixes its files with an earlier run's."""

@@ -4,6 +4,7 @@ A run directory is one of three kinds, told apart by what it holds:
 
 * a **load** run (``auraon-bench load``): manifest, records, ``summary.json``;
 * an **eval** run (``auraon-bench eval``): the same plus ``evaluation.json``;
+* a **limits** run (``auraon-bench limits``): manifest, records and ``limits.json``;
 * an **experiment** run (``auraon-bench run``): a manifest with an ``experiment`` section and one
   sub-directory per part, each a load or eval run of its own.
 
@@ -30,6 +31,7 @@ from auraon_bench.results.schema import COLUMN_NAMES
 
 SUMMARY_FILE = "summary.json"
 EVALUATION_FILE = "evaluation.json"
+LIMITS_FILE = "limits.json"
 
 # What reports and notebooks usually need; the answers' text and inter-token gaps are large.
 REPORT_COLUMNS = tuple(c for c in COLUMN_NAMES if c not in ("itl_s", "response_text"))
@@ -40,11 +42,12 @@ class Part:
     """One load test or evaluation: a run directory of its own."""
 
     name: str
-    kind: str  # "load" or "eval"
+    kind: str  # "load", "eval" or "limits"
     path: Path
     manifest: dict[str, Any]
     summary: dict[str, Any] | None  # summary.json (None for an eval's records-only summary)
     evaluation: dict[str, Any] | None  # evaluation.json of an eval
+    limits: dict[str, Any] | None = None  # limits.json of a rate-limit probe
     columns: tuple[str, ...] = REPORT_COLUMNS
 
     @property
@@ -134,13 +137,16 @@ class Run:
 def _read_part(path: Path, name: str, manifest: dict[str, Any] | None = None) -> Part:
     manifest = manifest if manifest is not None else Manifest.load(path).data
     evaluation = read_json(path / EVALUATION_FILE)
+    limits = read_json(path / LIMITS_FILE)
+    kind = "eval" if evaluation is not None else ("limits" if limits is not None else "load")
     return Part(
         name=name,
-        kind="eval" if evaluation is not None else "load",
+        kind=kind,
         path=path,
         manifest=manifest,
         summary=read_json(path / SUMMARY_FILE),
         evaluation=evaluation,
+        limits=limits,
     )
 
 

@@ -1,0 +1,191 @@
+"""Verdicts of the rate-limit probe: measured figures against documented ones. Pure.
+
+Method
+    * A 429's dimension (requests or tokens) is read from its message ("... for requests",
+      "... for tokens"), else from which ``x-ratelimit-remaining-*`` header is zero.
+    * Sustainable rate: the highest rate at which a trial of sends, started with the budget
+      drained, saw no 429 (see :mod:`auraon_bench.limits.search`). It **passes** when within
+      ``tolerance`` (default 10%) of the documented per-minute figure, **fails** otherwise (the
+      detail says lower or higher), and is **unknown** with no documented figure. A documented
+      "unlimited" passes when no 429 was seen up to the probe's cap, and fails when one was.
+    * Retry-After honesty: retries sent at the advertised time should succeed, retries sent at
+      half of it should fail. Honest when at least ``HONEST_SHARE`` of each did; "too short"
+      when on-time retries failed (the gateway asks for less than it needs); "too long" when
+      early retries succeeded. The recovery error is ``(actual - advertised) / advertised``, the
+      actual recovery time being the midpoint between the last failed and the first successful
+      probe on a grid of fractions of the advertised time.
+    * Header checks: ``x-ratelimit-reset-*`` is honest when a burst sent after waiting it gets at
+      least ``FULL_SHARE`` of the limit accepted; ``x-ratelimit-remaining-*`` when the requests
+      accepted after a response, minus what refilled meanwhile, differ from the ``remaining``
+      it announced by at most ``max(2, 10%)`` of the limit.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+HONEST_SHARE = 0.8
+FULL_SHARE = 0.9
+TOLERANCE = 0.10
+
+
+def limit_dimension(record: Any) -> str | None:
+    """ "requests" or "tokens" for a 429 saying which limit it hit; None for anything else."""
+    if getattr(record, "status", None) != "rate_limited":
+        return None
+    message = (getattr(record, "error_message", None) or "").lower()
+    if "for tokens" in message or "tokens per min" in message or "tpm" in message.split():
+        return "tokens"
+    if "for requests" in message or "requests per min" in message or "rpm" in message.split():
+        return "requests"
+    if getattr(record, "ratelimit_remaining_tokens", None) == 0:
+        return "tokens"
+    return "requests"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One checked figure: what was measured, what the plan documents, and the verdict."""
+
+    check: str  # e.g. "sustainable requests/min"
+    measured: float | None
+    documented: float | None  # None: unlimited or not documented (see detail)
+    unit: str
+    verdict: str  # pass, fail, unknown
+    detail: str
+    n: int  # attempts the finding rests on
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rate_finding(
+    check: str,
+    measured_per_min: float | None,
+    limited: bool,
+    documented: float | None,
+    plan_known: bool,
+    ceiling_per_min: float,
+    n: int,
+    unit: str,
+    tolerance: float = TOLERANCE,
+) -> Finding:
+    if not plan_known:
+        detail = "no documented figure to compare with (pass --plan-hint)"
+        return Finding(check, measured_per_min, None, unit, "unknown", detail, n)
+    if documented is None:  # documented unlimited
+        if limited:
+            detail = f"documented unlimited, but 429s began near {measured_per_min:,.0f} {unit}"
+            return Finding(check, measured_per_min, None, unit, "fail", detail, n)
+        detail = f"no 429 up to the probe's cap of {ceiling_per_min:,.0f} {unit}: consistent"
+        return Finding(check, None, None, unit, "pass", detail, n)
+    if not limited or measured_per_min is None:
+        detail = (
+            f"no 429 up to the probe's cap of {ceiling_per_min:,.0f} {unit}; documented "
+            f"{documented:,.0f}: raise the caps to find the limit"
+        )
+        return Finding(check, measured_per_min, documented, unit, "unknown", detail, n)
+    error = measured_per_min / documented - 1
+    if abs(error) <= tolerance:
+        verdict, how = "pass", "within"
+    else:
+        verdict = "fail"
+        how = "LOWER than documented, beyond" if error < 0 else "higher than documented, beyond"
+    detail = f"{error:+.1%} versus documented: {how} the {tolerance:.0%} tolerance"
+    return Finding(check, measured_per_min, documented, unit, verdict, detail, n)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One 429 followed by probes at fractions of its advertised wait."""
+
+    advertised_s: float
+    last_fail_s: float | None  # latest probe time (since the 429) that was still limited
+    first_ok_s: float | None  # earliest probe time that succeeded
+
+    @property
+    def actual_s(self) -> float | None:
+        if self.first_ok_s is None:
+            return None
+        low = self.last_fail_s if self.last_fail_s is not None else 0.0
+        return (low + self.first_ok_s) / 2
+
+    @property
+    def error(self) -> float | None:
+        actual = self.actual_s
+        if actual is None or self.advertised_s <= 0:
+            return None
+        return actual / self.advertised_s - 1
+
+
+def retry_after_finding(
+    on_time: Sequence[bool], early: Sequence[bool], recoveries: Sequence[Recovery]
+) -> tuple[Finding, Finding]:
+    """(honesty of Retry-After, error of the advertised recovery time)."""
+    n = len(on_time) + len(early)
+    if not on_time or not early:
+        unknown = Finding("Retry-After honest", None, None, "share", "unknown",
+                          "no usable retry: no 429 seen, or timers too coarse for the wait "
+                          "(at a small emulator time scale)", n)  # fmt: skip
+        return unknown, Finding("recovery time error", None, None, "share", "unknown", "", 0)
+    ok_share = sum(on_time) / len(on_time)
+    early_fail_share = sum(not ok for ok in early) / len(early)
+    if ok_share >= HONEST_SHARE and early_fail_share >= HONEST_SHARE:
+        verdict, what = "pass", "honest"
+    elif ok_share < HONEST_SHARE:
+        verdict, what = "fail", "TOO SHORT: retries at the advertised time were refused"
+    else:
+        verdict, what = "fail", "too long: retries at half the advertised time succeeded"
+    detail = (
+        f"{what}; at the advertised time {sum(on_time)}/{len(on_time)} retries succeeded, at "
+        f"half of it {len(early) - sum(early)}/{len(early)} were refused"
+    )
+    honesty = Finding("Retry-After honest", ok_share, 1.0, "share", verdict, detail, n)
+    errors = [r.error for r in recoveries if r.error is not None]
+    if not errors:
+        return honesty, Finding("recovery time error", None, 0.0, "share", "unknown",
+                                "no probe recovered", len(recoveries))  # fmt: skip
+    median = statistics.median(errors)
+    verdict = "pass" if abs(median) <= 0.25 else "fail"
+    detail = (
+        f"actual recovery {median:+.0%} versus advertised (median of {len(errors)}; positive: "
+        "recovery took longer than advertised)"
+    )
+    return honesty, Finding("recovery time error", median, 0.0, "share", verdict, detail,
+                            len(recoveries))  # fmt: skip
+
+
+def reset_finding(
+    dimension: str, limit: int | None, accepted: int, waited_s: float | None
+) -> Finding:
+    check = f"x-ratelimit-reset-{dimension} honest"
+    if limit is None or waited_s is None:
+        return Finding(check, None, None, "share", "unknown", "no reset header seen", accepted)
+    share = accepted / limit if limit else 0.0
+    verdict = "pass" if share >= FULL_SHARE else "fail"
+    detail = (
+        f"after waiting the advertised reset ({waited_s:.2f} s) a burst got {accepted} of "
+        f"{limit} accepted, refill during the burst deducted ({share:.0%}; full means >= "
+        f"{FULL_SHARE:.0%})"
+    )
+    return Finding(check, share, 1.0, "share", verdict, detail, accepted)
+
+
+def remaining_finding(
+    dimension: str, limit: int | None, errors: Sequence[float], in_flight: int = 1
+) -> Finding:
+    check = f"x-ratelimit-remaining-{dimension} honest"
+    if limit is None or not errors:
+        return Finding(check, None, None, "requests", "unknown", "no remaining header seen", 0)
+    median = statistics.median(errors)
+    # Requests in flight when a response was written are charged but not yet counted by it.
+    allowed = max(2.0, float(in_flight), 0.1 * limit)
+    verdict = "pass" if abs(median) <= allowed else "fail"
+    detail = (
+        f"accepted after a response minus its announced remaining (refill deducted): median "
+        f"{median:+.1f} over {len(errors)} responses (allowed +-{allowed:.0f})"
+    )
+    return Finding(check, median, 0.0, "requests", verdict, detail, len(errors))

@@ -1,0 +1,137 @@
+"""``auraon-bench limits``: what a key's rate limits really are, against what its plan says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from auraon_bench.cli.options import target_options
+from auraon_bench.cli.render import confirm_real_target, err, out
+from auraon_bench.client.http import Timeouts
+from auraon_bench.limits.prober import Caps
+from auraon_bench.limits.session import LimitsOptions, LimitsResult, run_limits
+
+VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unknown": "yellow"}
+
+
+def _figure(value: Any, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "share":
+        return f"{value:.0%}"
+    if unit == "s":
+        return f"{value:.2f} s"
+    return f"{value:,.1f}"
+
+
+def print_limits(result: LimitsResult) -> None:
+    plan = result.plan or "unknown"
+    where = "SIMULATED (built-in emulator)" if result.target.simulated else result.target.base_url
+    table = Table(
+        title=f"rate limits of this key: plan {plan}, target {where}", title_justify="left"
+    )
+    for name in ("check", "measured", "documented", "unit", "verdict"):
+        table.add_column(name, justify="right" if name in ("measured", "documented") else "left")
+    for f in result.findings:
+        documented = "unlimited" if f.documented is None and "sustainable" in f.check else None
+        style = VERDICT_STYLE.get(f.verdict, "")
+        table.add_row(
+            f.check,
+            _figure(f.measured, f.unit),
+            documented or _figure(f.documented, f.unit),
+            f.unit,
+            f"[{style}]{f.verdict.upper()}[/]",
+        )
+    out.print(table)
+    for f in result.findings:
+        if f.detail:
+            out.print(f"- {f.check}: {f.detail}")
+    for warning in result.summary.get("warnings", []):
+        out.print(f"[bold yellow]WARNING[/]: {warning}")
+    click.echo(f"{result.requests} requests sent; limits.json in {result.run_dir}")
+
+
+@click.command(name="limits")
+@target_options
+@click.option(
+    "--plan-hint",
+    type=click.Choice(["starter", "pro", "enterprise"]),
+    default=None,
+    help="Plan whose documented limits to compare with (default: read from the key's "
+    "x-ratelimit-limit-* headers).",
+)
+@click.option(
+    "--only",
+    type=click.Choice(["requests", "tokens"]),
+    default=None,
+    help="Measure one limit only (default: both requests/min and tokens/min).",
+)
+@click.option("--model", default="gpt-4o-mini", show_default=True, help="Model to probe with.")
+@click.option("--max-requests", type=click.IntRange(min=10), default=5000, show_default=True)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1000),
+    default=10_000_000,
+    show_default=True,
+    help="Cap on prompt + max_tokens of every request sent.",
+)
+@click.option(
+    "--max-duration",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="Cap on wall-clock seconds.",
+)
+@click.option(
+    "--catalog",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Embedded emulator only: a catalog overlay (plans, Retry-After factor).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Total seconds allowed per attempt.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before probing a real target.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run directory (default results/<run-id>).",
+)
+def limits_command(**flags: Any) -> None:
+    """Measure the sustainable requests/min and tokens/min of a key, whether its Retry-After
+    and x-ratelimit-* headers tell the truth, and how fast it recovers from a burst.
+
+    Every figure is compared with the plan's documented one: pass, fail or unknown. The probe
+    is bounded by --max-requests, --max-tokens and --max-duration, stops if the target looks
+    unwell or shared, and shows its worst-case cost before probing a real target. On the
+    built-in emulator, --plan picks the demo key (starter, pro or enterprise).
+    """
+    options = LimitsOptions(
+        model=flags["model"],
+        plan_hint=flags["plan_hint"],
+        caps=Caps(flags["max_requests"], flags["max_tokens"], flags["max_duration"]),
+        base_url=flags["base_url"],
+        api_key=flags["api_key"],
+        plan=flags["plan"],
+        time_scale=flags["time_scale"],
+        catalog=flags["catalog"],
+        dimensions=(flags["only"],) if flags["only"] else ("requests", "tokens"),
+        timeouts=Timeouts(total=flags["timeout"], read=flags["timeout"]),
+        out=flags["out"],
+        command=tuple(sys.argv),
+    )
+    result = run_limits(
+        options,
+        confirm=confirm_real_target(flags["yes"]),
+        on_phase=lambda name: err.print(f"[dim]{name}[/]"),
+    )
+    print_limits(result)

@@ -1,0 +1,123 @@
+"""``auraon-bench plan``: which plan fits a workload, with what headroom, and what it costs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from auraon_bench.analysis.plan_advice import Advice, advise
+from auraon_bench.cli.render import out
+from auraon_bench.errors import ConfigError
+from auraon_bench.experiment.workload import workload_from_file, workload_from_run
+from auraon_bench.load.session import write_json
+from auraon_bench.results.run import read_run
+
+PLAN_FILE = "plan.json"
+
+
+def _limit(value: float | None) -> str:
+    return "unlimited" if value is None else f"{value:,.0f}"
+
+
+def _months(verdict_months: float | None) -> str:
+    if verdict_months is None:
+        return "never"
+    return "now" if verdict_months == 0 else f"in {verdict_months:.1f} months"
+
+
+def print_advice(advice: Advice) -> None:
+    w = advice.workload
+    out.print(
+        f"workload ({w.source}): peak {w.peak_rpm:,.1f} requests/min, average "
+        f"{w.average_rpm:,.1f}; {w.prompt_tokens:,.0f} prompt + {w.completion_tokens:,.0f} "
+        f"completion tokens per request; peak {w.peak_tpm:,.0f} tokens/min; growth "
+        f"{w.monthly_growth:.0%}/month"
+    )
+    table = Table(
+        title=f"plans (fits = at least {advice.headroom:.0%} headroom on both)",
+        title_justify="left",
+    )
+    for name in ("plan", "req/min", "headroom", "tok/min", "headroom ", "fits", "breaks first"):
+        table.add_column(
+            name, justify="left" if name in ("plan", "fits", "breaks first") else "right"
+        )
+    for v in advice.plans:
+        first = "-" if v.breaks_first is None else f"{v.breaks_first} {_months(v.breaks_in_months)}"
+        table.add_row(
+            v.plan.name,
+            _limit(v.plan.rpm),
+            f"{v.rpm_headroom:.0%}",
+            _limit(v.plan.tpm),
+            f"{v.tpm_headroom:.0%}",
+            "yes" if v.fits else "no",
+            first,
+        )
+    out.print(table)
+    if advice.recommended:
+        out.print(f"recommended: {advice.recommended} (the cheapest plan that fits)")
+    else:
+        out.print("no plan fits with that headroom")
+    if advice.monthly_cost:
+        costs = Table(
+            title="projected monthly cost per arm (usage only; plan fees excluded)",
+            title_justify="left",
+        )
+        costs.add_column("arm")
+        costs.add_column("USD per month", justify="right")
+        for arm, usd in sorted(advice.monthly_cost.items(), key=lambda kv: kv[1]):
+            costs.add_row(arm, f"{usd:,.2f}")
+        out.print(costs)
+
+
+@click.command(name="plan")
+@click.argument("run", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--workload",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A workload description (TOML) instead of a measured run.",
+)
+@click.option(
+    "--headroom",
+    type=click.FloatRange(0, 0.99),
+    default=0.30,
+    show_default=True,
+    help="Share of each limit to keep free.",
+)
+@click.option(
+    "--growth",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Monthly growth of the workload (0.1 = 10%); overrides the file's.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write plan.json (default: RUN/plan.json, or beside --workload).",
+)
+def plan_command(
+    run: Path | None, workload: Path | None, headroom: float, growth: float | None, out: Path | None
+) -> None:
+    """Advise a plan from a measured RUN or a --workload file: needed requests/min and
+    tokens/min at peak, headroom under each plan, the cheapest plan that fits, what breaks
+    first as the workload grows, and the monthly cost of each arm."""
+    if (run is None) == (workload is None):
+        raise ConfigError("give either a RUN directory or --workload FILE", field="RUN")
+    if workload is not None:
+        described = workload_from_file(workload)
+        if growth is not None:
+            from dataclasses import replace
+
+            described = replace(described, monthly_growth=growth)
+        target = out or workload.with_suffix(".plan.json")
+    else:
+        assert run is not None
+        described = workload_from_run(read_run(run), growth or 0.0)
+        target = out or run / PLAN_FILE
+    advice = advise(described, headroom=headroom)
+    print_advice(advice)
+    write_json(target, advice.to_dict())
+    click.echo(f"plan advice written to {target}")

@@ -1,0 +1,116 @@
+"""``limits`` against the embedded emulator on every built-in plan, honest and lying.
+
+The emulator's time scale compresses its minutes, so a plan's limits are found in seconds; the
+probe reports in the emulator's simulated time, so figures compare with the documented plans.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from auraon_bench.cli.main import cli
+from auraon_bench.limits.session import LimitsOptions, LimitsResult, run_limits
+from auraon_bench.results.run import read_run
+
+OVERLAY = '[meta]\nextends = "builtin"\n\n[plans.starter]\n{body}\n'
+
+
+def probe(tmp_path: Path, **kwargs: object) -> LimitsResult:
+    return run_limits(LimitsOptions(out=tmp_path / "limits", **kwargs))  # type: ignore[arg-type]
+
+
+def finding(result: LimitsResult, check: str):
+    return next(f for f in result.findings if f.check == check)
+
+
+def overlay(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "catalog.toml"
+    path.write_text(OVERLAY.format(body=body))
+    return str(path)
+
+
+def test_starter_limits_are_found_within_ten_percent(tmp_path: Path) -> None:
+    result = probe(tmp_path, plan="starter", time_scale=0.02)
+    assert result.plan == "starter" and result.stop_reason is None
+    rpm = finding(result, "sustainable requests/min")
+    tpm = finding(result, "sustainable tokens/min")
+    assert rpm.verdict == "pass" and abs(rpm.measured / 60 - 1) <= 0.10
+    assert tpm.verdict == "pass" and abs(tpm.measured / 100_000 - 1) <= 0.10
+    for check in ("x-ratelimit-reset-requests honest", "x-ratelimit-reset-tokens honest"):
+        assert finding(result, check).verdict == "pass"
+    summary = json.loads((result.run_dir / "limits.json").read_text())
+    assert summary["plan_source"] == "headers" and summary["requests_sent"] == result.requests
+    run = read_run(result.run_dir)  # an ordinary run directory: every attempt recorded
+    assert run.kind == "limits" and len(run.records) == result.requests
+
+
+def test_pro_requests_per_minute_within_ten_percent(tmp_path: Path) -> None:
+    result = probe(tmp_path, plan="pro", time_scale=0.1, dimensions=("requests",))
+    rpm = finding(result, "sustainable requests/min")
+    assert result.plan == "pro"
+    assert rpm.verdict == "pass" and abs(rpm.measured / 1000 - 1) <= 0.10
+
+
+def test_enterprise_shows_no_limit_up_to_the_cap(tmp_path: Path) -> None:
+    result = probe(tmp_path, plan="enterprise", time_scale=0.1, plan_hint="enterprise",
+                   dimensions=("requests",))  # fmt: skip
+    rpm = finding(result, "sustainable requests/min")
+    assert rpm.verdict == "pass" and "consistent" in rpm.detail
+    assert not any(
+        r.status == "rate_limited" for r in read_run(result.run_dir).records.itertuples()
+    )
+
+
+def test_a_limit_lower_than_documented_is_reported(tmp_path: Path) -> None:
+    catalog = overlay(tmp_path, "requests_per_min = 40\ntokens_per_min = 100000")
+    result = probe(tmp_path, plan="starter", plan_hint="starter", time_scale=0.02,
+                   catalog=catalog, dimensions=("requests",))  # fmt: skip
+    rpm = finding(result, "sustainable requests/min")
+    assert rpm.verdict == "fail" and "LOWER than documented" in rpm.detail
+    assert abs(rpm.measured / 40 - 1) <= 0.10
+
+
+def test_a_too_short_retry_after_is_reported(tmp_path: Path) -> None:
+    catalog = overlay(
+        tmp_path, "requests_per_min = 60\ntokens_per_min = 100000\nretry_after_factor = 0.5"
+    )
+    result = probe(tmp_path, plan="starter", plan_hint="starter", time_scale=0.1,
+                   catalog=catalog, dimensions=("requests",))  # fmt: skip
+    honest = finding(result, "Retry-After honest")
+    assert honest.verdict == "fail" and "TOO SHORT" in honest.detail
+    assert finding(result, "recovery time error").measured > 0.5  # recovery took ~2x
+
+
+def test_cli_confirms_an_honest_retry_after_and_reports_the_probe(tmp_path: Path) -> None:
+    out = tmp_path / "probe"
+    args = ["limits", "--plan", "starter", "--only", "requests", "--time-scale", "0.1",
+            "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "Retry-After honest" in result.output
+    findings = {f["check"]: f for f in json.loads((out / "limits.json").read_text())["findings"]}
+    assert findings["Retry-After honest"]["verdict"] == "pass"
+    assert findings["sustainable requests/min"]["verdict"] == "pass"
+    assert findings["burst recovery"]["verdict"] == "pass"
+    report = CliRunner().invoke(cli, ["report", str(out), "--format", "md"])
+    assert report.exit_code == 0, report.output
+    markdown = (out / "report" / "report.md").read_text()
+    assert "**Rate limits: probe**" in markdown and "| Retry-After honest |" in markdown
+
+
+@pytest.mark.parametrize("flag", ["--max-requests", "--max-tokens"])
+def test_the_caps_are_never_exceeded(tmp_path: Path, flag: str) -> None:
+    out = tmp_path / "capped"
+    value = "60" if flag == "--max-requests" else "20000"
+    args = ["limits", "--plan", "enterprise", "--time-scale", "0.1", flag, value, "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "limits.json").read_text())
+    assert "cap reached" in summary["stop_reason"]
+    assert summary["requests_sent"] <= (60 if flag == "--max-requests" else 10_000)
+    assert summary["tokens_reserved"] <= (10**9 if flag == "--max-requests" else 20_000)
+    assert any("PROBE STOPPED EARLY" in w for w in summary["warnings"])
