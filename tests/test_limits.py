@@ -61,7 +61,7 @@ def test_search_rejects_a_start_above_its_ceiling() -> None:
 
 def test_trials_grow_with_what_a_drain_leaves_behind() -> None:
     assert trial_size("requests", 0.0) == 24
-    assert trial_size("requests", 7.5) == 150
+    assert trial_size("requests", 7.5) == 250
     assert trial_size("tokens", 1000.0) == 400
 
 

@@ -71,7 +71,7 @@ def print_limits(result: LimitsResult) -> None:
     help="Measure one limit only (default: both requests/min and tokens/min).",
 )
 @click.option("--model", default="gpt-4o-mini", show_default=True, help="Model to probe with.")
-@click.option("--max-requests", type=click.IntRange(min=10), default=5000, show_default=True)
+@click.option("--max-requests", type=click.IntRange(min=10), default=10_000, show_default=True)
 @click.option(
     "--max-tokens",
     type=click.IntRange(min=1000),

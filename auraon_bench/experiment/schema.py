@@ -90,7 +90,7 @@ class LimitsPart:
     model: str = "gpt-4o-mini"
     plan_hint: str | None = None
     dimensions: tuple[str, ...] = ("requests", "tokens")
-    max_requests: int = 5000
+    max_requests: int = 10_000
     max_tokens: int = 10_000_000
     max_duration: float = 600.0
     plan: str | None = None  # emulator only: this part's demo key
@@ -344,7 +344,7 @@ class _Reader:
             model=f.get("model", "str", "gpt-4o-mini"),
             plan_hint=f.choice("plan_hint", PLANS),
             dimensions=(only,) if only else ("requests", "tokens"),
-            max_requests=f.get("max_requests", "int", 5000, check=at_least(10)),
+            max_requests=f.get("max_requests", "int", 10_000, check=at_least(10)),
             max_tokens=f.get("max_tokens", "int", 10_000_000, check=at_least(1000)),
             max_duration=f.get("max_duration", "float", 600.0, check=at_least(1)),
             plan=plan,

@@ -25,6 +25,7 @@ from auraon_bench.results.schema import RequestRecord
 
 TRIAL_REQUESTS = {"requests": 24, "tokens": 12}
 MAX_TRIAL = 400
+TRIAL_EXCESS = 0.03  # the smallest excess over the refill rate a trial is sized to notice
 RECOVERY_GRID = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
 STREAK = 3
 EARLY_LIMIT = 0.75  # an early retry that arrived later than this share of the wait is void
@@ -50,9 +51,9 @@ class RateResult:
 
 def trial_size(dimension: str, carry: float) -> int:
     """Requests per trial. A drain leaves about ``carry`` requests' worth of budget (what
-    refills while its last requests are answered); a trial 5% above the refill rate only runs
-    dry after ``carry / 0.05`` requests, so it must be at least that long to notice."""
-    return int(min(MAX_TRIAL, max(TRIAL_REQUESTS[dimension], carry / 0.05)))
+    refills while its last requests are answered); a trial 3% above the refill rate only runs
+    dry after ``carry / 0.03`` requests, so it must be at least that long to notice."""
+    return int(min(MAX_TRIAL, max(TRIAL_REQUESTS[dimension], carry / TRIAL_EXCESS)))
 
 
 def _ok(records: Sequence[RequestRecord]) -> list[RequestRecord]:

@@ -37,7 +37,7 @@ class ProbeStopped(AuraonBenchError):
 
 @dataclass(frozen=True)
 class Caps:
-    max_requests: int = 5000
+    max_requests: int = 10_000
     max_tokens: int = 10_000_000  # prompt + max_tokens of every attempt sent
     max_duration_s: float = 600.0  # wall-clock seconds
 

@@ -27,7 +27,7 @@ from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.client.pricing import PriceTable
 from auraon_bench.errors import ConfigError
 from auraon_bench.limits import checks
-from auraon_bench.limits.prober import Caps, Prober, ProbeStopped, request_kind
+from auraon_bench.limits.prober import Caps, Prober, ProbeStopped, RequestKind, request_kind
 from auraon_bench.load.session import write_json
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.results.manifest import Manifest, new_run_dir
@@ -264,6 +264,8 @@ async def _measure(prober: Prober, options: LimitsOptions, state: dict[str, Any]
     per_request = max(4000, int(2 * tpm / rpm)) if rpm and tpm else 4000
     large = request_kind("large", "tokens", options.model, prompt_tokens=per_request, max_tokens=16)
     if "tokens" in options.dimensions:
+        if rate is not None:
+            await _wait_for_full_requests_budget(prober, small)
         tokens_ceiling = 4 * tpm / 60 / per_request if tpm else UNLIMITED_TOKEN_CEILING_RPS
         state["ceilings"]["tokens"] = tokens_ceiling * per_request
         tokens = await checks.sustainable_rate(
@@ -287,6 +289,16 @@ async def _measure(prober: Prober, options: LimitsOptions, state: dict[str, Any]
         state["headers_tokens"] = await checks.reset_and_remaining(
             prober, large, tokens.search.sustainable, tokens.tokens_per_request
         )
+
+
+async def _wait_for_full_requests_budget(prober: Prober, small: RequestKind) -> None:
+    """The requests search leaves that budget empty; the tokens search must not be throttled
+    by it, so wait until it is full again (its advertised reset)."""
+    prober.phase("tokens: wait for the requests budget")
+    record = await prober.send(small)
+    reset = record.ratelimit_reset_requests_s
+    if reset:
+        await anyio.sleep(reset * 1.02)
 
 
 def _trace(state: dict[str, Any], result: checks.RateResult) -> None:
