@@ -11,6 +11,11 @@ and return frozen dataclasses whose ``to_dict()`` is JSON-ready.
 * :mod:`.quality`: graded evaluations: accuracy with CIs, cost per correct answer, paired
   comparisons (bootstrap, McNemar, Holm), the oracle.
 * :mod:`.routing`: auto against fixed models: frontier, PGR, APGR, CPT, AIQ, shuffled control.
+* :mod:`.compare`: differences between runs with bootstrap intervals (reports).
+* :mod:`.regression`: regression verdicts between a baseline and a current run.
+* :mod:`.steps`: step detection over a series of runs (history).
+* :mod:`.slo`, :mod:`.plan_fit`, :mod:`.plan_advice`, :mod:`.limits`: SLO checks, plan fit and
+  advice, rate-limit probe verdicts.
 """
 
 from auraon_bench.analysis.accounting import (

@@ -7,11 +7,14 @@ from typing import Any
 import click
 
 from auraon_bench import __version__
+from auraon_bench.cli.baseline import baseline_group
 from auraon_bench.cli.emulator import emulator
 from auraon_bench.cli.eval import eval_command
+from auraon_bench.cli.history import history_command
 from auraon_bench.cli.limits import limits_command
 from auraon_bench.cli.load import load
 from auraon_bench.cli.plan import plan_command
+from auraon_bench.cli.regress import regress_command
 from auraon_bench.cli.report import report_command
 from auraon_bench.cli.run import run_command
 from auraon_bench.errors import AuraonBenchError
@@ -48,3 +51,6 @@ cli.add_command(run_command)
 cli.add_command(report_command)
 cli.add_command(limits_command)
 cli.add_command(plan_command)
+cli.add_command(regress_command)
+cli.add_command(baseline_group)
+cli.add_command(history_command)

@@ -130,6 +130,13 @@ def print_result(result: ExperimentResult) -> None:
     default=None,
     help="Run directory (default: the file's [output] dir, then the run id).",
 )
+@click.option(
+    "--emulator-seed",
+    type=int,
+    default=None,
+    help="Embedded emulator only: seed its simulated latencies and answers apart from the "
+    "experiment's seed (e.g. a new one each night).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before sending load to a real target.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write the report.")
 def run_command(
@@ -138,6 +145,7 @@ def run_command(
     api_key: str | None,
     time_scale: float | None,
     out: Path | None,
+    emulator_seed: int | None,
     yes: bool,
     report: bool,
 ) -> None:
@@ -173,6 +181,7 @@ def run_command(
             on_start=progress.start,
             on_tick=progress.tick,
             write_report=write if report else None,
+            emulator_seed=emulator_seed,
         )
     finally:
         progress.close()

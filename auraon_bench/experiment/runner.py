@@ -172,8 +172,13 @@ def run_experiment(
     on_start: Callable[..., None] | None = None,
     on_tick: Callable[..., None] | None = None,
     write_report: Callable[[Path], list[Path]] | None = None,
+    emulator_seed: int | None = None,
 ) -> ExperimentResult:
-    """Run every part, write the manifest, summary and (via ``write_report``) the report."""
+    """Run every part, write the manifest, summary and (via ``write_report``) the report.
+
+    ``emulator_seed`` seeds the embedded emulator's randomness (latencies, answers) apart from
+    the experiment's own seed (schedules, samples): two nights of the same file can then see two
+    different draws of the same simulated gateway. Default: the experiment's seed."""
     planned = plan_parts(experiment)
     base_url = base_url or experiment.target.base_url
     settings = experiment.target
@@ -182,7 +187,7 @@ def run_experiment(
         api_key,
         plan=settings.plan,
         time_scale=settings.time_scale,
-        seed=experiment.seed,
+        seed=experiment.seed if emulator_seed is None else emulator_seed,
         datasets=experiment.datasets,
         catalog=settings.catalog,
     ) as target:
@@ -199,7 +204,10 @@ def run_experiment(
             list(command),
             target=target.describe(),
             status="running",
-            experiment=experiment.describe(),
+            experiment={
+                **experiment.describe(),
+                "emulator_seed": experiment.seed if emulator_seed is None else emulator_seed,
+            },
             parts=[{"name": p.name, "kind": p.kind, "dir": p.dir} for p in planned],
         )
         result = ExperimentResult(run_dir, "running", target)

@@ -14,7 +14,6 @@ are never read from a file (files get committed): they come from ``--api-key`` o
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,14 @@ from typing import Any
 from auraon_bench.analysis.slo import Slo, parse_slo
 from auraon_bench.client.http import Timeouts
 from auraon_bench.errors import ConfigError
-from auraon_bench.experiment.fields import Fields, TomlText, at_least, non_empty, positive
+from auraon_bench.experiment.fields import (
+    Fields,
+    TomlText,
+    at_least,
+    non_empty,
+    positive,
+    read_toml,
+)
 from auraon_bench.load.arrivals import Profile, ScheduleSpec
 from auraon_bench.load.retry import POLICIES, RetryPolicy
 from auraon_bench.load.spec import build_spec, read_trace, sweep_stages
@@ -34,6 +40,7 @@ DEFAULT_ARMS = ("auto", "gpt-4o")
 # Documented defaults of `auraon-bench regress` (ratios are current / baseline).
 REGRESS_DEFAULTS: dict[str, float] = {
     "latency_ratio": 1.10,  # TTFT, latency and TPOT percentiles
+    "latency_min_delta_s": 0.002,  # ... which must also move by this much (seconds)
     "throughput_ratio": 0.90,  # lower is worse
     "cost_ratio": 1.05,
     "accuracy_drop": 0.02,  # absolute, in accuracy units (0.02 = 2 points)
@@ -156,20 +163,8 @@ class Experiment:
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; ``ConfigError`` naming file, line and field."""
     path = Path(path)
-    try:
-        raw_bytes = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read experiment file: {exc.strerror}", source=str(path)
-        ) from None
-    try:
-        text = raw_bytes.decode("utf-8")
-        data = tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise ConfigError("experiment file is not UTF-8 text", source=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
-    return _Reader(path, text, data).experiment(hashlib.sha256(raw_bytes).hexdigest())
+    text, data = read_toml(path, "experiment file")
+    return _Reader(path, text, data).experiment(hashlib.sha256(text.encode()).hexdigest())
 
 
 class _Reader:

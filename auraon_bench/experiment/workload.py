@@ -19,7 +19,6 @@ attempts, and cost per request per arm is the mean reported cost of the arm's ok
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +27,13 @@ from auraon_bench.analysis.plan_advice import Workload
 from auraon_bench.analysis.plan_fit import plan_fit
 from auraon_bench.analysis.records import column, ok_mask, warmup_mask
 from auraon_bench.errors import ConfigError
-from auraon_bench.experiment.fields import Fields, TomlText, at_least
+from auraon_bench.experiment.fields import Fields, TomlText, at_least, read_toml
 from auraon_bench.results.run import Run
 
 
 def workload_from_file(path: str | Path) -> Workload:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot read workload file: {exc.strerror}", source=str(path)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    text, data = read_toml(path, "workload file")
     toml = TomlText(str(path), text)
     f = Fields(data, toml, "")
     peak = f.require("peak_requests_per_min", "float", check=at_least(0))

@@ -62,22 +62,28 @@ def draw_charts(doc: Document, out: Path, formats: Sequence[str]) -> tuple[dict[
     return pngs, files
 
 
-def write_report(
-    runs: Sequence[Run | Path | str], out: Path | str, formats: Sequence[str] = FORMATS
-) -> list[Path]:
-    """Render the runs' report into ``out``; returns the files written."""
+def prepare_output(out: Path | str, formats: Sequence[str], what: str) -> Path:
+    """Check the formats and create the output directory, each failure one ConfigError."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ConfigError(f"unknown format {unknown[0]!r} (known: {', '.join(FORMATS)})",
                           field="--format")  # fmt: skip
-    loaded = [r if isinstance(r, Run) else read_run(r) for r in runs]
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"cannot create report directory: {exc.strerror}", source=str(out)
+            f"cannot create {what} directory: {exc.strerror}", source=str(out)
         ) from None
+    return out
+
+
+def write_report(
+    runs: Sequence[Run | Path | str], out: Path | str, formats: Sequence[str] = FORMATS
+) -> list[Path]:
+    """Render the runs' report into ``out``; returns the files written."""
+    out = prepare_output(out, formats, "report")
+    loaded = [r if isinstance(r, Run) else read_run(r) for r in runs]
     doc = build_document(loaded)
     charts, files = draw_charts(doc, out, formats)
     if "md" in formats:

@@ -1,0 +1,288 @@
+"""Every run under a results directory, read from its own files into two tables.
+
+``read_history(root)`` walks ``root`` for run directories (a directory with a ``manifest.json``),
+reads each with :func:`~auraon_bench.results.run.read_run` and returns a :class:`History`:
+
+* ``runs``: one row per run (id, start time, experiment, status, parts, arms);
+* ``index``: one row per (run, part, arm) with the headline metrics of :data:`METRICS`;
+* ``unreadable``: ``(path, one-line reason)`` of every run directory that could not be read.
+
+The walk does not enter a run directory: an experiment's parts are read through its manifest,
+and anything else inside a run (``report/``, ``requests.parts/``) is not a run of its own. Runs
+are ordered by the manifest's ``created_utc``; ``order`` is a run's position in that order.
+
+A standalone ``load`` or ``eval`` run names its single part after its directory, which differs
+from run to run; so that such runs line up into a series, their part is called by its kind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auraon_bench.errors import ConfigError
+from auraon_bench.results.layout import MANIFEST_FILE
+from auraon_bench.results.run import Part, Run, read_run
+
+REPORT_DIR = "report"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A column of the index, and how people read it: ``value * scale`` in ``unit``."""
+
+    name: str
+    label: str
+    unit: str
+    scale: float = 1.0
+
+    def display(self, value: float) -> str:
+        return f"{value * self.scale:.4g} {self.unit}"
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("ttft_p50_s", "TTFT p50", "ms", 1000.0),
+        Metric("ttft_p95_s", "TTFT p95", "ms", 1000.0),
+        Metric("latency_p50_s", "latency p50", "s"),
+        Metric("latency_p95_s", "latency p95", "s"),
+        Metric("tpot_p50_s", "TPOT p50", "ms", 1000.0),
+        Metric("throughput_rps", "throughput", "req/s"),
+        Metric("error_rate", "error rate excl. 429s", "%", 100.0),
+        Metric("rate_limited_rate", "429 rate", "%", 100.0),
+        # Per-request costs are fractions of a cent: per 1,000 requests reads as the
+        # report's cost chart does.
+        Metric("cost_per_request_usd", "cost per 1,000 requests", "USD", 1000.0),
+        Metric("accuracy", "accuracy", "%", 100.0),
+    )
+}
+DEFAULT_METRICS = ("latency_p95_s", "ttft_p50_s", "cost_per_request_usd", "accuracy", "error_rate")
+
+RUN_COLUMNS = (
+    "order", "run_id", "created_utc", "experiment", "experiment_sha256", "kind", "status",
+    "simulated", "parts", "arms", "path",
+)  # fmt: skip
+INDEX_COLUMNS = (
+    "order", "run_id", "created_utc", "experiment", "experiment_sha256", "kind", "part", "arm",
+    "status", "simulated", *METRICS, "n", "path",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class History:
+    root: Path
+    runs: pd.DataFrame  # RUN_COLUMNS, one row per run, in run order
+    index: pd.DataFrame  # INDEX_COLUMNS, one row per (run, part, arm)
+    unreadable: tuple[tuple[Path, str], ...] = ()
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.runs["simulated"].any())
+
+    @property
+    def mixed(self) -> bool:
+        """Runs of several experiments (or experiments and standalone runs) are indexed, so
+        series labels must name the experiment."""
+        return self.index["experiment"].nunique(dropna=False) > 1
+
+    @property
+    def experiments(self) -> list[str]:
+        return sorted(self.runs["experiment"].dropna().unique())
+
+    def select(self, experiment: str) -> History:
+        """Only the runs of experiment ``experiment``, renumbered; ConfigError if it has none."""
+        runs = self.runs[self.runs["experiment"].eq(experiment).fillna(False)]
+        if runs.empty:
+            known = ", ".join(self.experiments) or "none"
+            raise ConfigError(
+                f"no run of experiment {experiment!r} under {self.root} (experiments: {known})",
+                field="--experiment",
+            )
+        runs = _renumber(runs)
+        index = self.index[self.index["path"].isin(runs["path"])]
+        return replace(self, runs=runs, index=_renumber(index, runs))
+
+
+def find_run_dirs(root: Path | str) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Run directories under ``root`` (``root`` itself included), sorted; and the directories
+    the walk could not list, with the reason."""
+    found: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+
+    def failed_listing(exc: OSError) -> None:
+        failed.append((Path(exc.filename or root), f"cannot list directory: {exc.strerror}"))
+
+    for current, dirs, files in os.walk(root, onerror=failed_listing):
+        if MANIFEST_FILE in files:
+            found.append(Path(current))
+            dirs.clear()
+            continue
+        # Reports hold no runs; hidden directories are tools' (.git) or writes in progress.
+        dirs[:] = sorted(d for d in dirs if d != REPORT_DIR and not d.startswith("."))
+    return sorted(found), failed
+
+
+def read_history(root: Path | str) -> History:
+    """Read every run under ``root``; ConfigError only if ``root`` is not a directory."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError("no such results directory", source=str(root))
+    run_dirs, unreadable = find_run_dirs(root)
+    runs, rows = [], []
+    for path in run_dirs:
+        try:
+            run = read_run(path)
+            run_rows = [row for part in run.parts for row in part_rows(run, part)]
+            summary = run_row(run, run_rows)
+        # A results directory holds whatever past versions and crashes left there: one bad
+        # run must be listed, not stop the history of all the others.
+        except Exception as exc:
+            unreadable.append((path, _one_line(exc)))
+            continue
+        runs.append(summary)
+        rows += run_rows
+    runs_frame = _renumber(_sorted(pd.DataFrame(runs, columns=list(RUN_COLUMNS[1:]))))
+    index = pd.DataFrame(rows, columns=list(INDEX_COLUMNS[1:]))
+    numeric = {m: "float64" for m in (*METRICS, "n")}
+    index = index.astype({"created_utc": "datetime64[ns, UTC]", **numeric})
+    return History(root, runs_frame, _renumber(index, runs_frame), tuple(unreadable))
+
+
+def run_row(run: Run, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    experiment = run.manifest.get("experiment") or {}
+    return {
+        "run_id": run.run_id,
+        "created_utc": _timestamp(run.manifest.get("created_utc")),
+        "experiment": experiment.get("name"),
+        "experiment_sha256": experiment.get("sha256"),
+        "kind": run.kind,
+        "status": run.status,
+        "simulated": run.simulated,
+        "parts": ", ".join(part_name(run, p) for p in run.parts),
+        "arms": ", ".join(dict.fromkeys(r["arm"] for r in rows)),
+        "path": str(run.path),
+    }
+
+
+def part_name(run: Run, part: Part) -> str:
+    """The part's name in an experiment; its kind in a standalone run (see the docstring)."""
+    return part.name if run.kind == "experiment" else part.kind
+
+
+def metrics_named(names: Iterable[str]) -> list[Metric]:
+    """The :data:`METRICS` called ``names`` (commas split), in order; ConfigError if unknown."""
+    wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in METRICS]
+    if unknown:
+        raise ConfigError(
+            f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)})", field="--metric"
+        )
+    return [METRICS[n] for n in dict.fromkeys(wanted or DEFAULT_METRICS)]
+
+
+def part_rows(run: Run, part: Part) -> list[dict[str, Any]]:
+    """One row per arm of ``part``: the arms of its summary, then any only graded."""
+    summary_arms = part.load_summary().get("arms") or {}
+    accuracy = {
+        str(r["arm"]): r.get("accuracy")
+        for r in ((part.evaluation or {}).get("accuracy") or {}).get("rows") or []
+        if isinstance(r, dict) and r.get("arm") is not None and r.get("category") is None
+    }
+    experiment = run.manifest.get("experiment") or {}
+    common = {
+        "run_id": run.run_id,
+        "created_utc": _timestamp(run.manifest.get("created_utc")),
+        "experiment": experiment.get("name"),
+        "experiment_sha256": experiment.get("sha256"),
+        "kind": part.kind,
+        "part": part_name(run, part),
+        "status": part.status,
+        "simulated": run.simulated,
+        "path": str(run.path),
+    }
+    arms = list(dict.fromkeys([*map(str, summary_arms), *accuracy]))
+    return [
+        {**common, "arm": arm, **arm_metrics(summary_arms.get(arm) or {}, accuracy.get(arm))}
+        for arm in arms
+    ]
+
+
+def arm_metrics(s: dict[str, Any], accuracy: float | None) -> dict[str, float | None]:
+    """The :data:`METRICS` of one arm's ``summary.json`` entry (None where it has none)."""
+    ttft, tpot, latency = (s.get(k) or {} for k in ("ttft_s", "tpot_s", "latency_s"))
+    errors = s.get("errors") or {}
+    counts = errors.get("status_counts") or {}
+    attempts = errors.get("attempts") or 0
+    limited = counts.get("rate_limited") or 0
+    failed = attempts - (counts.get("ok") or 0) - limited
+    return {
+        "ttft_p50_s": ttft.get("p50"),
+        "ttft_p95_s": ttft.get("p95"),
+        "latency_p50_s": latency.get("p50"),
+        "latency_p95_s": latency.get("p95"),
+        "tpot_p50_s": tpot.get("p50"),
+        "throughput_rps": s.get("request_throughput"),
+        "error_rate": failed / attempts if attempts else None,
+        "rate_limited_rate": limited / attempts if attempts else None,
+        "cost_per_request_usd": (s.get("cost") or {}).get("per_request_usd"),
+        "accuracy": accuracy,
+        "n": latency.get("n"),
+    }
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    experiment: str | None
+    part: str
+    arm: str
+
+    def label(self, with_experiment: bool = False) -> str:
+        head = (
+            f"{self.experiment}/{self.part}" if with_experiment and self.experiment else self.part
+        )
+        return f"{head}/{self.arm}"
+
+
+def iter_series(index: pd.DataFrame, metric: str) -> Iterator[tuple[SeriesKey, pd.DataFrame]]:
+    """One frame per (experiment, part, arm) with a value of ``metric``, in run order:
+    ``order``, ``run_id``, ``created_utc``, ``experiment_sha256`` and ``value``."""
+    rows = index.dropna(subset=[metric])
+    keys = ["experiment", "part", "arm"]
+    for (experiment, part, arm), frame in rows.groupby(keys, dropna=False, sort=True):
+        key = SeriesKey(None if pd.isna(experiment) else str(experiment), str(part), str(arm))
+        columns = ["order", "run_id", "created_utc", "experiment_sha256", metric]
+        out = frame.sort_values("order")[columns].rename(columns={metric: "value"})
+        yield key, out.reset_index(drop=True)
+
+
+def _timestamp(value: Any) -> pd.Timestamp:
+    return pd.to_datetime(value, utc=True, errors="coerce")
+
+
+def _sorted(runs: pd.DataFrame) -> pd.DataFrame:
+    runs = runs.astype({"created_utc": "datetime64[ns, UTC]"})
+    # NaT last: a run without a start time goes after the dated ones rather than first.
+    runs = runs.sort_values(["created_utc", "run_id", "path"], na_position="last", kind="stable")
+    return runs.reset_index(drop=True)
+
+
+def _renumber(frame: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``order`` = position of the row's run (by path) in ``runs``, or of the row itself."""
+    frame = frame.drop(columns="order", errors="ignore").reset_index(drop=True)
+    if runs is None:
+        order = pd.Series(range(len(frame)), dtype="int64")
+    else:
+        order = frame["path"].map({path: i for i, path in enumerate(runs["path"])})
+    frame.insert(0, "order", order.astype("int64"))
+    return frame.sort_values("order", kind="stable").reset_index(drop=True)
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {text}"

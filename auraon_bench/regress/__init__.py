@@ -1,0 +1,1 @@
+"""Regression verdicts between runs: comparison, outputs (console, markdown, JSON, JUnit)."""
