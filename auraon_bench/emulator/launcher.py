@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from types import TracebackType
 
-from auraon_bench.emulator.server import READY_PREFIX
+from auraon_bench.emulator.server import PARENT_PIPE_ENV, READY_PREFIX
 from auraon_bench.errors import EmulatorError
 
 DEMO_KEYS = {"starter": "br-demo-starter", "pro": "br-demo-pro", "enterprise": "br-demo-enterprise"}
@@ -69,12 +69,14 @@ class EmulatorProcess:
         return DEMO_KEYS[plan]
 
     def start(self) -> EmulatorProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # stdin is a pipe this process holds open: if it dies, even by SIGKILL, the pipe closes
+        # and the emulator stops itself instead of serving on as an orphan.
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **{PARENT_PIPE_ENV: "1"})
         self.process = subprocess.Popen(
             self.args,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             env=env,
         )
         assert self.process.stdout is not None
@@ -115,6 +117,8 @@ class EmulatorProcess:
             process.wait()
         if process.stdout:
             process.stdout.close()
+        if process.stdin:
+            process.stdin.close()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import signal
 import sys
 import time
@@ -77,6 +78,28 @@ def build_gateway(config: EmulatorConfig, clock: Callable[[], float] | None = No
     )
 
 
+# Set by the launcher: stdin is a pipe from the parent, and its end (EOF) means the parent is
+# gone, even after a SIGKILL that gave it no chance to stop its emulator.
+PARENT_PIPE_ENV = "AURAON_BENCH_EMULATOR_PARENT_PIPE"
+
+
+class _ParentWatch(asyncio.Protocol):
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.stop = stop
+
+    def eof_received(self) -> bool | None:
+        self.stop.set()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop.set()
+
+
+async def _stop_when_parent_dies(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: _ParentWatch(stop), sys.stdin.buffer)
+
+
 async def serve(
     config: EmulatorConfig, *, ready: Callable[[str], None], stop: asyncio.Event
 ) -> None:
@@ -111,6 +134,8 @@ def run(config: EmulatorConfig, announce: Callable[[str], None] | None = None) -
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if os.environ.get(PARENT_PIPE_ENV) == "1":
+            await _stop_when_parent_dies(stop)
         await serve(config, ready=announce or default_announce, stop=stop)
 
     try:
