@@ -131,3 +131,58 @@ def test_help_never_shows_a_key_from_the_environment(monkeypatch) -> None:
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and key not in result.output, command
     assert os.environ["AURAON_API_KEY"] == key
+
+
+def test_an_unusable_results_directory_fails_before_any_load(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = CliRunner().invoke(
+        cli, ["load", "--model", "gpt-4o", "--requests", "3", "--out", str(blocker / "run")]
+    )
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("Error: ") and str(blocker / "run") in lines[-1]
+    assert "Not a directory" in lines[-1] and "Traceback" not in result.output
+    assert "target:" not in result.output  # failed before the target was started or used
+
+
+def _limit_file_size() -> None:
+    # A real OS-level write failure (EFBIG) at a chosen size, as a full disk would give. Python
+    # ignores SIGXFSZ, so the write returns the error instead of killing the process.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (48_000, 48_000))
+
+
+def test_a_failing_write_stops_the_run_and_says_what_was_kept(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "auraon_bench", "load", "--model", "gpt-4o"),
+            # Parts grow with the rate (one every 2 s), so early ones fit under the limit and a
+            # later one does not: the run fails mid-way, with records on both sides.
+            *("--profile", "ramp", "--rate", "10", "--ramp-to", "300", "--duration", "20"),
+            *("--time-scale", "0.01", "--output-tokens", "16", "--out", str(out)),
+        ],
+        preexec_fn=_limit_file_size,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    error = [line for line in done.stdout.splitlines() + done.stderr.splitlines() if line]
+    assert "Traceback" not in done.stderr
+    message = error[-1]
+    assert message.startswith("Error: ") and "cannot write request records" in message
+    assert "File too large" in message
+    saved = int(message.rsplit("; ", 1)[1].split(" are in ")[0].replace(",", ""))
+    unsaved = int(message.split("; ")[-2].split(" measured")[0].replace(",", ""))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["error"] == message[len("Error: ") :]
+    assert manifest["counts"]["unsaved"] == unsaved
+    assert saved + unsaved == manifest["counts"]["records"]  # nothing lost silently
+    assert saved > 0 and unsaved > 0
+    # It stopped at the failing write, not after the 20 s schedule (3,100 requests).
+    assert manifest["counts"]["records"] < 3_000
+    # What was saved is readable, and exactly as many rows as the message says.
+    assert len(read_run(out).parts[0].records) == saved

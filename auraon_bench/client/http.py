@@ -9,7 +9,8 @@ ends in exactly one class, and no exception escapes ``chat``:
     http_error        any other HTTP error status, or an error object inside a 200 stream
     timeout           connect, read (between bytes) or total deadline; error_type says which
     connection_error  refused, DNS, reset, or the connection closed mid-response
-    protocol_error    bad JSON, a stream that ended before [DONE], anything unparseable
+    protocol_error    bad JSON, a stream that ended before [DONE], an oversized body, anything
+                      unparseable
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ from auraon_bench.results.schema import RequestRecord
 
 NS = 1_000_000_000
 CHARS_PER_TOKEN = 4
+# Far above any real answer (a million-token completion is a few MB of SSE), low enough that a
+# target streaming garbage cannot exhaust the client's memory.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class ResponseTooLarge(Exception):
+    """A response body passed the client's size limit; the attempt is a protocol error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +89,11 @@ class MeasuringClient:
         prices: PriceTable | None = None,
         keep_text: bool = False,
         t0_ns: int | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts
+        self.max_response_bytes = max_response_bytes
         self.prices = prices
         self.keep_text = keep_text
         self.t0_ns = time.perf_counter_ns() if t0_ns is None else t0_ns
@@ -170,14 +180,18 @@ class MeasuringClient:
                 record.http_status = response.status_code
                 if response.status_code == 200 and stream:
                     decoder = SSEDecoder()
+                    size = 0
                     async for chunk in response.aiter_raw():
                         t = time.perf_counter_ns()
+                        size += len(chunk)
+                        if size > self.max_response_bytes:
+                            raise ResponseTooLarge(self._too_large())
                         for event in decoder.feed(chunk, t):
                             state.on_event(event)
                     for event in decoder.close(time.perf_counter_ns()):
                         state.on_event(event)
                 else:
-                    raw = await response.aread()
+                    raw = await self._read_body(response)
                 record.t_done = self.seconds(time.perf_counter_ns())
             except httpx.TimeoutException as exc:
                 _fail(record, "timeout", _timeout_kind(exc), str(exc))
@@ -191,6 +205,8 @@ class MeasuringClient:
                 _fail(record, "connection_error", _connection_kind(exc), str(exc))
             except httpx.HTTPError as exc:
                 _fail(record, "protocol_error", type(exc).__name__, str(exc))
+            except ResponseTooLarge as exc:
+                _fail(record, "protocol_error", "oversized", str(exc))
             except Exception as exc:  # one bad response must not end a run
                 _fail(record, "protocol_error", type(exc).__name__, str(exc))
             finally:
@@ -206,6 +222,22 @@ class MeasuringClient:
                 record.error_message = f"{type(exc).__name__}: {exc}"[:500]
             _coerce_server_values(record)
         return record
+
+    async def _read_body(self, response: RawResponse) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise ResponseTooLarge(self._too_large(int(declared)))
+        parts, size = [], 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise ResponseTooLarge(self._too_large())
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _too_large(self, declared: int | None = None) -> str:
+        said = f" (content-length {declared:,})" if declared is not None else ""
+        return f"response body over the {self.max_response_bytes:,}-byte limit{said}"
 
     def _fill_from_response(
         self,
@@ -256,6 +288,12 @@ class MeasuringClient:
                 record.status = "protocol_error"
                 record.error_type = "bad_stream" if state.protocol_error else "truncated"
                 record.error_message = state.protocol_error or "stream ended before [DONE]"
+                content_type = headers.get("content-type", "")
+                if state.last_chunk is None and "event-stream" not in content_type:
+                    record.error_type = "not_event_stream"
+                    record.error_message = (
+                        f"a 200 answer that is not an event stream ({content_type or 'no type'})"
+                    )
         else:
             try:
                 body = orjson.loads(raw)

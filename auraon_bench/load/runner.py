@@ -4,7 +4,8 @@ One task group per stage: an open-loop *pacer* sleeps until each scheduled send 
 request task (so a slow target never delays the schedule, it shows up as latency), or a closed
 loop of ``concurrency`` workers sends back to back. Every attempt's record goes through a bounded
 memory stream to one *writer* task, which hands full batches to the sink in a worker thread (so
-Parquet writing never stalls the event loop) and keeps the live counters. Stopping (Ctrl-C,
+Parquet writing never stalls the event loop) and keeps the live counters; a batch that cannot be
+written stops the run (``write_error``) rather than measuring what cannot be kept. Stopping (Ctrl-C,
 SIGTERM, the money guard) stops new sends at once, lets in-flight requests finish for a grace
 period, then cancels the rest; every completed record is kept.
 """
@@ -23,6 +24,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from auraon_bench.client.http import NS, MeasuringClient
 from auraon_bench.client.wire import chat_body
 from auraon_bench.data.prompts import Prompt
+from auraon_bench.errors import AuraonBenchError
 from auraon_bench.load.arrivals import Schedule, ScheduledRequest
 from auraon_bench.load.live import LiveStats
 from auraon_bench.load.retry import RetryPolicy
@@ -67,6 +69,7 @@ class LoadRunner:
             anyio.CapacityLimiter(config.max_concurrency) if config.max_concurrency else None
         )
         self.cancelled_in_flight = 0
+        self.write_error: AuraonBenchError | None = None
 
     # -- control ---------------------------------------------------------------------------
     def stop(self, reason: str) -> None:
@@ -230,7 +233,14 @@ class LoadRunner:
                 if batch and (
                     ended or len(batch) >= self.config.batch_rows or now - last_flush >= interval
                 ):
-                    await anyio.to_thread.run_sync(self.write_batch, batch)
+                    try:
+                        await anyio.to_thread.run_sync(self.write_batch, batch)
+                    except AuraonBenchError as exc:
+                        # The disk is full or gone: sending more would measure what cannot be
+                        # kept. Stop; the writer keeps what it could not write for the caller.
+                        if self.write_error is None:
+                            self.write_error = exc
+                        self.stop("write_failed")
                     batch = []
                     last_flush = time.monotonic()
         self._drained.set()

@@ -7,6 +7,7 @@ kept up, and writes the manifest and the summary. The CLI only parses flags and 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from auraon_bench.analysis.load_summary import (
 )
 from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.client.pricing import PriceTable
+from auraon_bench.client.transport import Transport
 from auraon_bench.data.dataset import load_items
 from auraon_bench.data.prompts import Prompt, prompts_from_items, synthetic_prompts
 from auraon_bench.errors import ConfigError
@@ -40,7 +42,7 @@ from auraon_bench.load.runner import LoadRunner, RunnerConfig
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.results.manifest import Manifest, new_run_dir
 from auraon_bench.results.reader import read_compact
-from auraon_bench.results.sink import RecordSink
+from auraon_bench.results.sink import RecordSink, ResultsWriteError
 
 LAG_P99_LIMIT_S = 0.010
 RATE_SHORTFALL = 0.95
@@ -186,14 +188,16 @@ def run_load(
     on_tick: Callable[[LoadRunner], None] | None = None,
     after: AfterHook | None = None,
     target: Target | None = None,
+    transport: Transport | None = None,
 ) -> LoadResult:
     """Run one load test to completion (or interruption). Blocking.
 
     ``target``: an already open target (an experiment's parts share one); by default the
-    options' URL and key, or a fresh embedded emulator."""
+    options' URL and key, or a fresh embedded emulator. ``transport``: the HTTP layer under the
+    measuring client (default: aiohttp with the options' timeouts)."""
     prices = PriceTable.builtin()
     if target is not None:
-        return _run_on(options, target, prices, confirm, on_start, on_tick, after)
+        return _run_on(options, target, prices, confirm, on_start, on_tick, after, transport)
     with open_target(
         options.base_url,
         options.api_key,
@@ -202,7 +206,7 @@ def run_load(
         seed=options.spec.seed,
         datasets=options.datasets,
     ) as opened:
-        return _run_on(options, opened, prices, confirm, on_start, on_tick, after)
+        return _run_on(options, opened, prices, confirm, on_start, on_tick, after, transport)
 
 
 def _run_on(
@@ -213,6 +217,7 @@ def _run_on(
     on_start: Callable[..., None] | None,
     on_tick: Callable[[LoadRunner], None] | None,
     after: AfterHook | None,
+    transport: Transport | None,
 ) -> LoadResult:
     prompts = load_prompts(options, target.simulated)
     return anyio.run(
@@ -225,6 +230,7 @@ def _run_on(
         on_start,
         on_tick,
         after,
+        transport,
         backend_options={"use_uvloop": _has_uvloop()},
     )
 
@@ -238,6 +244,7 @@ async def _execute(
     on_start: Callable[..., None] | None,
     on_tick: Callable[[LoadRunner], None] | None,
     after: AfterHook | None,
+    transport: Transport | None,
 ) -> LoadResult:
     client = MeasuringClient(
         target.base_url,
@@ -246,6 +253,7 @@ async def _execute(
         prices=prices,
         keep_text=options.keep_text,
         max_connections=4096,
+        transport=transport,
     )
     async with client:
         await client.check_target()  # before any file is written or load is sent
@@ -313,7 +321,7 @@ async def _execute(
             finally:
                 group.cancel_scope.cancel()
         cpu = runner.stats.cpu_share()  # of the load itself, before compaction and analysis
-        await anyio.to_thread.run_sync(sink.close)
+        await anyio.to_thread.run_sync(_close_or_explain, sink, runner, manifest)
         # With the target still up (the embedded emulator stops with this block).
         after_result = await after(client, run_dir) if after is not None else None
     status = "interrupted" if runner.stop_reason == "interrupted" else "complete"
@@ -403,9 +411,35 @@ def _options_dict(options: LoadOptions) -> dict[str, Any]:
 
 
 def _write(sink: RecordSink, batch: list[Any]) -> None:
-    """One runner batch, one complete Parquet part: readable after a crash."""
-    sink.add_many(batch)
+    """One runner batch, one complete Parquet part: readable after a crash. If the part cannot
+    be written the whole batch stays in the sink's buffer, for a last try at the end."""
+    sink.add_many(batch, flush=False)
     sink.flush()
+
+
+def _close_or_explain(sink: RecordSink, runner: LoadRunner, manifest: Manifest) -> None:
+    """Close the sink (a last try at writing what failed before); if the results cannot be
+    written, say exactly how many records were saved and how many were lost."""
+    try:
+        sink.close()
+        if runner.write_error is None:
+            return
+        error = runner.write_error  # a later try succeeded: nothing lost, but the run stopped
+        note = f"the run stopped early; all {sink.rows_written:,} measured records were saved"
+    except ResultsWriteError as exc:
+        error = exc
+        note = (
+            f"{sink.rows_buffered:,} measured records could not be saved; "
+            f"{sink.rows_written:,} are in {sink.run_dir}"
+        )
+    explained = error.noting(note) if isinstance(error, ResultsWriteError) else error
+    with contextlib.suppress(OSError):  # the manifest may be on the same full disk
+        manifest.update(
+            status="failed",
+            error=str(explained),
+            counts={"records": runner.stats.records, "unsaved": sink.rows_buffered},
+        )
+    raise explained
 
 
 def write_json(path: Path, payload: Any) -> None:

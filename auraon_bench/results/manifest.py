@@ -45,6 +45,7 @@ SECTIONS = frozenset(
         "warnings",
         "experiment",  # an experiment run: the file's name, sha256 and content
         "parts",  # an experiment run: its parts, in run order
+        "error",  # a failed run: the one-line reason
     }
 )
 RUN_STATUSES = frozenset({"running", "complete", "interrupted", "failed"})

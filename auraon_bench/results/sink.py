@@ -68,12 +68,17 @@ class ResultsWriteError(AuraonBenchError):
     were kept. ``path`` is the file or directory concerned, ``os_error`` the cause.
     """
 
-    def __init__(self, path: Path, action: str, error: OSError) -> None:
+    def __init__(self, path: Path, action: str, error: OSError, note: str = "") -> None:
         self.path = path
+        self.action = action
         self.os_error = error
         reason = error.strerror if error.strerror and error.filename else str(error)
         reason = " ".join(reason.split())  # pyarrow's messages can span lines
-        super().__init__(f"{path}: cannot {action}: {reason}")
+        super().__init__(f"{path}: cannot {action}: {reason}{note}")
+
+    def noting(self, note: str) -> ResultsWriteError:
+        """The same error with ``note`` appended to its message (e.g. what was kept)."""
+        return ResultsWriteError(self.path, self.action, self.os_error, f"; {note}")
 
 
 class RecordSink:
@@ -144,14 +149,18 @@ class RecordSink:
         ):
             self.flush()
 
-    def add_many(self, records: Iterable[Any]) -> None:
+    def add_many(self, records: Iterable[Any], *, flush: bool = True) -> None:
         """Buffer many records, flushing every ``batch_rows`` of them (and once at the end if
         the flush interval has passed); memory stays bounded however long ``records`` is.
 
         If a flush fails, the records taken so far stay buffered and the rest of ``records``
-        is left unconsumed.
+        is left unconsumed. ``flush=False`` only buffers (for a caller that flushes itself and
+        must not lose the rest of a batch to a failing disk).
         """
         self._check_open()
+        if not flush:
+            self._buffer.extend(records)
+            return
         buffer = self._buffer
         limit = self._batch_rows
         for record in records:
