@@ -32,6 +32,10 @@ from auraon_bench.emulator.protocol import (
 )
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+# How long a client may take to send a whole request: long enough for any pooled client (httpx
+# keeps idle connections 5 s, aiohttp's client 15 s) never to race the server's close, short
+# enough that a slowloris client holds a socket for about a minute, not aiohttp's default hour.
+DEFAULT_CLIENT_TIMEOUT = 75.0
 MODELS_CREATED = 1_767_225_600  # 2026-01-01, a fixed "created" for every listed model
 JSON = "application/json"
 GATEWAY_KEY: web.AppKey[Gateway] = web.AppKey("gateway", Gateway)
@@ -51,7 +55,10 @@ def json_response(
 
 
 def api_error_response(exc: ApiError, extra: Mapping[str, str] | None = None) -> web.Response:
-    return json_response(exc.status, exc.body(), {**(extra or {}), **exc.headers})
+    response = json_response(exc.status, exc.body(), {**(extra or {}), **exc.headers})
+    if exc.status == 408:
+        response.force_close()  # the rest of a stalled body may never come (RFC 9110, 15.5.9)
+    return response
 
 
 @web.middleware
@@ -91,11 +98,38 @@ def rate_headers(verdict: Verdict, time_scale: float) -> dict[str, str]:
     return headers
 
 
+async def expect_continue(request: web.Request) -> None:
+    """Answer ``Expect`` as aiohttp does, but refuse an unknown one in OpenAI's shape: aiohttp's
+    own refusal is plain text and leaves before the middleware can see it."""
+    expect = request.headers.get("Expect", "")
+    if request.version != (1, 1):
+        return
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(
+            body=error_body(
+                f"Unsupported Expect header: {expect!r}; only 100-continue is.",
+                "invalid_request_error",
+                "Expect",
+                "invalid_value",
+            ),
+            content_type=JSON,
+        )
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the interim answer is not the response: errors may follow
+
+
 class EmulatorApp:
-    def __init__(self, gateway: Gateway, *, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        body_timeout: float = DEFAULT_CLIENT_TIMEOUT,
+    ) -> None:
         self.gateway = gateway
         self.catalog: Catalog = gateway.catalog
         self.max_body = max_body
+        self.body_timeout = body_timeout
         self.model_index = {m: i for i, m in enumerate(self.catalog.model_ids())}
         self._request_ids = itertools.count(1)
         self.base_headers = {"x-emulator-time-scale": f"{gateway.time_scale:g}"}
@@ -103,10 +137,11 @@ class EmulatorApp:
     def build(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body, middlewares=[openai_errors])
         app[GATEWAY_KEY] = self.gateway
-        app.router.add_get("/health", self.health)
-        app.router.add_get("/v1/models", self.list_models)
-        app.router.add_get("/v1/models/{model}", self.get_model)
-        app.router.add_post("/v1/chat/completions", self.chat)
+        routes = app.router
+        routes.add_get("/health", self.health, expect_handler=expect_continue)
+        routes.add_get("/v1/models", self.list_models, expect_handler=expect_continue)
+        routes.add_get("/v1/models/{model}", self.get_model, expect_handler=expect_continue)
+        routes.add_post("/v1/chat/completions", self.chat, expect_handler=expect_continue)
         return app
 
     # -- auth ------------------------------------------------------------------------------
@@ -196,10 +231,14 @@ class EmulatorApp:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         key, plan = self.authenticate(request)
+        declared = request.content_length
+        if declared is not None and declared > self.max_body:
+            # Refused on its headers: reading (and buffering) an oversized body first is wasted.
+            raise web.HTTPRequestEntityTooLarge(max_size=self.max_body, actual_size=declared)
         gateway = self.gateway
         limiter = gateway.limiter(key, plan)
         try:
-            raw = await request.read()
+            raw = await self.read_body(request)
             req = parse_chat_request(raw, self.model_index)
             headers = parse_gateway_headers(request.headers, self.catalog)
             sim = gateway.simulate(req, limiter, plan, headers)
@@ -221,6 +260,22 @@ class EmulatorApp:
             return await self.respond(request, sim, out_headers, t0)
         finally:
             gateway.settle(sim, limiter)
+
+    async def read_body(self, request: web.Request) -> bytes:
+        """The body, or a 4xx: a client that stalls mid-body would otherwise hold its handler
+        forever, and one that sends a broken body (bad gzip or chunk framing) is at fault."""
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await request.read()
+        except TimeoutError:
+            raise ApiError(
+                408,
+                f"The request body did not arrive within {self.body_timeout:g}s.",
+                code="request_timeout",
+            ) from None
+        except web.RequestPayloadError as exc:
+            cause = getattr(exc.__cause__, "message", None) or "its framing is broken"
+            raise ApiError(400, f"We could not read the body of your request: {cause}.") from None
 
     # -- delivery --------------------------------------------------------------------------
     def metadata(self, sim: Simulation, t0: float) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from auraon_bench.data.dataset import PromptItem, load_dataset
 from auraon_bench.emulator.answers import AnswerBook
-from auraon_bench.emulator.app import DEFAULT_MAX_BODY, EmulatorApp
+from auraon_bench.emulator.app import DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_BODY, EmulatorApp
 from auraon_bench.emulator.catalog import load_catalog
 from auraon_bench.emulator.gateway import Gateway
 from auraon_bench.errors import ConfigError
@@ -38,12 +38,18 @@ class EmulatorConfig:
     time_scale: float = 1.0
     datasets: Sequence[str] = ()
     max_body: int = DEFAULT_MAX_BODY
+    # Seconds a client has to send a whole request: a connection with no complete request head
+    # that long after it opened (or after its last answer) is closed, and so is a body that
+    # stalls. Not on the command line: only tests and embedders have reason to change it.
+    client_timeout: float = DEFAULT_CLIENT_TIMEOUT
     allow_remote: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.time_scale < 0:
             raise ConfigError(f"must be >= 0, got {self.time_scale}", field="--time-scale")
+        if not self.client_timeout > 0:
+            raise ConfigError(f"must be > 0, got {self.client_timeout}", field="client_timeout")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"must be 0..65535, got {self.port}", field="--port")
         if not self.allow_remote and not is_loopback(self.host):
@@ -106,8 +112,13 @@ async def serve(
     # The gateway's clock must be the event loop's, so simulated and delivered times agree.
     loop = asyncio.get_running_loop()
     gateway = build_gateway(config, clock=loop.time)
-    app = EmulatorApp(gateway, max_body=config.max_body).build()
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    app = EmulatorApp(gateway, max_body=config.max_body, body_timeout=config.client_timeout).build()
+    # aiohttp arms the keep-alive timer as a connection opens and does not re-arm it while a
+    # request head trickles in, so it is also the header timeout against slowloris (releases
+    # before aiohttp PR #13681 arm it only between requests: there, idle sockets linger).
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=config.client_timeout
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, backlog=4096, reuse_address=True)
     await site.start()
