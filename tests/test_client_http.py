@@ -229,3 +229,13 @@ async def test_responses_of_unexpected_shape_are_protocol_errors() -> None:
     from auraon_bench.results.schema import records_to_batch
 
     assert records_to_batch([first, second, third]).num_rows == 3  # all writable
+
+
+async def test_a_broken_stream_keeps_what_arrived_before_the_break(emulator) -> None:
+    async with MeasuringClient(emulator.base_url, "br-demo-pro") as client:
+        rec = await send(client, fault="drop_mid_stream", max_tokens=20)
+    assert (rec.status, rec.http_status) == ("connection_error", 200)
+    assert 0 < rec.n_events < 20 and rec.ttft_s is not None and len(rec.itl_s) == rec.n_events - 1
+    assert rec.latency_s is None  # the answer never finished: no answer latency
+    assert rec.t_done is not None and rec.t_done >= rec.t_last_token
+    assert (rec.token_source, rec.cost_source) == ("none", "none")

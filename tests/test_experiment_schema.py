@@ -67,6 +67,11 @@ def test_a_good_file_is_read_into_frozen_settings(tmp_path: Path) -> None:
     assert sweep.spec.profile is Profile.SWEEP and len(sweep.spec.stages) == 2
     assert sweep.plan == "starter" and steady.arms == ("auto", "gpt-4o")
     assert [p.name for p in exp.parts] == ["eval", "steady", "sweep"]
+    assert steady.workers == 1 and steady.executor == "local"
+    two = load_experiment(
+        write(tmp_path, GOOD.replace("rate = 5.0\n", "rate = 5.0\nworkers = 2\n"))
+    )
+    assert two.loads[0].workers == 2
     assert {s.key for s in exp.slos} == {"ttft_p95_ms", "error_rate"}
     assert exp.regress["latency_ratio"] == 1.2
     assert exp.regress["cost_ratio"] == REGRESS_DEFAULTS["cost_ratio"]
@@ -97,6 +102,10 @@ def test_a_good_file_is_read_into_frozen_settings(tmp_path: Path) -> None:
         (("ttft_p95_ms = 800", "ttft_p97_ms = 800"), "slo.ttft_p97_ms", 25, "unknown SLO"),
         (("latency_ratio = 1.2", "alpha = 1.5"), "regress.alpha", 29, "between 0 and 1"),
         (("plan = \"starter\"", 'plan = "gold"'), "load.sweep.plan", 22, "must be one of"),
+        (("rate = 5.0\n", "concurrency = 2\nworkers = 3\n"), "load.steady.workers", 16,
+         "concurrency 2 cannot be shared among 3 workers"),
+        (("rate = 5.0\n", 'rate = 5.0\nexecutor = "k8s"\n'), "load.steady.executor", 16,
+         "must be one of local, ray"),
     ],
 )  # fmt: skip
 def test_each_mistake_names_file_field_and_line(

@@ -78,6 +78,9 @@ def load(**flags: Any) -> None:
                 "api_key",
                 "plan",
                 "time_scale",
+                "workers",
+                "executor",
+                "ray_address",
             )
         },
     )

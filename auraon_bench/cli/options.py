@@ -171,6 +171,29 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--max-attempts", type=click.IntRange(min=1), default=3, show_default=True
             ),
+            click.option(
+                "--workers",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Load-generating processes sharing the schedule (each request sent "
+                "once); for rates one process cannot keep.",
+            ),
+            click.option(
+                "--executor",
+                type=click.Choice(["local", "ray"]),
+                default="local",
+                show_default=True,
+                help="Where workers run: local processes, or a Ray cluster (needs "
+                "auraon-bench[ray]).",
+            ),
+            click.option(
+                "--ray-address",
+                envvar="RAY_ADDRESS",
+                default=None,
+                help="Ray cluster to join (e.g. auto, ray://head:10001); default: start a "
+                "local one. Env: RAY_ADDRESS.",
+            ),
         ]
     ):
         command = option(command)

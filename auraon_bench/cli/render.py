@@ -143,12 +143,27 @@ def print_run_summary(result: Any) -> None:
     lag50, lag99 = check["schedule_lag_p50_s"], check["schedule_lag_p99_s"]
     achieved = check["achieved_rate_rps"]
     target = check["target_rate_rps"]
+    scheduled = check.get("scheduled_rate_rps") or target
+    workers = check.get("workers") or []
+    cpu = "busiest worker's CPU" if workers else "client CPU"
     out.print(
         f"self-check: achieved {_num(achieved)} req/s"
-        + (f" of {target:g} targeted" if target else "")
+        + (f" of {scheduled:.1f} scheduled ({target:g} nominal)" if target else "")
         + f", schedule lag p50 {_ms(lag50)} ms p99 {_ms(lag99)} ms, "
-        f"client CPU {check['client_cpu_share'] * 100:.0f}% of a core"
+        f"{cpu} {check['client_cpu_share'] * 100:.0f}% of a core"
     )
+    for worker in workers:
+        out.print(
+            f"  worker {worker['worker']} ({worker['host'] or '?'}): {worker['requests']} "
+            f"requests, {_num(worker['achieved_rate_rps'])} req/s, lag p99 "
+            f"{_ms(worker['schedule_lag_p99_s'])} ms, CPU "
+            + (
+                "-"
+                if worker["client_cpu_share"] is None
+                else f"{worker['client_cpu_share'] * 100:.0f}%"
+            )
+            + (" ok" if worker["kept_schedule"] else " NOT KEPT")
+        )
     for warning in result.warnings:
         out.print(f"[bold yellow]WARNING[/]: {warning}")
     out.print(f"run {result.status}: {result.run_dir}")

@@ -214,6 +214,8 @@ class MeasuringClient:
                     await response.aclose()
         if deadline.cancelled_caught:
             _fail(record, "timeout", "total", f"no complete answer within {self.timeouts.total:g}s")
+        if record.t_done is None:  # abandoned: when the attempt ended, as the schema says
+            record.t_done = self.seconds(time.perf_counter_ns())
         if response is not None:
             try:
                 self._fill_from_response(record, response.headers, state, raw, t_sent, stream)
@@ -258,6 +260,10 @@ class MeasuringClient:
         record.ratelimit_reset_tokens_s = rate.reset_tokens_s
         status = record.http_status
         if record.status != "ok":  # a transport failure already classified it
+            if stream and status == 200:  # keep what arrived before the stream broke
+                self._stream_timings(record, state, t_sent)
+                record.latency_s = None  # not an answer's latency: the answer never finished
+            record.token_source, record.cost_source = "none", "none"
             return
         if status is not None and status != 200:
             error = parse_error_body(raw)

@@ -20,6 +20,7 @@ shown, and confirmed, once, before the first request.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,9 @@ def _load_options(part: LoadPart, experiment: Experiment, seed: int, out: Path) 
         timeouts=experiment.target.timeouts,
         max_cost_usd=experiment.target.max_cost_usd,
         out=out,
+        workers=part.workers,
+        executor=part.executor,
+        ray_address=os.environ.get("RAY_ADDRESS"),
     )
 
 

@@ -32,6 +32,7 @@ from auraon_bench.experiment.fields import (
 from auraon_bench.load.arrivals import Profile, ScheduleSpec
 from auraon_bench.load.retry import POLICIES, RetryPolicy
 from auraon_bench.load.spec import build_spec, read_trace, sweep_stages
+from auraon_bench.load.split import check_workers
 
 PLANS = ("starter", "pro", "enterprise")
 REPORT_FORMATS = ("html", "md", "png", "svg", "csv")
@@ -87,6 +88,8 @@ class LoadPart:
     output_tokens: int = 64
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     plan: str | None = None  # emulator demo key for this part; None: the target's
+    workers: int = 1  # load-generating processes sharing this part's schedule
+    executor: str = "local"  # "local" processes or "ray" (the cluster from RAY_ADDRESS)
     kind: str = "load"
 
 
@@ -314,6 +317,11 @@ class _Reader:
         if plan is not None and target.base_url:
             f.fail("plan", "picks an emulator demo key; a real target's key has its own plan")
         retry_kind = f.choice("retry", POLICIES, "none")
+        workers = f.get("workers", "int", 1, check=at_least(1))
+        try:
+            check_workers(workers, spec)
+        except ValueError as exc:
+            f.fail("workers", str(exc))
         return LoadPart(
             name=name,
             arms=self.arms_of(f, arms),
@@ -325,6 +333,8 @@ class _Reader:
             output_tokens=f.get("output_tokens", "int", 64, check=at_least(1)),
             retry=RetryPolicy(kind=retry_kind, max_attempts=f.get("max_attempts", "int", 3)),
             plan=plan,
+            workers=workers,
+            executor=f.choice("executor", ("local", "ray"), "local"),
         )
 
     def limits(self, table: Any, target: TargetSettings) -> LimitsPart | None:

@@ -12,10 +12,9 @@ period, then cancels the rest; every completed record is kept.
 
 from __future__ import annotations
 
-import itertools
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -28,6 +27,7 @@ from auraon_bench.errors import AuraonBenchError
 from auraon_bench.load.arrivals import Schedule, ScheduledRequest
 from auraon_bench.load.live import LiveStats
 from auraon_bench.load.retry import RetryPolicy
+from auraon_bench.load.split import Shard, with_id_offsets
 from auraon_bench.results.schema import RequestRecord
 
 
@@ -45,6 +45,10 @@ class RunnerConfig:
     flush_interval_s: float = 2.0
     stream_buffer: int = 8192
     seed: int = 0
+    shard: Shard = field(default_factory=Shard)  # this process's share of every schedule
+    # Awaited before each stage (its number); returns the stage's start in perf_counter ns.
+    # Worker processes use it to start every stage together; alone, a stage starts at once.
+    stage_start: Callable[[int], Awaitable[int]] | None = None
 
 
 class LoadRunner:
@@ -62,7 +66,6 @@ class LoadRunner:
         self._stopping = anyio.Event()  # constructed inside the event loop, as anyio requires
         self._drained = anyio.Event()
         self._stage_scope: anyio.CancelScope | None = None
-        self._ids = itertools.count()
         self._bodies: dict[tuple[str, int], bytes] = {}
         self._rng = random.Random(config.seed)
         self._limiter = (
@@ -72,6 +75,10 @@ class LoadRunner:
         self.write_error: AuraonBenchError | None = None
 
     # -- control ---------------------------------------------------------------------------
+    def cpu_share(self) -> float:
+        """This process's CPU time over the run's wall time (1.0 = one core busy)."""
+        return self.stats.cpu_share()
+
     def stop(self, reason: str) -> None:
         """Stop sending new requests; in-flight ones get ``grace_s`` to finish."""
         if self.stop_reason is None:
@@ -92,51 +99,57 @@ class LoadRunner:
             group.start_soon(self._writer, receive)
             group.start_soon(self._cancel_after_grace)
             async with send:
-                for schedule in schedules:
+                for schedule, first_id in with_id_offsets(schedules):
                     if self.stop_reason:
                         break
-                    await self._run_stage(schedule, send)
+                    await self._run_stage(schedule, first_id, send)
             await self._drained.wait()
             group.cancel_scope.cancel()  # only the grace watcher is left
         return self.stats
 
-    async def _run_stage(self, schedule: Schedule, send: ObjectSendStream[RequestRecord]) -> None:
-        stage_t0 = time.perf_counter_ns()
+    async def _run_stage(
+        self, schedule: Schedule, first_id: int, send: ObjectSendStream[RequestRecord]
+    ) -> None:
+        start = self.config.stage_start
+        stage_t0 = await start(schedule.stage) if start else time.perf_counter_ns()
+        shard = self.config.shard
+        requests = shard.requests(schedule.iter_requests())
         with anyio.CancelScope() as scope:
             self._stage_scope = scope
             async with anyio.create_task_group() as group:
                 if schedule.is_closed_loop:
-                    requests = schedule.iter_requests()
                     deadline = (
                         stage_t0 + int(self.config.duration_s * NS)
                         if self.config.duration_s
                         else None
                     )
-                    for _ in range(schedule.concurrency or 1):
-                        group.start_soon(self._worker, requests, stage_t0, deadline, send)
+                    for _ in range(shard.concurrency(schedule.concurrency or 1)):
+                        group.start_soon(self._worker, requests, first_id, stage_t0, deadline, send)
                 else:
-                    await self._pace(schedule, stage_t0, group, send)
+                    await self._pace(requests, first_id, stage_t0, group, send)
         self._stage_scope = None
 
     async def _pace(
         self,
-        schedule: Schedule,
+        requests: Iterator[ScheduledRequest],
+        first_id: int,
         stage_t0: int,
         group: anyio.abc.TaskGroup,
         send: ObjectSendStream[RequestRecord],
     ) -> None:
-        for request in schedule.iter_requests():
+        for request in requests:
             target = stage_t0 + int(request.offset_s * NS)
             delay = (target - time.perf_counter_ns()) / NS
             if delay > 0:
                 await anyio.sleep(delay)
             if self.stop_reason:
                 return
-            group.start_soon(self._request, request, target, send)
+            group.start_soon(self._request, request, first_id, target, send)
 
     async def _worker(
         self,
         requests: Iterator[ScheduledRequest],
+        first_id: int,
         stage_t0: int,
         deadline: int | None,
         send: ObjectSendStream[RequestRecord],
@@ -145,14 +158,18 @@ class LoadRunner:
             now = time.perf_counter_ns()
             if self.stop_reason or (deadline is not None and now >= deadline):
                 return
-            await self._request(request, now, send)
+            await self._request(request, first_id, now, send)
 
     async def _request(
-        self, request: ScheduledRequest, t_scheduled_ns: int, send: ObjectSendStream[RequestRecord]
+        self,
+        request: ScheduledRequest,
+        first_id: int,
+        t_scheduled_ns: int,
+        send: ObjectSendStream[RequestRecord],
     ) -> None:
         prompt = self.config.prompts[request.prompt_index]
         body = self._body(request.arm, request.prompt_index, prompt)
-        request_id = next(self._ids)
+        request_id = first_id + request.index
         attempt = 1
         self.stats.in_flight += 1
         try:
@@ -167,7 +184,7 @@ class LoadRunner:
                     category=prompt.category,
                     stage=request.stage,
                     warmup=request.warmup,
-                    worker=0,
+                    worker=self.config.shard.index,
                     model_requested=request.arm,
                     t_scheduled=self.client.seconds(t_scheduled_ns),
                 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ import orjson
 
 from auraon_bench.analysis.load_summary import (
     INPUT_COLUMNS,
-    ArmSummary,
     RunSummary,
     summarize_run,
 )
@@ -29,24 +28,19 @@ from auraon_bench.client.transport import Transport
 from auraon_bench.data.dataset import load_items
 from auraon_bench.data.prompts import Prompt, prompts_from_items, synthetic_prompts
 from auraon_bench.errors import ConfigError
-from auraon_bench.load.arrivals import (
-    Profile,
-    ScheduleSpec,
-    build_stages,
-    expand_stages,
-    paired_schedule,
-)
+from auraon_bench.load.arrivals import Profile, ScheduleSpec, build_schedule, expand_stages
 from auraon_bench.load.live import LiveStats
+from auraon_bench.load.pool import Executor, LocalExecutor, WorkerPool
 from auraon_bench.load.retry import RetryPolicy
 from auraon_bench.load.runner import LoadRunner, RunnerConfig
+from auraon_bench.load.selfcheck import judge_client, worker_health
+from auraon_bench.load.split import Shard, check_workers
 from auraon_bench.load.target import Target, open_target
+from auraon_bench.load.worker import WorkerJob, schedules_for, write_batch
+from auraon_bench.results.layout import PARTS_DIR
 from auraon_bench.results.manifest import Manifest, new_run_dir
 from auraon_bench.results.reader import read_compact
 from auraon_bench.results.sink import RecordSink, ResultsWriteError
-
-LAG_P99_LIMIT_S = 0.010
-RATE_SHORTFALL = 0.95
-CPU_SATURATED = 0.90
 
 
 @dataclass(frozen=True)
@@ -73,6 +67,9 @@ class LoadOptions:
     time_scale: float = 1.0
     command: Sequence[str] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    workers: int = 1  # load-generating processes sharing the schedule
+    executor: str = "local"  # where workers run: "local" processes or "ray"
+    ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001")
 
 
 # Runs after the load, with the run's client and the target still open: (client, run_dir).
@@ -111,13 +108,14 @@ def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
 def planned_requests(spec: ScheduleSpec) -> int | None:
     """Requests the schedule will send, when knowable up front."""
     total = 0
-    for stage in expand_stages(spec):
+    for number, stage in enumerate(expand_stages(spec)):
         if stage.requests is not None:
             total += stage.requests
         elif stage.profile == Profile.REPLAY:
             total += len(stage.trace)
         elif stage.duration is not None and stage.rate is not None and not stage.is_closed_loop:
-            total += int(stage.rate * stage.duration) + 1
+            # Seeded: the schedule's own length, not an estimate of it.
+            total += build_schedule(stage, ("-",), 1, stage=number).n_requests or 0
         else:
             return None
     return total
@@ -143,43 +141,6 @@ def estimate_cost(
     return n_requests * sum(per_arm) / len(per_arm)
 
 
-def judge_client(
-    overall: ArmSummary, spec: ScheduleSpec, cpu: float
-) -> tuple[dict[str, Any], list[str]]:
-    """Did the load generator keep its schedule? The verdict goes into the manifest."""
-    lag_p50, lag_p99 = overall.schedule_lag_s.p50, overall.schedule_lag_s.p99
-    achieved = overall.achieved_rate
-    open_loop = spec.profile in (Profile.CONSTANT, Profile.POISSON, Profile.GAMMA)
-    target_rate = spec.rate if open_loop else None
-    warnings = []
-    kept = True
-    if lag_p99 is not None and lag_p99 > LAG_P99_LIMIT_S:
-        kept = False
-        warnings.append(
-            f"CLIENT COULD NOT KEEP THE SCHEDULE: schedule lag p99 {lag_p99 * 1000:.1f} ms "
-            f"(limit {LAG_P99_LIMIT_S * 1000:.0f} ms, n={overall.schedule_lag_s.n})"
-        )
-    if target_rate and achieved is not None and achieved < RATE_SHORTFALL * target_rate:
-        kept = False
-        warnings.append(
-            f"CLIENT COULD NOT KEEP THE SCHEDULE: achieved {achieved:.1f} req/s of "
-            f"{target_rate:g} req/s targeted"
-        )
-    if cpu > CPU_SATURATED:
-        warnings.append(f"client CPU at {cpu * 100:.0f}% of a core: figures may be client-bound")
-    check = {
-        "target_rate_rps": target_rate,
-        "achieved_rate_rps": achieved,
-        "schedule_lag_p50_s": lag_p50,
-        "schedule_lag_p99_s": lag_p99,
-        "schedule_lag_n": overall.schedule_lag_s.n,
-        "client_cpu_share": cpu,
-        "kept_schedule": kept,
-        "client_bound": not kept,
-    }
-    return check, warnings
-
-
 def run_load(
     options: LoadOptions,
     *,
@@ -195,6 +156,11 @@ def run_load(
     ``target``: an already open target (an experiment's parts share one); by default the
     options' URL and key, or a fresh embedded emulator. ``transport``: the HTTP layer under the
     measuring client (default: aiohttp with the options' timeouts)."""
+    if options.workers > 1:
+        try:
+            check_workers(options.workers, options.spec)
+        except ValueError as exc:
+            raise ConfigError(str(exc), field="--workers") from None
     prices = PriceTable.builtin()
     if target is not None:
         return _run_on(options, target, prices, confirm, on_start, on_tick, after, transport)
@@ -282,17 +248,7 @@ async def _execute(
             options=_options_dict(options),
             cost={"estimated_usd": estimate, "max_cost_usd": options.max_cost_usd},
         )
-        config = RunnerConfig(
-            run_id=run_id,
-            prompts=prompts,
-            stream=options.stream,
-            retry=options.retry,
-            max_concurrency=options.spec.max_concurrency,
-            max_cost_usd=options.max_cost_usd,
-            duration_s=options.spec.duration,
-            seed=options.spec.seed,
-        )
-        runner = LoadRunner(client, config, lambda batch: _write(sink, batch))
+        runner, run = _engine(options, target, prompts, client, sink, run_id)
         if on_start:
             on_start(runner, target, run_dir)
         async with anyio.create_task_group() as group:
@@ -300,27 +256,14 @@ async def _execute(
             if on_tick:
                 group.start_soon(_tick, runner, on_tick)
             try:
-                schedules = (
-                    [
-                        paired_schedule(
-                            options.arms,
-                            len(prompts),
-                            repeat=options.repeat,
-                            concurrency=options.spec.concurrency or 1,
-                            seed=options.spec.seed,
-                        )
-                    ]
-                    if options.repeat
-                    else build_stages(options.spec, options.arms, len(prompts))
-                )
-                await runner.run(schedules)
+                await run()
             except BaseException:
                 # What was flushed stays readable; the manifest says the run failed.
                 manifest.update(status="failed", counts={"records": runner.stats.records})
                 raise
             finally:
                 group.cancel_scope.cancel()
-        cpu = runner.stats.cpu_share()  # of the load itself, before compaction and analysis
+        cpu = runner.cpu_share()  # of the load itself, before compaction and analysis
         await anyio.to_thread.run_sync(_close_or_explain, sink, runner, manifest)
         # With the target still up (the embedded emulator stops with this block).
         after_result = await after(client, run_dir) if after is not None else None
@@ -343,6 +286,17 @@ async def _execute(
     columns = [c for c in INPUT_COLUMNS if options.stream or c != "itl_s"]
     summary = summarize_run(read_compact(run_dir, columns))
     check, warnings = judge_client(summary.overall, options.spec, cpu)
+    if isinstance(runner, WorkerPool):
+        health, worker_warnings = worker_health(
+            run_dir, runner.reports, runner.failures, options.spec
+        )
+        check = {**check, "executor": options.executor, "workers": health}
+        check["kept_schedule"] = check["kept_schedule"] and all(w["kept_schedule"] for w in health)
+        check["client_bound"] = not check["kept_schedule"]
+        warnings.extend(worker_warnings)
+        if runner.failures:
+            status = "failed"
+            manifest.update(status=status, error="; ".join(runner.failures))
     if target.simulated:
         warnings.insert(0, "SIMULATED: every figure comes from the built-in emulator")
     manifest.update(self_check={**check, "stop_reason": runner.stop_reason}, warnings=warnings)
@@ -410,14 +364,56 @@ def _options_dict(options: LoadOptions) -> dict[str, Any]:
     )
 
 
-def _write(sink: RecordSink, batch: list[Any]) -> None:
-    """One runner batch, one complete Parquet part: readable after a crash. If the part cannot
-    be written the whole batch stays in the sink's buffer, for a last try at the end."""
-    sink.add_many(batch, flush=False)
-    sink.flush()
+def _engine(
+    options: LoadOptions,
+    target: Target,
+    prompts: list[Prompt],
+    client: MeasuringClient,
+    sink: RecordSink,
+    run_id: str,
+) -> tuple[LoadRunner | WorkerPool, Callable[[], Awaitable[Any]]]:
+    """What sends the load: this process's runner, or a pool of worker processes each running
+    the same runner on its share of the schedule (``options.workers`` > 1)."""
+    if options.workers > 1:
+        jobs = [
+            WorkerJob(
+                Shard(i, options.workers),
+                run_id,
+                sink.run_dir,
+                target.base_url,
+                target.api_key,
+                replace(options, command=()),
+                tuple(prompts),
+            )
+            for i in range(options.workers)
+        ]
+        pool = WorkerPool(jobs, make_executor(options), max_cost_usd=options.max_cost_usd)
+        return pool, lambda: pool.run(sink.run_dir / PARTS_DIR)
+    config = RunnerConfig(
+        run_id=run_id,
+        prompts=prompts,
+        stream=options.stream,
+        retry=options.retry,
+        max_concurrency=options.spec.max_concurrency,
+        max_cost_usd=options.max_cost_usd,
+        duration_s=options.spec.duration,
+        seed=options.spec.seed,
+    )
+    runner = LoadRunner(client, config, lambda batch: write_batch(sink, batch))
+    return runner, lambda: runner.run(schedules_for(options, len(prompts)))
 
 
-def _close_or_explain(sink: RecordSink, runner: LoadRunner, manifest: Manifest) -> None:
+def make_executor(options: LoadOptions) -> Executor:
+    if options.executor == "ray":
+        from auraon_bench.load.ray_executor import RayExecutor
+
+        return RayExecutor(options.ray_address)
+    return LocalExecutor(use_uvloop=_has_uvloop())
+
+
+def _close_or_explain(
+    sink: RecordSink, runner: LoadRunner | WorkerPool, manifest: Manifest
+) -> None:
     """Close the sink (a last try at writing what failed before); if the results cannot be
     written, say exactly how many records were saved and how many were lost."""
     try:

@@ -431,6 +431,44 @@ def limit_trials_table(part: Part) -> Table | None:
     return Table(_key("limit-trials", part.name), title, columns, rows, note)
 
 
+def worker_table(part: Part) -> Table | None:
+    """Health of each load-generating worker of a multi-worker run (from its records)."""
+    workers = (part.manifest.get("self_check") or {}).get("workers") or []
+    if not workers:
+        return None
+    rows = tuple(
+        (
+            w.get("worker"),
+            w.get("host") or "-",
+            w.get("requests"),
+            w.get("scheduled_rate_rps"),
+            w.get("achieved_rate_rps"),
+            _ms(w.get("schedule_lag_p99_s")),
+            None if w.get("client_cpu_share") is None else w["client_cpu_share"] * 100,
+            "yes" if w.get("kept_schedule") else "NO",
+            w.get("error") or w.get("stop_reason") or "-",
+        )
+        for w in workers
+    )
+    columns = (
+        Column("worker", fmt_int),
+        Column("host", numeric=False),
+        Column("requests (n)", fmt_int),
+        Column("scheduled (req/s)", lambda v: fmt_num(v, 1)),
+        Column("achieved (req/s)", lambda v: fmt_num(v, 1)),
+        Column("schedule lag p99 (ms)", lambda v: fmt_num(v, 2)),
+        Column("CPU (% of a core)", lambda v: fmt_num(v, 0)),
+        Column("kept schedule", numeric=False),
+        Column("ended", numeric=False),
+    )
+    note = "each worker sends every N-th request of the one seeded schedule"
+    return Table(_key("workers", part.name), f"Workers: {part.name}", columns, rows, note)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
 def part_tables(part: Part) -> list[Table]:
     if part.kind == "limits":
         return [t for t in (limits_table(part), limit_trials_table(part)) if t is not None]
@@ -440,6 +478,7 @@ def part_tables(part: Part) -> list[Table]:
         routing_table,
         load_table,
         stages_table,
+        worker_table,
     )
     tables = [t for t in (b(part) for b in builders) if t is not None]
     if part.kind == "load":

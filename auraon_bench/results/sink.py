@@ -97,6 +97,7 @@ class RecordSink:
         flush_interval_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         fsync: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
             raise ValueError(f"batch_rows must be an integer >= 1, got {batch_rows!r}")
@@ -111,7 +112,10 @@ class RecordSink:
         self._fsync = fsync
         self._buffer: list[Any] = []
         self._rows_written = 0
-        self._next_part = 1
+        # Worker ``i`` of ``n`` writes parts i+1, i+1+n, ...: several processes share one run
+        # directory without a lock, and the parts still merge in a stable order.
+        self._shard = shard
+        self._next_part = shard[0] + 1
         self._closed = False
         self._prepare_dir()
         self._last_flush = clock()
@@ -202,22 +206,24 @@ class RecordSink:
             raise ResultsWriteError(path, "write request records", exc) from exc
         written = len(self._buffer)
         self._buffer = []  # a new list: the old one's capacity is released with it
-        self._next_part += 1
+        self._next_part += self._shard[1]
         self._rows_written += written
         self._last_flush = self._clock()
         return written
 
-    def close(self) -> None:
+    def close(self, *, compact: bool = True) -> None:
         """Flush, then compact the parts into ``requests.parquet`` and remove them.
 
         Idempotent. If it fails the sink stays open, the parts stay readable, and close can be
         retried. A run with no records still gets an (empty) ``requests.parquet``, so that the
-        final file's presence always means "the run was closed cleanly".
+        final file's presence always means "the run was closed cleanly". ``compact=False``
+        (a worker's sink) only flushes: whoever owns the run compacts every worker's parts.
         """
         if self._closed:
             return
         self.flush()
-        self._compact()
+        if compact:
+            self._compact()
         self._closed = True
 
     def __enter__(self) -> Self:
@@ -245,7 +251,8 @@ class RecordSink:
             raise RuntimeError(f"RecordSink for {self._run_dir} is closed")
 
     def _prepare_dir(self) -> None:
-        if self._final_path.exists() or list_parts(self._parts_dir):
+        shared = self._shard[1] > 1  # the owner checked; other workers' parts may be there
+        if self._final_path.exists() or (not shared and list_parts(self._parts_dir)):
             raise ConfigError(
                 "already holds request records; use a new run directory",
                 source=str(self._run_dir),
