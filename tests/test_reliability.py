@@ -101,6 +101,12 @@ datasets = ["{dataset}"]
 name = "steady"
 rate = 50.0
 requests = 20
+
+[[load]]
+name = "split"  # the key also travels to worker processes
+rate = 50.0
+requests = 20
+workers = 2
 """
 
 
