@@ -3,9 +3,11 @@
 Methods:
     grade(item, response_text, *, ok=True, judge_verdict=None) -> GradeResult   (the entry point)
     check_item(item) -> list[str]        problems in an item's grader_options, before a run
-    is_refusal(text), normalize_text(text), extract_number(text), extract_choice(text, n_choices),
+    judge_prompt(item, response)         the judge model's messages for one answer
+    and, from ``auraon_bench.data.answers`` (reading free text, no grading): is_refusal(text),
+    normalize_text(text), extract_number(text), extract_choice(text, n_choices),
     extract_json_object(text), validate_schema(instance, schema), parse_tool_calls(text),
-    parse_judge_score(text), judge_prompt(item, response)
+    parse_judge_score(text)
 
 Before any grader runs (in this order): grader ``none`` -> failure ``ungraded``; ``ok=False`` (the
 request failed) -> ``error``; ``None`` or blank text -> ``empty``; a refusal -> ``refused``. All
@@ -60,39 +62,30 @@ and a detail; ``check_item`` finds these before a run.
 from __future__ import annotations
 
 import json
-import math
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from auraon_bench.data import code_runner
+from auraon_bench.data.answers import (
+    NUMBER,
+    answer_tail,
+    call_from,
+    extract_choice,
+    extract_json_object,
+    extract_number,
+    is_number,
+    is_refusal,
+    json_equal,
+    last_line,
+    normalize_text,
+    number_match_value,
+    parse_judge_score,
+    parse_tool_calls,
+    validate_schema,
+)
 from auraon_bench.data.dataset import PromptItem
-
-REFUSAL_PATTERN = re.compile(
-    r"^\W*(?:i\s+(?:can(?:no|')t|won't|will\s+not|(?:am|'m)\s+(?:unable|not\s+able)\s+to)\b"
-    r"|i(?:'m|\s+am)\s+sorry,?\s+but\b"
-    r"|(?:sorry|unfortunately),?\s+i\s+can(?:no|')t\b"
-    r"|as\s+an\s+ai\b)",
-    re.IGNORECASE,
-)
-_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
-_EXTRA_PUNCTUATION = frozenset("`^~|")  # symbols (not category P) that markdown wraps answers in
-# "answer:", "**Answer:**", "answer is", "final answer is:" ... and the rest of that line.
-_ANSWER_TAIL = re.compile(r"(?im)\banswer\b[*_ \t]*(?:is\b[*_ \t]*[:：]?|[:：=])[*_ \t]*(.*)$")
-# No letter, digit or dot just before: keeps "x2" and "v1.2" out, and "3-5" reads as 5, not -5.
-_NUMBER = re.compile(
-    r"(?<![A-Za-z0-9_.])([-−–+]?)\$?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)"
-)
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_CHOICE_COLON = re.compile(r"(?i)\banswer\b[*_ \t]*[:：][*_ \t]*\$?\(?([a-j])\)?(?![\w'])")
-# After "answer is" a bare lower-case letter is usually the article "a": only (x) or X count.
-_CHOICE_IS = re.compile(r"\b[Aa]nswer\s+is\s*:?[*_ \t]*(?:\(([A-Ja-j])\)|\$?([A-J])(?![\w']))")
-_LONE_LETTER = re.compile(r"(?i)^[*_\s(\[]*([a-j])[)\].:*_\s]*$")
-_JSON_FENCE = re.compile(r"```[ \t]*(json)?[^\n]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-_JUDGE_VERDICT = re.compile(r"\[\[(\d+\.?\d*)\]\]")
-_MAX_OBJECT_STARTS = 64  # bounds the brace scan on long answers full of "{"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +100,6 @@ class GradeResult:
     detail: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One parsed call; ``error`` says why its arguments could not be parsed."""
-
-    name: str
-    arguments: Any
-    error: str | None = None
-
-
 class _BadItem(ValueError):
     """The item's grader_options cannot be used: a dataset bug, not a model's mistake."""
 
@@ -126,220 +110,6 @@ def _fail(failure: str, detail: str | None = None) -> GradeResult:
 
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def is_refusal(text: str) -> bool:
-    """True if the text opens with one of REFUSAL_PATTERN's phrases (curly apostrophes too)."""
-    return REFUSAL_PATTERN.match(text.replace("\u2019", "'")) is not None
-
-
-def normalize_text(text: str) -> str:
-    """NFKC, lower-case, delete punctuation, drop a/an/the, collapse whitespace."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = "".join(
-        ch
-        for ch in text
-        if not unicodedata.category(ch).startswith("P") and ch not in _EXTRA_PUNCTUATION
-    )
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def _answer_tail(text: str) -> str | None:
-    tails = [m.group(1).strip() for m in _ANSWER_TAIL.finditer(text)]
-    return tails[-1] if tails and tails[-1] else None
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-def _number_match_value(match: re.Match[str]) -> tuple[str, float]:
-    sign = "-" if match.group(1) in ("-", "−", "–") else ""
-    digits = match.group(2).replace(",", "")
-    return sign + digits, float(sign + digits)
-
-
-def extract_number(text: str) -> tuple[str, float, str] | None:
-    """(number as written without separators, value, method) or None; see the module rules."""
-    boxed = _BOXED.findall(text)
-    if boxed and (match := _NUMBER.search(boxed[-1])):
-        return (*_number_match_value(match), "boxed")
-    tails = [m.group(1) for m in _ANSWER_TAIL.finditer(text)]
-    if tails and (match := _NUMBER.search(tails[-1])):
-        return (*_number_match_value(match), "answer_line")
-    numbers = list(_NUMBER.finditer(text))
-    return (*_number_match_value(numbers[-1]), "last_number") if numbers else None
-
-
-def extract_choice(text: str, n_choices: int = 10) -> tuple[str, str] | None:
-    """(upper-case letter, method) or None; letters past ``n_choices`` are skipped."""
-    allowed = "ABCDEFGHIJ"[: max(1, min(n_choices, 10))]
-    boxed = [b.strip(" ()$").upper() for b in _BOXED.findall(text)]
-    if boxed and boxed[-1] in allowed and len(boxed[-1]) == 1:
-        return boxed[-1], "boxed"
-    found: list[tuple[int, str]] = [(m.start(), m.group(1)) for m in _CHOICE_COLON.finditer(text)]
-    found += [(m.start(), m.group(1) or m.group(2)) for m in _CHOICE_IS.finditer(text)]
-    letters = [letter.upper() for _, letter in sorted(found) if letter.upper() in allowed]
-    if letters:
-        return letters[-1], "answer_line"
-    lone = _LONE_LETTER.match(_last_line(text))
-    if lone and lone.group(1).upper() in allowed:
-        return lone.group(1).upper(), "last_line"
-    return None
-
-
-def _object_end(text: str, start: int) -> int | None:
-    """Index of the brace closing the one at ``start``, skipping braces inside JSON strings."""
-    depth, in_string, escaped = 0, False, False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
-
-
-def _load_object(text: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def extract_json_object(text: str) -> tuple[dict[str, Any] | None, str]:
-    """The first JSON object: a ```json fence (or a bare fence holding an object), else the
-    first balanced {...} that parses. Returns (object or None, method)."""
-    for fence in _JSON_FENCE.finditer(text):
-        if fence.group(1) or fence.group(2).lstrip().startswith("{"):
-            obj = _load_object(fence.group(2))
-            if obj is not None:
-                return obj, "fenced_json"
-    start = text.find("{")
-    for _ in range(_MAX_OBJECT_STARTS):
-        if start == -1:
-            break
-        end = _object_end(text, start)
-        if end is None:
-            break  # an unclosed brace: no later "{" closes either, the scan ran to the end
-        obj = _load_object(text[start : end + 1])
-        if obj is not None:
-            whole = text.strip() == text[start : end + 1]
-            return obj, "whole_text" if whole else "first_object"
-        start = text.find("{", start + 1)
-    return None, "none"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str),
-    "number": _is_number,
-    "integer": lambda v: _is_number(v) and float(v).is_integer(),
-    "boolean": lambda v: isinstance(v, bool),
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "null": lambda v: v is None,
-}
-
-
-def validate_schema(instance: Any, schema: Any, path: str = "$") -> list[str]:
-    """Errors of ``instance`` against a JSON-Schema subset (empty list: valid).
-
-    Supported: type (a name or a list), enum, minimum, maximum, exclusiveMinimum,
-    exclusiveMaximum, required, properties, additionalProperties (false only), items (one
-    schema). Other keywords are ignored, as JSON Schema ignores unknown ones; jsonschema is not
-    a dependency of this project, so this subset is implemented here.
-    """
-    if not isinstance(schema, Mapping):
-        return []  # true / absent schema: anything is valid
-    expected = schema.get("type")
-    if expected is not None:
-        names = expected if isinstance(expected, list) else [expected]
-        if not any(_TYPE_CHECKS.get(name, lambda _v: False)(instance) for name in names):
-            return [f"{path}: expected {' or '.join(map(str, names))}"]
-    errors: list[str] = []
-    if "enum" in schema and not any(_equal(instance, e, _strict_text) for e in schema["enum"]):
-        errors.append(f"{path}: not one of the allowed values")
-    if _is_number(instance):
-        for key, ok in (
-            ("minimum", lambda b: instance >= b),
-            ("maximum", lambda b: instance <= b),
-            ("exclusiveMinimum", lambda b: instance > b),
-            ("exclusiveMaximum", lambda b: instance < b),
-        ):
-            if _is_number(schema.get(key)) and not ok(schema[key]):
-                errors.append(f"{path}: violates {key} {schema[key]}")
-    if isinstance(instance, dict):
-        errors += [
-            f"{path}: missing {k!r}" for k in schema.get("required", ()) if k not in instance
-        ]
-        properties = schema.get("properties", {})
-        for key, sub in properties.items():
-            if key in instance:
-                errors += validate_schema(instance[key], sub, f"{path}.{key}")
-        if schema.get("additionalProperties") is False:
-            errors += [f"{path}: unexpected {k!r}" for k in instance if k not in properties]
-    if isinstance(instance, list) and isinstance(schema.get("items"), Mapping):
-        for i, value in enumerate(instance):
-            errors += validate_schema(value, schema["items"], f"{path}[{i}]")
-    return errors
-
-
-def _strict_text(got: str, ref: str) -> bool:
-    return got == ref
-
-
-def _equal(
-    got: Any,
-    ref: Any,
-    text_equal: Callable[[str, str], bool],
-    *,
-    rel_tol: float = 0.0,
-    allow_extra: bool = False,
-) -> bool:
-    """Type-aware equality: numbers numerically (bool is not a number), strings by
-    ``text_equal``, lists in order, objects by key (null-valued extra keys count as absent)."""
-    if _is_number(ref):
-        return _is_number(got) and math.isclose(got, ref, rel_tol=rel_tol, abs_tol=rel_tol)
-    if isinstance(ref, str):
-        return isinstance(got, str) and text_equal(got, ref)
-    if isinstance(ref, list):
-        return (
-            isinstance(got, list)
-            and len(got) == len(ref)
-            and all(
-                _equal(g, r, text_equal, rel_tol=rel_tol, allow_extra=allow_extra)
-                for g, r in zip(got, ref, strict=True)
-            )
-        )
-    if isinstance(ref, dict):
-        if not isinstance(got, dict):
-            return False
-        extra = [k for k, v in got.items() if k not in ref and v is not None]
-        if extra and not allow_extra:
-            return False
-        return all(
-            (k in got or r is None)
-            and _equal(got.get(k), r, text_equal, rel_tol=rel_tol, allow_extra=allow_extra)
-            for k, r in ref.items()
-        )
-    return type(got) is type(ref) and got == ref  # bool and null
 
 
 def _loose_text(got: str, ref: str) -> bool:
@@ -357,7 +127,7 @@ def _references(item: PromptItem, options: Mapping[str, Any]) -> list[str]:
 
 def _grade_exact(item: PromptItem, text: str, options: Mapping[str, Any]) -> GradeResult:
     refs = {normalize_text(r) for r in _references(item, options)}
-    tail, last = _answer_tail(text), _last_line(text)
+    tail, last = answer_tail(text), last_line(text)
     candidates = [(text.strip(), "whole_text")]
     if tail is not None:
         candidates.append((tail, "answer_line"))
@@ -372,10 +142,10 @@ def _grade_exact(item: PromptItem, text: str, options: Mapping[str, Any]) -> Gra
 
 def _reference_number(item: PromptItem) -> float:
     ref = item.answer
-    if _is_number(ref):
+    if is_number(ref):
         return float(ref)
-    if isinstance(ref, str) and (match := _NUMBER.fullmatch(ref.strip())):
-        return _number_match_value(match)[1]
+    if isinstance(ref, str) and (match := NUMBER.fullmatch(ref.strip())):
+        return number_match_value(match)[1]
     raise _BadItem(f"numeric reference is not a number: {ref!r}")
 
 
@@ -457,7 +227,7 @@ def _grade_json(item: PromptItem, text: str, options: Mapping[str, Any]) -> Grad
         k
         for k in fields
         if (k in obj or ref[k] is None)
-        and _equal(obj.get(k), ref[k], _loose_text, rel_tol=1e-6, allow_extra=True)
+        and json_equal(obj.get(k), ref[k], _loose_text, rel_tol=1e-6, allow_extra=True)
     ]
     wrong = [k for k in fields if k not in equal]
     detail = f"wrong fields: {', '.join(wrong)}" if wrong else None
@@ -485,46 +255,9 @@ def _grade_code(item: PromptItem, text: str, options: Mapping[str, Any]) -> Grad
     return GradeResult(code, method, float(run.passed), run.passed, failure, detail)
 
 
-def _call_from(raw: Any) -> ToolCall | None:
-    if not isinstance(raw, Mapping):
-        return None
-    function = raw.get("function")
-    if isinstance(function, Mapping):  # the OpenAI message shape {"type", "function": {...}}
-        raw = function
-    name = raw.get("name")
-    if not isinstance(name, str):
-        return None
-    arguments = raw.get("arguments", raw.get("parameters", {}))
-    for _ in range(2):  # a second pass undoes double-encoded arguments ("\"{...}\"")
-        if not isinstance(arguments, str):
-            break
-        if not arguments.strip():
-            arguments = {}
-            break
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            return ToolCall(name, arguments, "arguments are not valid JSON")
-    if not isinstance(arguments, dict):
-        return ToolCall(name, arguments, "arguments are not a JSON object")
-    return ToolCall(name, arguments)
-
-
-def parse_tool_calls(text: str) -> list[ToolCall]:
-    """Calls from the client's JSON list of {"name", "arguments"} (arguments a JSON string or
-    an object; the OpenAI {"function": {...}} shape too), a single such object, or one written
-    into the text (a fence, <tool_call>{...}</tool_call>). Empty list if there is none."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data, _ = extract_json_object(text)
-    items = data if isinstance(data, list) else [data]
-    return [call for call in map(_call_from, items) if call is not None]
-
-
 def _grade_tool_call(item: PromptItem, text: str, options: Mapping[str, Any]) -> GradeResult:
     ref = item.answer if isinstance(item.answer, Mapping) else {}
-    expected = _call_from(ref)
+    expected = call_from(ref)
     if expected is None or expected.error:
         raise _BadItem('tool_call reference must be {"name": ..., "arguments": {...}}')
     calls = parse_tool_calls(text)
@@ -545,7 +278,7 @@ def _grade_tool_call(item: PromptItem, text: str, options: Mapping[str, Any]) ->
             return got.strip().casefold() == ref.strip().casefold()
         return got.strip() == ref.strip()
 
-    right = call.error is None and _equal(
+    right = call.error is None and json_equal(
         call.arguments,
         expected.arguments,
         text_equal,
@@ -554,15 +287,6 @@ def _grade_tool_call(item: PromptItem, text: str, options: Mapping[str, Any]) ->
     )
     detail = None if right else (call.error or "wrong arguments")
     return GradeResult(shown, "tool_calls", 1.0 if right else 0.5, right, None, detail)
-
-
-def parse_judge_score(text: str | None) -> float | None:
-    """The last "[[N]]" verdict of a judge (N on 0..10) scaled to 0..1; None if absent or > 10."""
-    matches = _JUDGE_VERDICT.findall(text or "")
-    if not matches:
-        return None
-    value = float(matches[-1])
-    return value / 10.0 if value <= 10.0 else None
 
 
 def judge_prompt(item: PromptItem, response: str) -> list[dict[str, str]]:
