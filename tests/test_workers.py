@@ -4,6 +4,7 @@ and a run must mean the same as the single-process run of the same seed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -172,3 +173,54 @@ def test_a_local_ray_cluster_runs_the_same_schedule(tmp_path: Path) -> None:
     assert [w["worker"] for w in summary["self_check"]["workers"]] == [0, 1]
     assert all(w["error"] is None for w in summary["self_check"]["workers"])
     assert result.status == "complete"
+
+
+def _children(pid: int) -> list[int]:
+    # Per thread: the workers are started from a worker thread of the coordinator.
+    found = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            found += [int(p) for p in path.read_text().split()]
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def test_workers_stop_and_exit_when_the_coordinator_is_killed(tmp_path: Path) -> None:
+    out = tmp_path / "orphaned"
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "auraon_bench", "load", "--model", "gpt-4o", "--rate", "40"),
+            *("--duration", "120", "--time-scale", "0.02", "--workers", "2", "--out", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len({p.name for p in (out / "requests.parts").glob("part-*.parquet")}) < 2:
+            assert time.monotonic() < deadline, "no records flushed"
+            time.sleep(0.2)
+        # The embedded emulator, the two workers (and multiprocessing's resource tracker).
+        children = _children(process.pid)
+        assert len(children) >= 3
+        process.kill()
+        process.wait(10)
+        deadline = time.monotonic() + 30  # the grace period for in-flight requests, and more
+        while any(_running(pid) for pid in children):
+            assert time.monotonic() < deadline, "a worker outlived its coordinator"
+            time.sleep(0.2)
+    finally:
+        for pid in _children(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    records = pq.read_table(out / "requests.parts").to_pylist()
+    assert {r["worker"] for r in records} == {0, 1}
+    assert len({r["request_id"] for r in records}) == len(records)

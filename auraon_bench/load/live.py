@@ -30,6 +30,11 @@ class LiveStats:
     last_done: float | None = None
     recent_ttft: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
 
+    def restart(self) -> None:
+        """Count time and CPU from now (a worker that waited for a shared start)."""
+        self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
+
     def observe(self, record: RequestRecord) -> None:
         self.records += 1
         self.statuses[record.status] += 1

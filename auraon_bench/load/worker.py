@@ -134,6 +134,7 @@ async def run_worker(
     async def stage_start(stage: int) -> int:
         if stage == 0:
             await anyio.sleep(max(0.0, (t0_ns - time.perf_counter_ns()) / 1e9))
+            runner.stats.restart()  # CPU share and rates count from the shared start
             return t0_ns
         link.send(("stage", stage))
         await inbox.wait_go(stage)
@@ -228,11 +229,13 @@ async def _listen(link: Link, runner: LoadRunner, inbox: Inbox) -> None:
         message = link.poll()
         if message is None:
             await anyio.sleep(POLL_S)
-        elif message[0] == "stop":
+            continue
+        if message[0] == "stop":
             runner.stop(str(message[1]))
             inbox.release(None)
         elif message[0] == "go":
             inbox.release(int(message[1]))
+        await anyio.sleep(0)  # never starve the runner, whatever arrives
 
 
 async def _tick(link: Link, runner: LoadRunner) -> None:
@@ -249,14 +252,18 @@ class PipeLink:
     def __init__(self, conn: Any, on_eof: tuple[str, Any] | None = None) -> None:
         self.conn = conn
         self.on_eof = on_eof
+        self.closed = False
 
     def send(self, message: tuple[str, Any]) -> None:
         self.conn.send(message)
 
     def poll(self) -> tuple[str, Any] | None:
+        if self.closed:
+            return None
         try:
             return self.conn.recv() if self.conn.poll(0) else None
         except (EOFError, OSError):
+            self.closed = True  # said once: a closed pipe is "readable" forever
             return self.on_eof
 
 
