@@ -21,26 +21,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+sys.path.insert(0, str(ROOT))
+from proc_tools import free_port, machine, wait_for_port  # noqa: E402
 
 
 class RefServer:
@@ -53,14 +44,9 @@ class RefServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        self.close()
-        raise SystemExit(f"refserver did not start on port {self.port}")
+        if not wait_for_port(self.port):
+            self.close()
+            raise SystemExit(f"refserver did not start on port {self.port}")
 
     @property
     def base_url(self) -> str:
@@ -187,22 +173,6 @@ def events_per_s(out_dir: Path) -> float:
     table = pq.read_table(out_dir / "requests.parquet", columns=["n_events", "t_sent", "t_done"])
     df = table.to_pandas()
     return float(df["n_events"].sum() / (df["t_done"].max() - df["t_sent"].min()))
-
-
-def machine() -> dict:
-    model = ""
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def main() -> None:

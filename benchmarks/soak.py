@@ -62,6 +62,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from proc_tools import children, scheduled, stop  # noqa: E402
+
 from auraon_bench.client.wire import chat_body  # noqa: E402
 from auraon_bench.data.prompts import synthetic_prompts  # noqa: E402
 from auraon_bench.emulator.gateway import GatewayHeaders  # noqa: E402
@@ -92,18 +94,6 @@ SIGNATURES = {
 def child_env() -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
-
-
-def stop(proc: subprocess.Popen[bytes] | None, grace_s: float) -> None:
-    """SIGTERM, then SIGKILL after ``grace_s``; reaps the child."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def start_emulator(cmd: list[str], stderr: Any) -> tuple[subprocess.Popen[bytes], str]:
@@ -167,14 +157,6 @@ def cores_busy_s() -> float:
     return busy
 
 
-def children(pid: int) -> list[int]:
-    kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            kids += [int(x) for x in (task / "children").read_text().split()]
-    return kids
-
-
 def comm(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
@@ -200,16 +182,6 @@ def sample(t0: float, emu: int, load: int) -> dict[str, Any]:
 
 
 # ---- expectations ------------------------------------------------------------------------------
-
-
-def scheduled(rate: float, duration: float) -> int:
-    """Requests of the constant profile: offsets i / rate in [0, duration)."""
-    n = int(rate * duration)
-    while n / rate < duration:
-        n += 1
-    while n > 0 and (n - 1) / rate >= duration:
-        n -= 1
-    return n
 
 
 def replay(n: int, seed: int, time_scale: float, faults: dict[str, float]) -> dict[str, Any]:

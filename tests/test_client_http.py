@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 
 import anyio
@@ -14,6 +13,7 @@ from auraon_bench.client.pricing import PriceTable
 from auraon_bench.client.wire import chat_body
 from auraon_bench.errors import TargetError
 from auraon_bench.results.schema import RequestRecord
+from tests.fault_routes import full_accept_queue
 from tests.scripted_server import ScriptedServer, http, reply, reset_after_request, stall
 
 pytestmark = pytest.mark.anyio
@@ -161,25 +161,11 @@ async def test_price_table_cost_for_targets_without_metadata() -> None:
 async def test_connect_timeout_against_a_full_accept_queue() -> None:
     # A listener that never accepts, its backlog filled: the kernel drops further SYNs, so the
     # client's connect hangs until its connect timeout, all on loopback.
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        port = listener.getsockname()[1]
-        fillers = []
-        try:
-            for _ in range(4):
-                filler = socket.socket()
-                filler.setblocking(False)
-                with contextlib.suppress(BlockingIOError):
-                    filler.connect(("127.0.0.1", port))
-                fillers.append(filler)
-            await anyio.sleep(0.2)
-            timeouts = Timeouts(connect=0.3, read=5, total=10)
-            async with MeasuringClient(f"http://127.0.0.1:{port}/v1", timeouts=timeouts) as c:
-                rec = await send(c, stream=False)
-        finally:
-            for filler in fillers:
-                filler.close()
+    with full_accept_queue() as port:
+        await anyio.sleep(0.2)
+        timeouts = Timeouts(connect=0.3, read=5, total=10)
+        async with MeasuringClient(f"http://127.0.0.1:{port}/v1", timeouts=timeouts) as c:
+            rec = await send(c, stream=False)
     assert (rec.status, rec.error_type) == ("timeout", "connect")
 
 

@@ -1,0 +1,77 @@
+"""Process helpers shared by the benchmark scripts: free ports, clean stops, /proc lookups."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import socket
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auraon_bench.load.arrivals import ScheduleSpec
+from auraon_bench.load.session import planned_requests
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout_s: float = 10.0) -> bool:
+    """True once something accepts connections on the loopback ``port``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def stop(proc: subprocess.Popen[bytes] | None, grace_s: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``; reaps the child."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of every thread of ``pid`` (a thread may start processes too)."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            kids += [int(x) for x in (task / "children").read_text().split()]
+    return kids
+
+
+def scheduled(rate: float, duration: float) -> int:
+    """Requests of a constant-rate schedule, as the load command counts them."""
+    return planned_requests(ScheduleSpec(profile="constant", rate=rate, duration=duration)) or 0
+
+
+def machine() -> dict[str, Any]:
+    """What a benchmark ran on: date, CPUs and their model, Python, load average at start."""
+    model = ""
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
