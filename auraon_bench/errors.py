@@ -5,7 +5,10 @@
     │   ├── CatalogError             emulator catalog (models, plans, keys, routing, faults)
     │   └── DatasetError             prompt dataset (JSONL line and field)
     ├── TargetError                  the target cannot be used (unreachable, key rejected)
-    └── EmulatorError                the built-in emulator could not start or stopped early
+    ├── EmulatorError                the built-in emulator could not start or stopped early
+    ├── WorkerError                  a load worker process could not start
+    └── ResultsWriteError            records could not be written (disk full, unwritable);
+                                     defined in ``auraon_bench.results.sink``, it says what was kept
 
 The CLI turns every one of these into a one-line message and a non-zero exit; anything else that
 escapes is a bug in auraon-bench. Errors the emulator *answers* over HTTP are not exceptions of
@@ -54,3 +57,8 @@ class TargetError(AuraonBenchError):
 
 class EmulatorError(AuraonBenchError):
     """The built-in emulator failed to start or died."""
+
+
+class WorkerError(AuraonBenchError):
+    """A load worker (a local process or a Ray actor) could not start or vanished before it
+    was ready. A worker that fails mid-run is reported in the run, not raised."""

@@ -224,3 +224,33 @@ def test_workers_stop_and_exit_when_the_coordinator_is_killed(tmp_path: Path) ->
     records = pq.read_table(out / "requests.parts").to_pylist()
     assert {r["worker"] for r in records} == {0, 1}
     assert len({r["request_id"] for r in records}) == len(records)
+
+
+def test_a_worker_that_cannot_start_is_a_one_line_error(tmp_path: Path) -> None:
+    import anyio
+
+    from auraon_bench.data.prompts import synthetic_prompts
+    from auraon_bench.errors import WorkerError
+    from auraon_bench.load.pool import LocalExecutor
+    from auraon_bench.load.split import Shard
+    from auraon_bench.load.worker import WorkerJob
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    spec = ScheduleSpec(profile="constant", rate=5, duration=1)
+    jobs = [
+        WorkerJob(
+            Shard(i, 2),
+            "run",
+            blocker / "run",  # the worker cannot create its parts there
+            "http://127.0.0.1:9/v1",
+            None,
+            options(tmp_path / "unused", spec, workers=2),
+            tuple(synthetic_prompts(2, 8, 4)),
+        )
+        for i in range(2)
+    ]
+    pool = WorkerPool(jobs, LocalExecutor())
+    with pytest.raises(WorkerError, match=r"worker \d could not start: .*Not a directory"):
+        anyio.run(pool.run, tmp_path / "parts")
+    assert all(not w.handle.alive() for w in pool.workers)  # none left behind

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from auraon_bench.errors import AuraonBenchError
+from auraon_bench.errors import AuraonBenchError, WorkerError
 from auraon_bench.load.live import LiveStats
 from auraon_bench.load.worker import PipeLink, WorkerJob, WorkerReport, process_main
 
@@ -32,10 +32,6 @@ READY_TIMEOUT_S = 120.0  # spawning Python and importing pandas/pyarrow on a bus
 START_DELAY_NS = 200_000_000  # time for the start message to reach every worker
 POLL_S = 0.02
 GRACE_S = 10.0
-
-
-class WorkerError(AuraonBenchError):
-    """A worker could not start or ended without its report."""
 
 
 class Handle(Protocol):
