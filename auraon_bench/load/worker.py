@@ -185,6 +185,11 @@ async def run_worker(
     report.rows_unsaved = sink.rows_buffered
     if error is not None:
         report.error = report.error or str(error)
+    if report.rows_unsaved:
+        report.error = (
+            f"{report.error}; {report.rows_unsaved:,} measured records could not be saved, "
+            f"{report.rows_written:,} were"
+        )
     return report
 
 
