@@ -47,8 +47,6 @@ class Handle(Protocol):
 
 
 class Executor(Protocol):
-    name: str
-
     def start(self, jobs: Sequence[WorkerJob]) -> list[Handle]: ...
 
     def collect(self, handles: Sequence[Handle], parts_dir: Path) -> None: ...
@@ -242,8 +240,6 @@ class _ProcessHandle(PipeLink):
 class LocalExecutor:
     """Workers as child processes of this one (``spawn``: a fresh interpreter each, no state
     inherited from the coordinator's event loop)."""
-
-    name = "local"
 
     def __init__(self, use_uvloop: bool = False) -> None:
         self.use_uvloop = use_uvloop

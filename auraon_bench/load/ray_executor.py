@@ -125,8 +125,6 @@ class _ActorHandle:
 
 
 class RayExecutor:
-    name = "ray"
-
     def __init__(self, address: str | None = None) -> None:
         self.address = address
         self.ray = _ray()

@@ -15,7 +15,6 @@ import numpy as np
 
 from auraon_bench.analysis.load_summary import ArmSummary
 from auraon_bench.load.arrivals import Profile, ScheduleSpec, build_schedule
-from auraon_bench.load.split import Shard
 from auraon_bench.load.worker import WorkerReport
 from auraon_bench.results.reader import read_compact
 
@@ -33,7 +32,7 @@ def judge_client(
     lag_p50, lag_p99 = overall.schedule_lag_s.p50, overall.schedule_lag_s.p99
     achieved = overall.achieved_rate
     target_rate = target_rate_of(spec)
-    scheduled = scheduled_rate(spec) or target_rate
+    scheduled = scheduled_rates(spec)[0] or target_rate
     warnings = []
     kept = True
     if lag_p99 is not None and lag_p99 > LAG_P99_LIMIT_S:
@@ -69,19 +68,19 @@ def target_rate_of(spec: ScheduleSpec) -> float | None:
     return spec.rate if open_loop else None
 
 
-def scheduled_rate(spec: ScheduleSpec, shard: Shard | None = None) -> float | None:
-    """The rate the seeded schedule itself asks for: (arrivals - 1) / their span. A short
-    Poisson schedule differs from its nominal rate by chance; the client is judged on what it
-    was asked to send (by one worker: its share)."""
+def scheduled_rates(spec: ScheduleSpec, workers: int = 1) -> list[float | None]:
+    """The rate the seeded schedule itself asks of each of ``workers`` (each sends every
+    ``workers``-th arrival): (arrivals - 1) / their span. A short Poisson schedule differs from
+    its nominal rate by chance; the client is judged on what it was asked to send."""
     if target_rate_of(spec) is None:
-        return None
-    offsets = build_schedule(spec, ("-",), 1).offsets_s
-    if offsets is None:
-        return None
-    if shard is not None:
-        offsets = offsets[shard.index :: shard.count]
-    span = float(offsets[-1] - offsets[0]) if len(offsets) > 1 else 0.0
-    return (len(offsets) - 1) / span if span > 0 else None
+        return [None] * workers
+    offsets = build_schedule(spec, ("-",), 1).offsets_s  # built once, whatever ``workers``
+    rates: list[float | None] = []
+    for index in range(workers):
+        mine = offsets[index::workers] if offsets is not None else ()
+        span = float(mine[-1] - mine[0]) if len(mine) > 1 else 0.0
+        rates.append((len(mine) - 1) / span if span > 0 else None)
+    return rates
 
 
 def worker_health(
@@ -99,8 +98,9 @@ def worker_health(
     sent = first["t_sent"].to_numpy(dtype=float, na_value=np.nan)
     lag = first["schedule_lag_s"].to_numpy(dtype=float, na_value=np.nan)
     health, warnings = [], []
+    shares = scheduled_rates(spec, len(reports))
     for index, report in enumerate(reports):
-        share = scheduled_rate(spec, Shard(index, len(reports)))
+        share = shares[index]
         mine = workers == index
         times = sent[mine & ~np.isnan(sent)]
         lags = lag[mine & ~np.isnan(lag)]

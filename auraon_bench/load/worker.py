@@ -97,7 +97,7 @@ def write_batch(sink: RecordSink, batch: list[Any]) -> None:
     sink.flush()
 
 
-def snapshot(stats: LiveStats, stop_reason: str | None) -> dict[str, Any]:
+def snapshot(stats: LiveStats) -> dict[str, Any]:
     return {
         "records": stats.records,
         "in_flight": stats.in_flight,
@@ -105,7 +105,6 @@ def snapshot(stats: LiveStats, stop_reason: str | None) -> dict[str, Any]:
         "cost_usd": stats.cost_usd,
         "completion_tokens": stats.completion_tokens,
         "recent_ttft": list(stats.recent_ttft)[-100:],
-        "stop_reason": stop_reason,
     }
 
 
@@ -246,7 +245,7 @@ async def _listen(link: Link, runner: LoadRunner, inbox: Inbox) -> None:
 async def _tick(link: Link, runner: LoadRunner) -> None:
     while True:
         await anyio.sleep(TICK_S)
-        link.send(("tick", snapshot(runner.stats, runner.stop_reason)))
+        link.send(("tick", snapshot(runner.stats)))
 
 
 # -- a local child process ----------------------------------------------------------------
