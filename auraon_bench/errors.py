@@ -2,8 +2,10 @@
 
     AuraonBenchError                 base: catch this to catch everything below
     ├── ConfigError                  a file or flag the user gave is wrong (names file/line/field)
-    │   ├── CatalogError             emulator catalog (models, plans, keys, routing, faults)
-    │   └── DatasetError             prompt dataset (JSONL line and field)
+    │   ├── CatalogError             model catalog (models, prices, plans, keys, routing, faults)
+    │   ├── DatasetError             prompt dataset (JSONL line and field)
+    │   └── ResultFileError          a result file (summary, evaluation, limits JSON) that does
+    │                                not read back as its typed object (names file and field)
     ├── TargetError                  the target cannot be used (unreachable, key rejected)
     ├── EmulatorError                the built-in emulator could not start or stopped early
     ├── WorkerError                  a load worker process could not start
@@ -44,11 +46,15 @@ class ConfigError(AuraonBenchError):
 
 
 class CatalogError(ConfigError):
-    """The emulator catalog is invalid."""
+    """The model catalog (prices, plans, the emulator's models) is invalid."""
 
 
 class DatasetError(ConfigError):
     """A prompt dataset is invalid."""
+
+
+class ResultFileError(ConfigError):
+    """A result file does not hold what its typed object needs (a field missing or misshapen)."""
 
 
 class TargetError(AuraonBenchError):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from auraon_bench import formulas
 from auraon_bench.analysis.accounting import (
     summarize_cost,
     summarize_errors,
@@ -16,15 +17,20 @@ from auraon_bench.analysis.accounting import (
     summarize_tokens,
 )
 from auraon_bench.analysis.records import (
+    connect_column,
     gateway_overhead,
+    latency_column,
     logical_requests,
     measurement_window,
     output_tps,
+    output_tps_column,
     pooled_itl,
+    reuse_masks,
     send_window,
     slo_mask,
     tpot,
     tpot_column,
+    ttlt_column,
     validate_slos,
 )
 
@@ -34,8 +40,9 @@ NAN = float("nan")
 def records(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A records frame in the load runner's schema from short row specs.
 
-    Each row gives what matters (``t_sent``, ``ttft``, ``latency``, ``status``, ...); the
-    timestamps and derived columns are filled in consistently, the rest get defaults.
+    Each row gives what matters (``t_sent``, ``ttft``, ``ttlt``, ``latency``, ``status``, ...);
+    the timestamps and derived columns are filled in consistently, the rest get defaults
+    (``ttlt``, the last content event, defaults to ``latency``).
     """
     out = []
     for i, spec in enumerate(rows):
@@ -43,6 +50,7 @@ def records(rows: list[dict[str, Any]]) -> pd.DataFrame:
         t_sent = spec.pop("t_sent", float(i))
         ttft = spec.pop("ttft", NAN)
         latency = spec.pop("latency", NAN)
+        ttlt = spec.pop("ttlt", latency)
         status = spec.pop("status", "ok")
         tokens = spec.pop("completion_tokens", 5 if status == "ok" else None)
         arm = spec.pop("arm", "model-a")
@@ -69,10 +77,13 @@ def records(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "t_sent": t_sent,
             "t_first_byte": t_sent + ttft,
             "t_first_token": t_sent + ttft,
-            "t_last_token": t_sent + latency,
+            "t_last_token": t_sent + ttlt,
             "t_done": t_sent + latency,
             "schedule_lag_s": 0.0,
+            "connect_s": None,
+            "connection_reused": None,
             "ttft_s": ttft,
+            "ttlt_s": ttlt,
             "latency_s": latency,
             "tpot_s": NAN,
             "itl_s": [],
@@ -101,6 +112,8 @@ def records(rows: list[dict[str, Any]]) -> pd.DataFrame:
         df[name] = df[name].astype("Int64")
     df["cost_usd"] = df["cost_usd"].astype("Float64")
     df["correct"] = df["correct"].astype("boolean")
+    df["connection_reused"] = df["connection_reused"].astype("boolean")
+    df["connect_s"] = df["connect_s"].astype("float64")
     return df
 
 
@@ -127,10 +140,74 @@ def test_tpot_column_recomputes_and_drops_single_token_rows() -> None:
     assert list(tpot_column(df.drop(columns="completion_tokens"))) == [99.0, 99.0]
 
 
+def test_tpot_and_output_tps_end_at_the_last_content_event_not_the_last_byte() -> None:
+    # Content from 0.2 s to 1.2 s (11 tokens: 10 gaps of 0.1 s); finish, usage and [DONE]
+    # 0.8 s later. Latency includes that tail; TPOT and output tok/s must not.
+    df = records([{"ttft": 0.2, "ttlt": 1.2, "latency": 2.0, "completion_tokens": 11}])
+    assert list(latency_column(df)) == [2.0]
+    assert list(ttlt_column(df)) == [pytest.approx(1.2)]
+    assert list(tpot_column(df)) == [pytest.approx(0.1)]
+    assert list(output_tps_column(df)) == [pytest.approx(10.0)]
+    assert tpot(1.2, 0.2, 11) == pytest.approx(0.1)
+
+
+def test_one_formula_for_numbers_and_arrays() -> None:
+    """The client's scalar path and the analysis's array path of auraon_bench.formulas agree."""
+    cases = [(0.2, 1.2, 11), (0.2, 1.2, 2), (0.2, 1.2, 1), (0.2, 0.2, 5), (None, 1.0, 3)]
+    cases += [(0.1, None, 3), (0.1, 0.5, None), (0.5, 0.1, 3)]
+    for first, last, tokens in cases:
+        for f in (formulas.tpot, formulas.output_tps):
+            one = f(first, last, tokens)
+            many = f(np.array([first], dtype=float), np.array([last], dtype=float), [tokens])
+            assert one is None or isinstance(one, float), (f, first, last, tokens)
+            if one is None:
+                assert np.isnan(many[0]), (f, first, last, tokens)
+            else:
+                assert many[0] == pytest.approx(one), (f, first, last, tokens)
+    assert formulas.tpot(0.2, 1.2, 11) == pytest.approx(0.1)
+    assert formulas.output_tps(0.2, 1.2, 11) == pytest.approx(10.0)
+    assert formulas.tpot(0.2, 1.2, 1) is None and formulas.output_tps(0.2, 0.2, 5) is None
+
+
+def test_ttlt_of_records_without_the_column() -> None:
+    df = records(
+        [
+            {"ttft": 0.2, "ttlt": 1.2, "latency": 2.0},  # schema 2: ttlt_s itself
+            {"ttft": 0.2, "ttlt": 1.5, "latency": 2.0, "ttlt_s": NAN},  # v1: t_last_token
+            {"ttft": 0.2, "latency": 1.8, "ttlt_s": NAN, "t_last_token": NAN},  # v1 latency
+            {"latency": 1.0, "ttlt_s": NAN, "t_last_token": NAN},  # non-streamed: none
+        ]
+    )
+    got = ttlt_column(df)
+    assert np.allclose(got, [1.2, 1.5, 1.8, NAN], equal_nan=True)
+    # a frame from before the column existed at all
+    assert np.allclose(ttlt_column(df.drop(columns="ttlt_s")), [1.2, 1.5, 1.8, NAN], equal_nan=True)
+
+
+def test_connection_columns() -> None:
+    df = records(
+        [
+            {"connect_s": 0.25, "connection_reused": False},
+            {"connection_reused": True},
+            {"connection_reused": False, "status": "connection_error"},  # opening failed
+            {},  # unknown
+        ]
+    )
+    assert np.allclose(connect_column(df), [0.25, NAN, NAN, NAN], equal_nan=True)
+    reused, known = reuse_masks(df)
+    assert list(reused) == [False, True, False, False]
+    assert list(known) == [True, True, True, False]
+    reused, known = reuse_masks(df.drop(columns="connection_reused"))
+    assert not reused.any() and not known.any()
+
+
 def test_output_tps() -> None:
-    assert output_tps(2.5, 0.5, 10) == pytest.approx(5.0)
+    # (completion_tokens - 1) / (last - first content event): 9 gaps in 2 s
+    assert output_tps(2.5, 0.5, 10) == pytest.approx(4.5)
+    assert output_tps(2.5, 0.5, 10) == pytest.approx(1 / tpot(2.5, 0.5, 10))
     assert math.isnan(output_tps(0.5, 0.5, 10))  # no decode time
     assert math.isnan(output_tps(2.5, NAN, 10))
+    assert math.isnan(output_tps(2.5, 0.5, 1))  # one token: no decode rate
 
 
 def test_itl_is_the_concatenation_of_ok_rows() -> None:

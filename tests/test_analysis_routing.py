@@ -109,7 +109,10 @@ def test_optimal_curve_anchor_apgr_1_1309_and_cpt50_11_02() -> None:
     # ANCHORS: qualities 63.73, 73.73, 83.73, 92.96 at shares 0, 0.1, 0.2, 0.3, then flat.
     # PGR uses the exact GSM8K accuracies (833/1307, 1121/1307; 92.96% = 1215/1307):
     # 0.1 * (0/2 + .45365 + .90746 + 7 x 1.32639 + 1.32639/2) = 1.13090.
-    stated = [(0.0, Q_WEAK), (0.1, 0.7373), (0.2, 0.8373), (0.3, Q_ORACLE)]
+    # "Then flat" is part of the anchor's curve: it reaches share 1 at 92.96%. APGR integrates
+    # the actual points only (no flat extrapolation past the last one), so the flat end is a
+    # point of the curve here; between 0.3 and 1 one trapezoid equals the grid's seven.
+    stated = [(0.0, Q_WEAK), (0.1, 0.7373), (0.2, 0.8373), (0.3, Q_ORACLE), (1.0, Q_ORACLE)]
     assert round(apgr(stated, Q_WEAK, Q_STRONG, endpoints=False), 4) == 1.1309
     assert round(cpt(stated, 0.5, Q_WEAK, Q_STRONG, endpoints=False), 4) == 0.1102
     # The same curve written out on the whole grid (flat to share 1): no endpoint is added.
@@ -121,7 +124,7 @@ def test_optimal_curve_anchor_apgr_1_1309_and_cpt50_11_02() -> None:
     assert round(100 * cpt(ideal, 0.5, Q_WEAK, Q_STRONG), 2) == 11.02
     # With every figure rounded to 4 digits first the area is 1.13078: the anchor needs the
     # exact accuracies, not the printed percentages.
-    rounded = [(0.0, 0.6373), (0.1, 0.7373), (0.2, 0.8373), (0.3, 0.9296)]
+    rounded = [(0.0, 0.6373), (0.1, 0.7373), (0.2, 0.8373), (0.3, 0.9296), (1.0, 0.9296)]
     assert apgr(rounded, 0.6373, 0.8577, endpoints=False) == pytest.approx(1.130785, abs=1e-6)
 
 
@@ -130,7 +133,8 @@ def test_apgr_trapezoid_hand_computed_and_endpoints() -> None:
     assert apgr([(0.5, 0.8)], 0.0, 1.0) == pytest.approx(0.65)
     assert cpt([(0.5, 0.8)], 0.4, 0.0, 1.0) == pytest.approx(0.25)
     assert cpt([(0.5, 0.8)], 0.9, 0.0, 1.0) == pytest.approx(0.75)
-    # Equal shares are averaged; without endpoints the curve is flat outside its points.
+    # Equal shares are averaged; without endpoints a single share's APGR is its PGR, and CPT
+    # starts at the first point.
     assert apgr([(0.5, 0.6), (0.5, 1.0)], 0.0, 1.0) == pytest.approx(0.65)
     assert apgr([(0.5, 0.8)], 0.0, 1.0, endpoints=False) == pytest.approx(0.8)
     assert cpt([(0.5, 0.8)], 0.5, 0.0, 1.0, endpoints=False) == 0.5
@@ -153,7 +157,7 @@ POINTS = {
 
 def test_frontier_vertices_and_dominated() -> None:
     f = frontier(POINTS)
-    assert [v[0] for v in f.vertices] == ["cheap", "good", "best"]
+    assert [v.model for v in f.vertices] == ["cheap", "good", "best"]
     assert set(f.dominated) == {"mid", "dominated", "tie", "dearer_same"}
     assert (f.c_min, f.c_max) == (1.0, 8.0)
     d = f.to_dict()
@@ -189,14 +193,14 @@ def test_gain_saving_and_position() -> None:
 
 def test_frontier_edge_cases() -> None:
     single = frontier({"m": (2.0, 0.7)})
-    assert [v[0] for v in single.vertices] == ["m"] and single.dominated == ()
+    assert [v.model for v in single.vertices] == ["m"] and single.dominated == ()
     assert [frontier_quality(single, c) for c in (2.0, 9.0, 1.0)] == [0.7, 0.7, None]
     assert frontier_cost(single, 0.1) == 2.0 and frontier_cost(single, 0.71) is None
     assert aiq({"m": (2.0, 0.7)}) == 0.7
     tie = frontier({"a": (1.0, 0.6), "b": (1.0, 0.8)})
-    assert [v[0] for v in tie.vertices] == ["b"] and tie.dominated == ("a",)
+    assert [v.model for v in tie.vertices] == ["b"] and tie.dominated == ("a",)
     line = frontier({"a": (1.0, 0.5), "b": (2.0, 0.6), "c": (3.0, 0.7)})  # collinear
-    assert [v[0] for v in line.vertices] == ["a", "c"]  # the collinear middle point adds nothing
+    assert [v.model for v in line.vertices] == ["a", "c"]  # the collinear middle point adds nothing
     assert frontier_quality(line, 2.0) == pytest.approx(0.6)
     nan = frontier({"a": (1.0, 0.5), "b": (float("nan"), 0.9)})
     assert nan.excluded == ("b",) and len(nan.vertices) == 1
@@ -217,15 +221,15 @@ def test_frontier_edge_cases() -> None:
 def test_frontier_properties(raw: dict[str, tuple[int, int]]) -> None:
     points = {m: (c / 10, q / 100) for m, (c, q) in raw.items()}
     f = frontier(points)
-    _, costs, quals = (list(x) for x in zip(*f.vertices, strict=True))
+    costs, quals = [v.cost for v in f.vertices], [v.quality for v in f.vertices]
     assert costs == sorted(set(costs)) and quals == sorted(set(quals))  # strictly increasing
     slopes = np.diff(quals) / np.diff(costs)
     assert all(np.diff(slopes) <= 1e-9)  # concave
     assert quals[-1] == max(q for _, q in points.values()) and costs[0] == f.c_min
     for c, q in points.values():  # the frontier is on or above every model
         assert frontier_quality(f, c) >= q - 1e-12
-    for _, c, q in f.vertices:
-        assert frontier_cost(f, q) == pytest.approx(c)
+    for v in f.vertices:
+        assert frontier_cost(f, v.quality) == pytest.approx(v.cost)
     assert quals[0] - 1e-12 <= aiq(f) <= quals[-1] + 1e-12
     assert len(f.vertices) + len(f.dominated) == len(points)
 
@@ -352,10 +356,16 @@ def test_evaluate_routing_bundles_every_figure() -> None:
     df = routed_table()
     autos = ["auto:cheap", "auto", "auto:quality"]
     rep = evaluate_routing(
-        df, autos, ["weak", "strong"], reference="strong", n_resamples=100, n_permutations=100
+        df,
+        autos,
+        ["weak", "strong"],
+        reference="strong",
+        n_resamples=100,
+        n_permutations=100,
+        curves={"sweep": autos},  # here the three modes are one router's thresholds
     )
     assert (rep.weak, rep.strong, rep.n_prompts, rep.notes) == ("weak", "strong", 120, ())
-    q_w, q_s = rep.points["weak"][1], rep.points["strong"][1]
+    q_w, q_s = rep.points["weak"].quality, rep.points["strong"].quality
     for arm in autos:
         r = rep.arms[arm]
         assert r.pgr == pytest.approx((r.quality - q_w) / (q_s - q_w))
@@ -364,27 +374,62 @@ def test_evaluate_routing_bundles_every_figure() -> None:
         assert r.versus_reference.arm_b == "strong"
         assert set(r.mix.counts) <= {"weak", "strong"}
         assert r.shuffled.p_value is not None
-    curve = [(s, q) for _, s, q in rep.curve]
-    assert rep.apgr == pytest.approx(apgr(curve, q_w, q_s))
-    assert rep.cpt50 == cpt(curve, 0.5, q_w, q_s)
-    assert rep.aiq_auto is not None and rep.aiq_fixed == pytest.approx(aiq(rep.frontier))
+    (curve,) = rep.curves
+    assert [p.arm for p in curve.points] == autos  # by strong share: 20%, 50%, 90%
+    shares = [(p.strong_share, p.quality) for p in curve.points]
+    assert curve.apgr == pytest.approx(apgr(shares, q_w, q_s))
+    assert curve.cpt50 == cpt(shares, 0.5, q_w, q_s)
+    assert rep.single_points == ()
+    # One cost range for every AIQ: here the fixed models' span holds the curve's costs.
+    assert rep.aiq_cost_range == pytest.approx((0.1, 1.0))
+    assert curve.aiq == pytest.approx(
+        aiq({p.arm: (p.cost, p.quality) for p in curve.points}, 0.1, 1.0)
+    )
+    assert rep.aiq_fixed == pytest.approx(aiq(rep.frontier))
     assert rep.oracle.accuracy >= q_s
     out = rep.to_dict()
-    assert set(out["arms"]) == set(autos) and out["curve"][0]["arm"] == "auto:cheap"
+    assert set(out["arms"]) == set(autos) and out["curves"][0]["points"][0]["arm"] == "auto:cheap"
+    assert out["points"]["weak"] == {"cost": pytest.approx(0.1), "quality": q_w}
     assert set(out["arms"]["auto"]) >= {"position", "mix", "versus_fixed", "shuffled", "pgr"}
     json.dumps(out, allow_nan=False)
+
+
+def test_evaluate_routing_unrelated_modes_are_points_not_a_curve() -> None:
+    df = routed_table()
+    autos = ["auto:cheap", "auto", "auto:quality"]
+    rep = evaluate_routing(df, autos, ["weak", "strong"], n_resamples=50, n_permutations=50)
+    assert rep.curves == ()
+    assert [p.arm for p in rep.single_points] == autos
+    for point in rep.single_points:
+        r = rep.arms[point.arm]
+        assert (point.cost, point.quality, point.strong_share, point.pgr) == (
+            r.cost, r.quality, r.strong_share, r.pgr)  # fmt: skip
+    (note,) = [n for n in rep.notes if "no APGR" in n]
+    assert all(arm in note for arm in autos) and "unrelated" in note
+    # No curve: the AIQ range is the fixed models' own span.
+    assert rep.aiq_cost_range == pytest.approx((0.1, 1.0)) and rep.aiq_fixed == pytest.approx(
+        aiq(rep.frontier)
+    )
 
 
 def test_evaluate_routing_one_operating_point_and_missing_arms() -> None:
     df = synthetic(n=40)
     rep = evaluate_routing(
-        df, ["auto:perfect", "auto:gone"], ["weak", "strong"], n_resamples=50, n_permutations=50
+        df,
+        ["auto:perfect", "auto:gone"],
+        ["weak", "strong"],
+        n_resamples=50,
+        n_permutations=50,
+        curves={"lonely": ["auto:perfect", "auto:gone"]},
     )
-    assert rep.apgr is None and rep.cpt50 is None and rep.aiq_auto is None
-    assert any("APGR, CPT, AIQ need 2" in note for note in rep.notes)
+    (curve,) = rep.curves
+    assert [p.arm for p in curve.points] == ["auto:perfect"]
+    assert curve.apgr is None and curve.cpt50 is None and curve.aiq is None
+    assert any("'lonely'" in note and "no APGR" in note for note in rep.notes)
     assert any("auto:gone" in note for note in rep.notes)
     perfect = rep.arms["auto:perfect"]
     # The perfect router beats the best fixed model: the cost saving is undefined, flagged.
     assert perfect.position.above_best_model and perfect.position.cost_saving is None
-    assert perfect.versus_reference is None
+    # Without --reference auto is compared with the most accurate fixed model.
+    assert rep.reference == "strong" and perfect.versus_reference.arm_b == "strong"
     json.dumps(rep.to_dict(), allow_nan=False)

@@ -41,9 +41,12 @@ ARM_KEYS = [
     "logical",
     "tokens",
     "cost",
+    "ttlt_s",
+    "connect_s",
+    "connection_reused_share",
 ]
 PERCENTILE_FIELDS = ["ttft_s", "tpot_s", "itl_s", "latency_s", "output_tokens_per_s"]
-PERCENTILE_FIELDS += ["gateway_overhead_s", "schedule_lag_s"]
+PERCENTILE_FIELDS += ["gateway_overhead_s", "schedule_lag_s", "ttlt_s", "connect_s"]
 
 
 def two_arms() -> pd.DataFrame:
@@ -100,7 +103,8 @@ def test_latency_percentiles_use_ok_rows_and_carry_n() -> None:
     # tpot: (2 - 0.5) / 9 and (2 - 0.25) / 19
     assert a.tpot_s.n == 2
     assert a.tpot_s.mean == pytest.approx((1.5 / 9 + 1.75 / 19) / 2)
-    assert a.output_tokens_per_s.min == pytest.approx(10 / 1.5)
+    assert a.output_tokens_per_s.min == pytest.approx(9 / 1.5)  # (tokens - 1) / decode time
+    assert a.ttlt_s.n == 2 and a.ttlt_s.max == 2.0
     d = a.to_dict()
     for name in PERCENTILE_FIELDS:
         assert "n" in d[name]
@@ -229,7 +233,8 @@ def test_summary_to_dict_schema_and_json_round_trip() -> None:
     run = summarize_run(df, slos={"ttft_s": 0.5})
     assert isinstance(run, RunSummary)
     d = run.to_dict()
-    assert list(d) == ["schema_version", "run_ids", "slos", "overall", "arms", "stages"]
+    # (what the load session adds after these, e.g. "simulated", is not the analysis's)
+    assert list(d)[:6] == ["schema_version", "run_ids", "slos", "overall", "arms", "stages"]
     assert d["schema_version"] == SCHEMA_VERSION
     assert d["run_ids"] == ["run-1"]
     assert d["slos"] == {"ttft_s": 0.5}
@@ -357,3 +362,48 @@ def test_request_ids_are_scoped_by_run_and_stage() -> None:
     )
     s = summarize_arm(df)
     assert (s.logical.requests, s.logical.retried) == (3, 0)
+
+
+def test_connection_setup_and_reuse_in_the_summary() -> None:
+    df = records(
+        [
+            {"t_sent": 0.0, "latency": 1.0, "connect_s": 0.1, "connection_reused": False},
+            {"t_sent": 1.0, "latency": 1.0, "connect_s": 0.3, "connection_reused": False},
+            {"t_sent": 2.0, "latency": 1.0, "connection_reused": True},
+            {"t_sent": 3.0, "latency": 1.0, "connection_reused": True},
+            {"t_sent": 4.0, "status": "connection_error", "connection_reused": False},
+            {"t_sent": 5.0, "latency": 1.0},  # a transport that cannot tell
+            {"t_sent": 6.0, "warmup": True, "connect_s": 9.0, "connection_reused": False},
+        ]
+    )
+    s = summarize_arm(df)
+    assert s.connect_s.n == 2  # the connections opened, warm-up excluded
+    assert s.connect_s.p50 == pytest.approx(0.2) and s.connect_s.max == pytest.approx(0.3)
+    assert s.connection_reused_share == pytest.approx(2 / 5)  # of the 5 attempts that know
+    d = s.to_dict()
+    assert d["connect_s"]["n"] == 2 and d["connection_reused_share"] == pytest.approx(0.4)
+    json.dumps(d, allow_nan=False)
+    unknown = summarize_arm(df.drop(columns=["connect_s", "connection_reused"]))
+    assert unknown.connect_s.n == 0 and unknown.connection_reused_share is None
+
+
+def test_an_arm_summary_without_the_newer_fields_still_builds() -> None:
+    """summary.json files written before ttlt_s and the connection figures existed."""
+    s = summarize_arm(two_arms())
+    newer = ("ttlt_s", "connect_s", "connection_reused_share")
+    older = {f: getattr(s, f) for f in ARM_KEYS if f not in newer}
+    rebuilt = ArmSummary(**older)
+    assert rebuilt.ttlt_s.n == 0 and rebuilt.connect_s.n == 0
+    assert rebuilt.connection_reused_share is None
+    assert list(ARM_KEYS[-3:]) == list(newer)  # appended at the end of the dataclass
+
+
+def test_vllm_tpot_is_vllms_formula_and_the_summary_tpot_ends_at_the_last_token() -> None:
+    # 11 tokens from 0.2 s to 1.2 s, then finish/usage/[DONE] at 2.0 s
+    df = records([{"ttft": 0.2, "ttlt": 1.2, "latency": 2.0, "completion_tokens": 11}])
+    assert summarize_arm(df).tpot_s.p50 == pytest.approx(0.1)
+    v = vllm_view(df)
+    assert v["mean_tpot_ms"] == pytest.approx((2000 - 200) / 10)  # (e2el - ttft) / (n - 1)
+    assert v["mean_e2el_ms"] == pytest.approx(2000.0)
+    assert vllm_view(df, goodput={"tpot": 170})["request_goodput"] == 0.0
+    assert vllm_view(df, goodput={"tpot": 180})["request_goodput"] == pytest.approx(1 / 2.0)

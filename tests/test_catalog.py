@@ -1,13 +1,23 @@
-"""The catalog: the shipped file, overlays, validation messages and pricing."""
+"""The catalog: the shipped file, overlays, validation messages, pricing, and who imports what."""
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from auraon_bench.emulator.catalog import AUTO_MODES, load_catalog
+import auraon_bench
+from auraon_bench.catalog import AUTO_MODES, Price, PriceTable, load_catalog
 from auraon_bench.errors import CatalogError
+
+PACKAGE = Path(auraon_bench.__file__).resolve().parent
+# Subpackages that must stand without the emulator: the measuring client, the analysis, and the
+# catalog both of them and the emulator share.
+WITHOUT_EMULATOR = ("client", "analysis", "catalog")
 
 
 def test_builtin_catalog_has_the_documented_models_plans_and_keys() -> None:
@@ -91,3 +101,96 @@ def test_bad_catalog_names_file_and_field(tmp_path: Path, text: str, fragment: s
 def test_missing_catalog_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="file not found"):
         load_catalog(tmp_path / "absent.toml")
+
+
+def test_price_table_is_the_catalog_price() -> None:
+    catalog = load_catalog()
+    prices = PriceTable.builtin()
+    assert prices.source == catalog.sources["price_source"]
+    assert set(prices.prices) == set(catalog.models)
+    for model in catalog.models.values():
+        assert prices.lookup(model.id) == Price(model.input_per_mtok, model.output_per_mtok)
+        assert prices.cost(model.id, 1000, 500) == pytest.approx(model.cost_usd(1000, 500))
+    assert prices.lookup("openai/gpt-4o") == prices.lookup("gpt-4o")
+    assert prices.lookup("no-such-model") is None and prices.lookup(None) is None
+    assert prices.cost("gpt-4o", None, 10) is None
+
+
+def test_the_catalog_file_ships_with_the_catalog_package() -> None:
+    assert (PACKAGE / "catalog" / "catalog.toml").is_file()
+    assert not (PACKAGE / "emulator" / "catalog.toml").exists()
+    assert load_catalog().name == "builtin"
+
+
+def imported_names(source: str, package: str) -> Iterator[tuple[int, str]]:
+    """(line, dotted name) of everything ``source`` imports, anywhere in it: ``import a.b``,
+    ``from a import b`` (as ``a`` and ``a.b``), relative imports resolved against ``package``,
+    and ``import_module("a.b")`` / ``__import__("a.b")`` with a literal name."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            yield node.lineno, base
+            for alias in node.names:
+                yield node.lineno, f"{base}.{alias.name}"
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0]
+            if name in ("import_module", "__import__") and isinstance(first, ast.Constant):
+                yield node.lineno, str(first.value)
+
+
+def emulator_imports(path: Path) -> list[str]:
+    package = ".".join(path.relative_to(PACKAGE.parent).parent.parts)
+    return [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {name}"
+        for line, name in imported_names(path.read_text(encoding="utf-8"), package)
+        if name == "auraon_bench.emulator" or name.startswith("auraon_bench.emulator.")
+    ]
+
+
+def test_the_import_scan_sees_every_form_of_import() -> None:
+    source = (
+        "import auraon_bench.emulator.server as s\n"
+        "from auraon_bench import emulator\n"
+        "def f():\n    from ..emulator.gateway import Gateway\n"
+        "    from .. import emulator\n"
+        "importlib.import_module('auraon_bench.emulator.launcher')\n"
+        "from auraon_bench.catalog import load_catalog\n"
+    )
+    names = [name for _, name in imported_names(source, "auraon_bench.client")]
+    assert "auraon_bench.emulator.server" in names
+    assert names.count("auraon_bench.emulator") == 2
+    assert "auraon_bench.emulator.gateway" in names
+    assert "auraon_bench.emulator.launcher" in names
+    assert "auraon_bench.catalog.load_catalog" in names
+
+
+@pytest.mark.parametrize("subpackage", WITHOUT_EMULATOR)
+def test_client_analysis_and_catalog_never_import_the_emulator(subpackage: str) -> None:
+    files = sorted((PACKAGE / subpackage).rglob("*.py"))
+    assert files
+    assert [hit for path in files for hit in emulator_imports(path)] == []
+
+
+def test_client_analysis_and_catalog_load_no_emulator_module_indirectly() -> None:
+    modules = [
+        ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        for sub in WITHOUT_EMULATOR
+        for path in sorted((PACKAGE / sub).rglob("*.py"))
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+        "print(*sorted(m for m in sys.modules if m.startswith('auraon_bench.emulator')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == []

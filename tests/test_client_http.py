@@ -8,8 +8,8 @@ import anyio
 import orjson
 import pytest
 
+from auraon_bench.catalog import PriceTable
 from auraon_bench.client.http import MeasuringClient, Timeouts
-from auraon_bench.client.pricing import PriceTable
 from auraon_bench.client.wire import chat_body
 from auraon_bench.errors import TargetError
 from auraon_bench.results.schema import RequestRecord
@@ -45,8 +45,11 @@ async def test_streamed_answer_is_measured(emulator) -> None:
     assert len(rec.itl_s) == 11 and all(gap >= 0 for gap in rec.itl_s)
     assert 0 < rec.t_sent < rec.t_first_byte <= rec.t_first_token <= rec.t_last_token <= rec.t_done
     assert rec.ttft_s == pytest.approx(rec.t_first_token - rec.t_sent, abs=1e-6)
-    assert rec.latency_s == pytest.approx(rec.t_last_token - rec.t_sent, abs=1e-6)
-    assert rec.tpot_s == pytest.approx((rec.latency_s - rec.ttft_s) / 11)
+    assert rec.ttlt_s == pytest.approx(rec.t_last_token - rec.t_sent, abs=1e-6)
+    assert rec.latency_s == pytest.approx(rec.t_done - rec.t_sent, abs=1e-6)  # to [DONE]
+    assert rec.latency_s >= rec.ttlt_s
+    assert rec.tpot_s == pytest.approx((rec.ttlt_s - rec.ttft_s) / 11)
+    assert rec.connection_reused is False and rec.connect_s > 0  # a new client's first request
     assert rec.cost_source == "blockrun" and rec.cost_usd > 0 and rec.routed_to == "gpt-4o"
     assert rec.response_text and rec.finish_reason == "length"
     assert rec.server_latency_ms is not None

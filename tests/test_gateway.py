@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from auraon_bench.catalog import load_catalog
 from auraon_bench.data.dataset import PromptItem
 from auraon_bench.emulator.answers import AnswerBook, simulate_answer
-from auraon_bench.emulator.catalog import load_catalog
 from auraon_bench.emulator.gateway import Gateway, GatewayHeaders
 from auraon_bench.emulator.protocol import ApiError, parse_chat_request
 

@@ -23,6 +23,7 @@ from auraon_bench.history import METRICS, find_run_dirs, read_history
 from auraon_bench.history.index import metrics_named
 from auraon_bench.history.report import build_history_document, find_steps, history_warnings
 from auraon_bench.report.render import to_markdown
+from auraon_bench.results.run import read_run
 from tests.conftest import FIXTURES, ROOT
 
 RUNS = FIXTURES / "runs"
@@ -177,16 +178,23 @@ def test_the_index_has_a_row_per_run_part_and_arm(mixed: Path) -> None:
 
 def test_the_index_reads_metrics_from_each_runs_files(mixed: Path) -> None:
     index = read_history(mixed).index.set_index(["run_id", "part", "arm"])
-    summary = json.loads((RUNS / "load-sweep" / "summary.json").read_text())["arms"]["auto"]
+    part = read_run(RUNS / "load-sweep").parts[0]
+    assert part.summary is not None
+    summary = part.summary.arm("auto")
     row = index.loc[("20261125-213753-f1bc", "load", "auto")]
-    assert row["latency_p95_s"] == summary["latency_s"]["p95"]
-    assert row["ttft_p50_s"] == summary["ttft_s"]["p50"]
+    assert row["latency_p95_s"] == summary.latency_s.p95
+    assert row["ttft_p50_s"] == summary.ttft_s.p50
+    assert row["tpot_p50_s"] == summary.tpot_s.p50
+    assert row["throughput_rps"] == summary.request_throughput
+    assert row["rate_limited_rate"] == summary.errors.status_shares["rate_limited"]
     assert row["rate_limited_rate"] == pytest.approx(12 / 51)
     assert row["error_rate"] == 0.0
-    assert row["cost_per_request_usd"] == summary["cost"]["per_request_usd"]
-    assert row["n"] == 39 and math.isnan(row["accuracy"])
+    assert row["cost_per_request_usd"] == summary.cost.per_request_usd
+    assert row["n"] == summary.latency_s.n == 39 and math.isnan(row["accuracy"])
+    evaluation = read_run(RUNS / "eval").parts[0].evaluation
+    assert evaluation is not None
     graded = index.loc[("20261125-213702-5d5d", "eval", "gpt-4o"), "accuracy"]
-    assert graded == 0.9375
+    assert graded == evaluation.accuracy.row("gpt-4o").accuracy == 0.9375
     assert index.loc[("20261125-214803-50c8", "eval", "auto"), "accuracy"] == 1.0
 
 
@@ -199,6 +207,21 @@ def test_error_rate_counts_failures_but_not_429s(tmp_path: Path) -> None:
     row = read_history(tmp_path / "r").index.set_index("arm").loc["auto"]
     assert row["error_rate"] == pytest.approx(5 / 51)
     assert row["rate_limited_rate"] == pytest.approx(12 / 51)
+
+
+def test_a_misshapen_summary_is_an_unreadable_run_naming_the_field(tmp_path: Path) -> None:
+    copy_run("load-sweep", tmp_path / "r" / "good", day=0)
+    bad = copy_run("load-sweep", tmp_path / "r" / "bad", day=1)
+    summary = json.loads((bad / "summary.json").read_text())
+    summary["arms"]["auto"]["ttft_s"] = "fast"
+    (bad / "summary.json").write_text(json.dumps(summary))
+    history = read_history(tmp_path / "r")
+    assert list(history.runs["run_id"]) == ["night-00"]
+    [(path, reason)] = history.unreadable
+    assert path == bad and "\n" not in reason
+    assert reason == (
+        f"{bad / 'summary.json'}, field 'RunSummary.arms.auto.ttft_s': expected an object, got str"
+    )
 
 
 def test_an_unreadable_run_is_reported_not_fatal(mixed: Path) -> None:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from auraon_bench.emulator.catalog import Plan
+from auraon_bench.catalog import Plan
 from auraon_bench.emulator.limiter import KeyLimiter, go_duration
 
 STARTER = Plan("starter", requests_per_min=60, tokens_per_min=100_000)

@@ -89,6 +89,32 @@ def test_constant_rate_with_duration_and_warmup(tmp_path: Path) -> None:
     assert check["target_rate_rps"] == 40 and check["schedule_lag_p99_s"] is not None
 
 
+def test_closed_loop_warmup_seconds_marks_the_first_seconds(tmp_path: Path) -> None:
+    # A closed loop has no precomputed send offsets: the first --warmup-seconds must still be
+    # marked warm-up as the requests go out, and left out of the summary.
+    out = tmp_path / "closed"
+    result = run(
+        "--time-scale", "0.01", "--model", "gpt-4o-mini", "--concurrency", "2",
+        "--duration", "1.2", "--warmup-seconds", "0.4", "--output-tokens", "4",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    df = read_records(out)
+    since_start = df["t_scheduled"] - df["t_scheduled"].min()
+    early, late = df[since_start < 0.38], df[since_start > 0.42]
+    assert len(early) >= 4 and len(late) >= 4
+    assert early["warmup"].all() and not late["warmup"].any()
+    summary = json.loads((out / "summary.json").read_text())
+    arm = summary["arms"]["gpt-4o-mini"]
+    assert arm["warmup_requests"] == int(df["warmup"].sum())
+    assert arm["requests"] == int((~df["warmup"]).sum())
+    # The guard counts what was paid (warm-up included); the measured cost is the summary's.
+    cost = manifest(out)["cost"]
+    assert cost["spent_usd"] == pytest.approx(df["cost_usd"].sum())
+    assert cost["measured_usd"] == pytest.approx(df.loc[~df["warmup"], "cost_usd"].sum())
+    assert cost["measured_usd"] < cost["spent_usd"]
+
+
 def test_unreachable_target_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -150,7 +176,9 @@ def test_honor_retry_after_recovers_every_request(tmp_path: Path) -> None:
     # One client alone: a retry sent when Retry-After says succeeds, every time.
     last = df.sort_values("attempt").groupby("request_id").tail(1)
     assert len(last) == 70 and (last["status"] == "ok").all()
-    assert (df["attempt"] == 2).sum() == (df["status"] == "rate_limited").sum() >= 9
+    # 60 fit the full bucket; how many of the last 10 meet a 429 depends on how fast the first
+    # 60 went out (the bucket refills meanwhile), so only a floor is certain.
+    assert (df["attempt"] == 2).sum() == (df["status"] == "rate_limited").sum() >= 5
 
 
 def test_max_cost_stops_sending(tmp_path: Path, emulator) -> None:
@@ -177,7 +205,7 @@ def test_max_cost_stops_sending(tmp_path: Path, emulator) -> None:
     assert result.exit_code == 0, result.output
     data = manifest(out)
     assert data["cost"]["stopped_by_cost"] is True
-    assert data["cost"]["measured_usd"] >= 0.02
+    assert data["cost"]["spent_usd"] >= 0.02
     assert len(read_records(out)) < 400
 
 

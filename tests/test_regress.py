@@ -41,6 +41,12 @@ output_tokens = 128
 
 [output]
 report = []
+
+# Client and emulator share this machine's two cores with the test runner, so the client's own
+# scheduling delay (inside gateway overhead) moves by a few ms between runs: a nightly job on a
+# busy runner says so the same way.
+[regress]
+latency_min_delta_s = 0.005
 """
 OVERLAYS = {
     "slow": '[models."llama-3.1-8b"]\nttft_s = 0.36\n',
@@ -211,3 +217,65 @@ def test_rates_accuracy_and_mix_checks() -> None:
     same_price = rg.mean_ratio_check("p", "a", "cost", "USD", [1e-4] * 30, [1e-4] * 30,
                                      threshold=1.05)  # fmt: skip
     assert rg.decide([same_price], 0.05)[0].verdict == "no change"
+
+
+def test_held_figures_are_shown_and_the_samples_only_tested() -> None:
+    from auraon_bench.analysis.stats import percentiles
+
+    rng = np.random.default_rng(2)
+    base, cur = rng.lognormal(0, 0.3, 200), rng.lognormal(0.3, 0.3, 200)
+    held = (percentiles(base), percentiles(cur))
+    check = rg.samples_check("p", "a", "TTFT p95", "s", base, cur, percentile=95,
+                             threshold=1.1, held=held)  # fmt: skip
+    assert (check.baseline, check.current) == (held[0].p95, held[1].p95)
+    assert (check.n_baseline, check.n_current) == (200, 200)
+    assert check == rg.samples_check("p", "a", "TTFT p95", "s", base, cur, percentile=95,
+                                     threshold=1.1)  # fmt: skip
+    cost = rg.mean_ratio_check("p", "a", "cost", "USD", [1.0, 2.0] * 15, [2.0, 3.0] * 15,
+                               threshold=1.05, held=(1.5, 2.5))  # fmt: skip
+    assert (cost.baseline, cost.current, cost.change) == (1.5, 2.5, 2.5 / 1.5)
+
+
+FIXTURE_RUNS = ROOT / "tests" / "fixtures" / "runs"
+
+
+def test_the_figures_compared_are_the_runs_own() -> None:
+    from auraon_bench.regress.compare import PERCENTILE_CHECKS
+
+    base, cur = read_run(FIXTURE_RUNS / "load-sweep"), read_run(FIXTURE_RUNS / "load-sweep-b")
+    result = compare_runs(base, cur, force=True)
+    held = {name: (metric, pct) for name, metric, _, pct in PERCENTILE_CHECKS}
+    summaries = [run.parts[0].load_summary for run in (base, cur)]
+    assert {c.arm for c in result.checks} == {"auto", "gpt-4o-mini"}
+    for check in result.checks:
+        arms = [s.arm(check.arm) for s in summaries]
+        if check.metric in held:
+            metric, pct = held[check.metric]
+            stats = [getattr(a, metric) for a in arms]
+            assert [check.baseline, check.current] == [s.get(pct) for s in stats]
+            assert [check.n_baseline, check.n_current] == [s.n for s in stats]
+        elif check.metric == "429 share":
+            assert [check.baseline, check.current] == [
+                a.errors.status_shares["rate_limited"] for a in arms
+            ]
+            assert [check.n_baseline, check.n_current] == [a.errors.attempts for a in arms]
+        elif check.metric == "cost per request":
+            assert [check.baseline, check.current] == [a.cost.per_request_usd for a in arms]
+
+
+def test_an_evaluations_cost_per_correct_is_its_own(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE_RUNS / "eval", tmp_path / "again")
+    base, cur = read_run(FIXTURE_RUNS / "eval"), read_run(tmp_path / "again")
+    result = compare_runs(base, cur)
+    assert result.regressions == [] and result.improvements == []
+    evaluation = base.parts[0].evaluation
+    assert evaluation is not None
+    per_correct = {c.arm: c for c in result.checks if c.metric == "cost per correct"}
+    assert set(per_correct) == set(evaluation.cost.rows)
+    for arm, check in per_correct.items():
+        row = evaluation.cost.rows[arm]
+        assert check.baseline == check.current == row.per_correct_usd
+        assert check.n_baseline == row.n_requests
+    accuracy = {c.arm: c for c in result.checks if c.metric == "accuracy"}
+    for arm, check in accuracy.items():
+        assert check.change == 0 and check.n_baseline == evaluation.accuracy.row(arm).n

@@ -4,6 +4,7 @@ HTML page rendered by a real headless Chromium."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from auraon_bench.analysis.limits import Finding, LimitsSummary, Trial
 from auraon_bench.report.build import write_report
-from auraon_bench.results.run import read_run
+from auraon_bench.report.tables import limit_trials_table, limits_table, slo_table
+from auraon_bench.results.run import Part, read_run
 from tests.browser import check_page
 from tests.conftest import FIXTURES
 
@@ -63,15 +66,19 @@ def test_the_report_says_simulated_and_warns_at_the_top(experiment_report: Path)
 
 
 def test_every_chart_is_written_as_png_and_svg(experiment_report: Path) -> None:
+    from auraon_bench.report.charts import CHARTS
+
     charts = experiment_report / "charts"
     pngs = sorted(p.stem for p in charts.glob("*.png"))
     assert pngs == sorted(p.stem for p in charts.glob("*.svg"))
+    # Every chart of the registry for the part's kind: the fixture parts have data for each.
     expected = {
-        "eval-cost-quality", "eval-routing-mix", "eval-latency-cdf", "eval-cost-per-1k",
-        "sweep-latency-cdf", "sweep-throughput-time", "sweep-errors-time", "sweep-latency-rate",
-        "sweep-plan-fit", "sweep-ttft-tpot",
-    }  # fmt: skip
-    assert expected <= set(pngs)
+        f"{part}-{spec.key}"
+        for part, kind in (("eval", "eval"), ("sweep", "load"))
+        for spec in CHARTS
+        if spec.applies({kind})
+    }
+    assert set(pngs) == expected
     for png in charts.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     markdown = (experiment_report / "report.md").read_text()
@@ -151,4 +158,51 @@ def test_the_public_api_reads_a_run_for_pandas() -> None:
     df = run.records
     assert set(df["part"]) == {"eval", "sweep"} and len(df) == 96 + 83
     assert run.manifest["experiment"]["name"] == "small"
-    assert run.part("eval").evaluation["routing"] is not None
+    assert run.part("eval").evaluation.routing is not None
+
+
+def test_slo_table_shows_the_figure_the_run_wrote() -> None:
+    run = read_run(RUNS / "experiment")
+    assert run.summary is not None
+    verdict = run.summary.slo[0]
+    shown = dataclasses.replace(verdict, shown="969.1 ms")
+    old = dataclasses.replace(verdict, shown=None)  # a summary.json from before ``shown``
+    summary = dataclasses.replace(run.summary, slo=(shown, old))
+    table = slo_table(dataclasses.replace(run, summary=summary))
+    assert table is not None
+    cells = table.cells()
+    assert cells[0][3] == "969.1 ms" and cells[1][3] == f"{verdict.measured:,.4f}"
+    assert [row[4] for row in table.rows] == [verdict.measured] * 2  # the raw value for CSV
+    assert slo_table(dataclasses.replace(run, summary=None)) is None
+
+
+def test_limits_tables_read_the_probe_summary(tmp_path: Path) -> None:
+    findings = (
+        Finding("sustainable requests/min", 58.5, 60.0, "requests/min", "pass", "-2.5%", 40),
+        Finding("Retry-After honest", None, None, "share", "unknown", "no 429 seen", 0),
+    )
+    limits = LimitsSummary(
+        simulated=True,
+        model="gpt-4o-mini",
+        plan="starter",
+        plan_source="--plan-hint",
+        stop_reason=None,
+        requests_sent=123,
+        tokens_reserved=0,
+        findings=findings,
+        time_scale=0.05,
+        trials={"requests": (Trial(30.0, False), Trial(90.0, True))},
+    )
+    part = Part("probe", "limits", tmp_path, {}, None, None, limits)
+    table = limits_table(part)
+    assert table is not None
+    assert [row[0] for row in table.rows] == [f.check for f in findings]
+    assert table.cells()[0][1:5] == ["58.50", "60.00", "requests/min", "PASS"]
+    assert "plan starter (from --plan-hint)" in table.note and "time scale 0.05" in table.note
+    trials = limit_trials_table(part)
+    assert trials is not None and trials.cells() == [
+        ["requests", "1", "30.0", "no 429"],
+        ["requests", "2", "90.0", "429"],
+    ]
+    empty = dataclasses.replace(part, limits=None)
+    assert limits_table(empty) is None and limit_trials_table(empty) is None

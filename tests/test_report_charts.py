@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import inspect
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -19,6 +19,10 @@ from matplotlib.patches import Rectangle, StepPatch
 
 from auraon_bench.analysis.plan_fit import PlanFit, PlanLimit, plan_fit
 from auraon_bench.report import charts
+from auraon_bench.report.charts import cost as cost_charts
+from auraon_bench.report.charts import latency as latency_charts
+from auraon_bench.report.charts import plan as plan_charts
+from auraon_bench.report.charts import timeline as timeline_charts
 from auraon_bench.report.charts.base import FOOTER, time_bins
 from auraon_bench.report.palette import Palette
 from auraon_bench.results.run import Part, read_run
@@ -28,21 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EVAL_ARMS = ("auto", "auto:cheap", "gpt-4o", "gpt-4o-mini", "llama-3.1-8b")
 LOAD_ARMS = ("auto", "gpt-4o-mini")
 
-# (chart, fixture, substrings the axis labels must hold: the units)
+SPECS = {spec.name: spec for spec in charts.CHARTS}
+FIXTURE_KINDS = ("eval", "load")  # the part kinds the fixture runs below hold
+# (chart, fixture): every chart of the registry, from every fixture run of a kind it is drawn for.
 DRAWN = [
-    ("latency_cdf", "eval", ["TTFT (ms)", "latency (s)", "(%)"]),
-    ("latency_cdf", "load", ["TTFT (ms)", "latency (s)", "(%)"]),
-    ("ttft_tpot_distribution", "eval", ["TTFT (ms)", "TPOT (ms/token)"]),
-    ("ttft_tpot_distribution", "load", ["TTFT (ms)", "TPOT (ms/token)"]),
-    ("throughput_timeline", "eval", ["requests/s", "latency (s)", "run start (s)"]),
-    ("throughput_timeline", "load", ["requests/s", "latency (s)", "run start (s)"]),
-    ("errors_timeline", "eval", ["(count)", "run start (s)"]),
-    ("errors_timeline", "load", ["(count)", "run start (s)"]),
-    ("cost_quality", "eval", ["USD", "accuracy (%)"]),
-    ("routing_mix", "eval", ["(%)"]),
-    ("cost_per_1k", "eval", ["(USD"]),
-    ("cost_per_1k", "load", ["(USD"]),
-    ("latency_vs_rate", "load", ["(req/s)", "p50 (s)", "p95 (s)"]),
+    (spec.name, kind) for spec in charts.CHARTS for kind in FIXTURE_KINDS if kind in spec.kinds
 ]
 
 
@@ -56,9 +50,7 @@ def parts() -> dict[str, Part]:
 
 def draw(name: str, part: Part, palette: Palette | None = None, **kwargs) -> Figure | None:
     palette = palette if palette is not None else Palette()
-    if name == "plan_fit_chart":
-        return charts.plan_fit_chart([("run", plan_fit(part.records))], palette, **kwargs)
-    return charts.CHARTS[name].function([("run", part)], palette, **kwargs)
+    return SPECS[name].draw([("run", part)], palette, **kwargs)
 
 
 def n_drawn(ax: Axes) -> int:
@@ -83,15 +75,15 @@ def labelled(artists, prefix: str) -> list:
     return [a for a in artists if str(a.get_label()).startswith(prefix)]
 
 
-@pytest.mark.parametrize(("name", "fixture", "units"), DRAWN)
-def test_chart_draws_titled_labelled_legended_figure(parts, name, fixture, units) -> None:
+@pytest.mark.parametrize(("name", "fixture"), DRAWN)
+def test_chart_draws_titled_labelled_legended_figure(parts, name, fixture) -> None:
     fig = draw(name, parts[fixture])
     assert isinstance(fig, Figure)
     assert fig.get_suptitle().strip()
     drawn = [ax for ax in fig.axes if n_drawn(ax)]
     assert drawn, "no axes with anything drawn"
     labels = " | ".join(ax.get_xlabel() + " | " + ax.get_ylabel() for ax in fig.axes)
-    for unit in units:
+    for unit in SPECS[name].units:
         assert unit in labels, f"{unit!r} not in axis labels {labels!r}"
     for ax in drawn:
         assert ax.get_xlabel() or ax.get_ylabel()
@@ -101,8 +93,8 @@ def test_chart_draws_titled_labelled_legended_figure(parts, name, fixture, units
     assert series and all("(n=" in t for t in series), texts
 
 
-@pytest.mark.parametrize(("name", "fixture", "units"), DRAWN)
-def test_saved_png_and_svg_are_valid_and_name_the_arms(parts, tmp_path, name, fixture, units):
+@pytest.mark.parametrize(("name", "fixture"), DRAWN)
+def test_saved_png_and_svg_are_valid_and_name_the_arms(parts, tmp_path, name, fixture):
     fig = draw(name, parts[fixture], simulated=True)
     png, svg = charts.save_figure(fig, tmp_path / f"{name}.{fixture}")
     assert (png.name, svg.name) == (f"{name}.{fixture}.png", f"{name}.{fixture}.svg")
@@ -114,15 +106,17 @@ def test_saved_png_and_svg_are_valid_and_name_the_arms(parts, tmp_path, name, fi
     assert root.tag.endswith("svg")
     words = " ".join(el.text or "" for el in root.iter() if el.tag.endswith("text"))
     assert FOOTER in words
-    arms = {"routing_mix": ("auto", "auto:cheap", "gemini-2.5-flash", "llama-3.1-8b")}.get(
-        name, EVAL_ARMS if fixture == "eval" else LOAD_ARMS
-    )
-    for arm in arms:
+    named = {
+        "routing_mix": ("auto", "auto:cheap", "gemini-2.5-flash", "llama-3.1-8b"),
+        "plan_fit_chart": ("starter", "pro", "enterprise"),  # plans, not arms
+    }
+    for arm in named.get(name, EVAL_ARMS if fixture == "eval" else LOAD_ARMS):
         assert arm in words, f"{arm} missing from the SVG of {name}"
 
 
 def test_plan_fit_chart_draws_limits_needed_line_and_window(parts, tmp_path) -> None:
-    fit = plan_fit(parts["load"].records)
+    fit = parts["load"].plan_fit
+    assert fit is not None and fit == plan_fit(parts["load"].records)
     assert fit.window_s < 60
     fig = charts.plan_fit_chart([("sweep", fit)], Palette())
     assert fig is not None
@@ -204,13 +198,13 @@ def test_overlay_doubles_series_with_distinct_line_styles(parts) -> None:
 def test_latency_vs_rate_none_without_stages_and_one_point_per_stage(parts) -> None:
     assert charts.latency_vs_rate([("r", parts["eval"])], Palette()) is None
     fig = charts.latency_vs_rate([("r", parts["load"])], Palette())
-    stages = parts["load"].load_summary()["stages"]
-    rates = sorted(st["overall"]["achieved_rate"] for st in stages.values())
-    for ax, key in zip(fig.axes[:2], ("p50", "p95"), strict=True):
+    stages = sorted(parts["load"].load_summary.stages, key=lambda st: st.stage)
+    rates = [st.overall.achieved_rate for st in stages]
+    for ax, p in zip(fig.axes[:2], (50.0, 95.0), strict=True):
         for arm in LOAD_ARMS:
             (line,) = labelled(ax.lines, f"{arm} (")
             assert list(line.get_xdata()) == pytest.approx(rates)
-            want = [stages[s]["arms"][arm]["latency_s"][key] for s in sorted(stages, key=int)]
+            want = [next(a for a in st.arms if a.arm == arm).latency_s.get(p) for st in stages]
             assert list(line.get_ydata()) == pytest.approx(want)
     # stage 2 was throttled (starter plan): said at the point, not hidden in a flat p95
     assert any("429" in t.get_text() for t in fig.axes[1].texts)
@@ -244,32 +238,31 @@ def test_throughput_timeline_rates_add_up_to_completions(parts) -> None:
 
 
 def test_cost_quality_marks_auto_arms_and_draws_the_frontier(parts) -> None:
-    evaluation = parts["eval"].evaluation
+    routing = parts["eval"].evaluation.routing
     fig = charts.cost_quality([("r", parts["eval"])], Palette())
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     for arm in EVAL_ARMS:
         (point,) = labelled(ax.lines, f"{arm} (")
         assert (point.get_marker() == "*") == arm.startswith("auto")
-        want = evaluation["routing"]["points"][arm]
-        assert point.get_xdata()[0] == pytest.approx(want["cost"])
-        assert point.get_ydata()[0] == pytest.approx(want["quality"] * 100)
+        want = routing.points[arm]
+        assert point.get_xdata()[0] == pytest.approx(want.cost)
+        assert point.get_ydata()[0] == pytest.approx(want.quality * 100)
     assert {t.get_text() for t in ax.texts} >= set(EVAL_ARMS)
     (frontier,) = labelled(ax.lines, "Pareto")
-    vertices = evaluation["routing"]["frontier"]["vertices"]
-    assert list(frontier.get_xdata()) == pytest.approx([v["cost"] for v in vertices])
+    vertices = routing.frontier.vertices
+    assert list(frontier.get_xdata()) == pytest.approx([v.cost for v in vertices])
 
 
 def test_cost_quality_without_routing_falls_back_to_the_tables(parts) -> None:
     original = parts["eval"]
-    evaluation = json.loads(json.dumps(original.evaluation))
-    evaluation["routing"] = None
+    evaluation = dataclasses.replace(original.evaluation, routing=None)
     part = dataclasses.replace(original, evaluation=evaluation)
     fig = charts.cost_quality([("r", part)], Palette())
     (frontier,) = labelled(fig.axes[0].lines, "Pareto")
-    vertices = original.evaluation["routing"]["frontier"]["vertices"]
-    assert list(frontier.get_xdata()) == pytest.approx([v["cost"] for v in vertices])
-    assert list(frontier.get_ydata()) == pytest.approx([v["quality"] * 100 for v in vertices])
+    vertices = original.evaluation.routing.frontier.vertices
+    assert list(frontier.get_xdata()) == pytest.approx([v.cost for v in vertices])
+    assert list(frontier.get_ydata()) == pytest.approx([v.quality * 100 for v in vertices])
     assert len(labelled(fig.axes[0].lines, "auto")) == 2
 
 
@@ -277,14 +270,14 @@ def test_cost_per_1k_reads_the_summaries(parts) -> None:
     load, ev = parts["load"], parts["eval"]
     fig = charts.cost_per_1k([("L", load), ("E", ev)], Palette())
     ax = fig.axes[0]
-    summary = load.load_summary()["arms"]
+    summary = load.load_summary
     for arm in LOAD_ARMS:
         (bar,) = bars(ax, f"{arm} · L (")
-        assert bar.get_height() == pytest.approx(summary[arm]["cost"]["per_1k_requests_usd"])
-    rows = ev.evaluation["cost"]["rows"]
+        assert bar.get_height() == summary.arm(arm).cost.per_1k_requests_usd
+    rows = ev.evaluation.cost.rows
     for arm in EVAL_ARMS:
         (bar,) = bars(ax, f"{arm} · E (")
-        assert bar.get_height() == pytest.approx(rows[arm]["per_request_usd"] * 1000)
+        assert bar.get_height() == rows[arm].per_1k_requests_usd
     (a,) = bars(ax, "auto · L (")
     (b,) = bars(ax, "auto · E (")
     assert a.get_hatch() != b.get_hatch() and a.get_facecolor() == b.get_facecolor()
@@ -340,15 +333,26 @@ def test_charts_leave_rcparams_alone(parts) -> None:
     assert after == before
 
 
-def test_registry_lists_every_chart() -> None:
-    assert set(charts.CHARTS) == {
-        "latency_cdf", "ttft_tpot_distribution", "throughput_timeline", "errors_timeline",
-        "cost_quality", "routing_mix", "cost_per_1k", "latency_vs_rate", "plan_fit_chart",
+def test_the_registry_is_every_chart_once() -> None:
+    """A chart function the report cannot reach, or a file name two charts share, is a bug."""
+    keys = [spec.key for spec in charts.CHARTS]
+    assert len(set(keys)) == len(keys) and len(SPECS) == len(keys)
+    defined = {
+        name
+        for module in (cost_charts, latency_charts, plan_charts, timeline_charts)
+        for name, value in vars(module).items()
+        if inspect.isfunction(value) and value.__module__ == module.__name__
+        and hasattr(value, "__wrapped__")  # drawn under the chart style: a chart
     }  # fmt: skip
-    for name, spec in charts.CHARTS.items():
-        assert spec.name == name and getattr(charts, name) is spec.function
-        assert spec.reads in ("load", "eval", "both") and spec.description.endswith(".")
-    assert charts.CHARTS["plan_fit_chart"].takes == "fits"
+    assert defined == set(SPECS)
+    for spec in charts.CHARTS:
+        assert getattr(charts, spec.name) is spec.function and spec.name in charts.__all__
+        assert spec.key == spec.key.lower() and all(c.isalnum() or c == "-" for c in spec.key)
+        assert spec.title and spec.description.endswith(".") and spec.units
+        assert spec.kinds and spec.kinds <= {"load", "eval", "limits"}
+        assert spec.title_for(spec.kinds) in {spec.title, *(t for _, t in spec.kind_titles)}
+    assert SPECS["plan_fit_chart"].takes == "fits"
+    assert SPECS["errors_timeline"].title_for({"limits"}) != SPECS["errors_timeline"].title
 
 
 def test_time_bins_cover_the_run_exactly() -> None:

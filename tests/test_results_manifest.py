@@ -26,6 +26,7 @@ from auraon_bench.results.manifest import (
     new_run_id,
     redact_secrets,
 )
+from auraon_bench.results.schema import SCHEMA_VERSION
 from auraon_bench.results.sink import ResultsWriteError
 
 KEY = "br-Zq8xLm2Pv7Rt5Wn3abcd"
@@ -43,7 +44,7 @@ def test_create_writes_every_fixed_field(tmp_path: Path):
     manifest = Manifest.create(tmp_path, "20261125-181500-3fa2", ["auraon-bench", "run"])
     data = on_disk(tmp_path)
     assert data == manifest.data
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == SCHEMA_VERSION
     assert data["tool_version"] == auraon_bench.__version__
     assert data["run_id"] == "20261125-181500-3fa2"
     assert data["command"] == ["auraon-bench", "run"]
@@ -147,9 +148,9 @@ def test_load_refuses_a_newer_schema_version_naming_the_file(tmp_path: Path):
     Manifest.create(tmp_path, "r", [])
     path = tmp_path / "manifest.json"
     data = orjson.loads(path.read_bytes())
-    data["schema_version"] = 2
+    data["schema_version"] = SCHEMA_VERSION + 1
     path.write_bytes(orjson.dumps(data))
-    with pytest.raises(ConfigError, match="schema version 2") as info:
+    with pytest.raises(ConfigError, match=f"schema version {SCHEMA_VERSION + 1}") as info:
         Manifest.load(tmp_path)
     assert str(info.value).startswith(f"{path}, field 'schema_version': ")
     assert "\n" not in str(info.value)

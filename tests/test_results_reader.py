@@ -21,6 +21,7 @@ from auraon_bench.results.reader import (
 from auraon_bench.results.schema import (
     COLUMN_NAMES,
     REQUEST_SCHEMA,
+    SCHEMA_VERSION,
     VERSION_KEY,
     RequestRecord,
     records_to_batch,
@@ -118,9 +119,10 @@ def test_a_newer_schema_version_is_refused_naming_the_file(tmp_path: Path, where
         (tmp_path / layout.PARTS_DIR).mkdir()
         write_file(tmp_path / layout.PARTS_DIR / layout.part_name(1))
         path = tmp_path / layout.PARTS_DIR / layout.part_name(2)
-    write_file(path, version=b"2")
+    newer = SCHEMA_VERSION + 1
+    write_file(path, version=str(newer).encode())
     for read in (read_records, count_records):
-        with pytest.raises(ConfigError, match="schema version 2") as info:
+        with pytest.raises(ConfigError, match=f"schema version {newer}") as info:
             read(tmp_path)
         message = str(info.value)
         assert message.startswith(f"{path}: ") and "\n" not in message

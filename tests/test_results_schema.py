@@ -5,13 +5,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auraon_bench.results import schema
+from auraon_bench.analysis.load_summary import summarize_arm
+from auraon_bench.results import layout, schema
+from auraon_bench.results.reader import read_compact, read_records, read_table
 from auraon_bench.results.schema import (
     COLUMN_NAMES,
     COLUMNS,
@@ -31,13 +35,13 @@ def minimal(**fields) -> RequestRecord:
 
 
 def test_column_names_are_unique_and_the_schema_follows_them():
-    assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES) == 51
+    assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES) == 54
     assert REQUEST_SCHEMA.names == list(COLUMN_NAMES)
     for column, field in zip(COLUMNS, REQUEST_SCHEMA, strict=True):
         assert field.type == column.type
         assert field.nullable == column.nullable
     assert REQUEST_SCHEMA.metadata == {VERSION_KEY: str(SCHEMA_VERSION).encode()}
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
 
 
 def test_only_identity_and_status_are_required():
@@ -180,3 +184,51 @@ def test_any_valid_record_round_trips_through_a_batch(rows):
     for want, got in zip(rows, back, strict=True):
         for name in COLUMN_NAMES:
             assert _same(want[name], got[name]), name
+
+
+# --- version 1 files: read with the columns they lack as nulls ---------------------------
+
+V2_COLUMNS = ("connect_s", "connection_reused", "ttlt_s")
+
+
+def _version_1_file(path: Path, parts: bool = False) -> Path:
+    """A file as auraon-bench wrote it with schema version 1: without the version 2 columns."""
+    rows = [
+        minimal(request_id=0, stream=True, t_sent=1.0, t_first_token=1.2, t_last_token=2.0,
+                t_done=2.1, ttft_s=0.2, latency_s=1.0, completion_tokens=9, itl_s=[0.1]),
+        minimal(request_id=1, stream=False, t_sent=2.0, t_done=2.5, latency_s=0.5),
+    ]  # fmt: skip
+    table = pa.Table.from_batches([records_to_batch(rows)]).drop_columns(list(V2_COLUMNS))
+    table = table.replace_schema_metadata({VERSION_KEY: b"1"})
+    if parts:
+        (path / layout.PARTS_DIR).mkdir()
+        target = path / layout.PARTS_DIR / layout.part_name(1)
+    else:
+        target = path / layout.REQUESTS_FILE
+    pq.write_table(table, target)
+    return target
+
+
+@pytest.mark.parametrize("parts", [False, True], ids=["final", "parts"])
+def test_a_version_1_file_reads_with_the_new_columns_null(tmp_path: Path, parts: bool) -> None:
+    _version_1_file(tmp_path, parts)
+    table = read_table(tmp_path)
+    assert table.schema.equals(REQUEST_SCHEMA) and table.num_rows == 2
+    for name in V2_COLUMNS:
+        assert table.column(name).null_count == 2
+    assert table.column("ttft_s").to_pylist() == [0.2, None]
+    frame = read_records(tmp_path)
+    assert list(frame.columns) == list(COLUMN_NAMES)
+    assert frame["connection_reused"].isna().all() and str(frame["connection_reused"].dtype) == (
+        "boolean"
+    )
+    assert read_table(tmp_path, ["ttlt_s", "run_id"]).column("run_id").to_pylist() == ["r", "r"]
+    compact = read_compact(tmp_path, ["ttlt_s", "connection_reused", "latency_s"])
+    assert compact["ttlt_s"].isna().all() and list(compact["latency_s"]) == [1.0, 0.5]
+    only_new = read_compact(tmp_path, list(V2_COLUMNS))
+    assert len(only_new) == 2 and only_new["connect_s"].isna().all()
+    # the analysis falls back to version 1's columns: TTLT = t_last_token - t_sent
+    summary = summarize_arm(frame)
+    assert summary.ttlt_s.n == 1 and summary.ttlt_s.p50 == pytest.approx(1.0)
+    assert summary.tpot_s.p50 == pytest.approx(0.8 / 8)
+    assert summary.connect_s.n == 0 and summary.connection_reused_share is None

@@ -24,7 +24,12 @@ import pytest
 from auraon_bench.errors import AuraonBenchError, ConfigError
 from auraon_bench.results import layout
 from auraon_bench.results.reader import count_records, read_records, read_table
-from auraon_bench.results.schema import COLUMN_NAMES, REQUEST_SCHEMA, RequestRecord
+from auraon_bench.results.schema import (
+    COLUMN_NAMES,
+    REQUEST_SCHEMA,
+    SCHEMA_VERSION,
+    RequestRecord,
+)
 from auraon_bench.results.sink import COMPRESSION, RecordSink, ResultsWriteError
 
 
@@ -195,7 +200,9 @@ def test_close_compacts_parts_into_one_file_in_order(tmp_path: Path):
     assert final.metadata.num_rows == 100
     assert final.metadata.num_row_groups == 1  # small parts are gathered into one row group
     assert final.metadata.row_group(0).column(0).compression.lower() == COMPRESSION
-    assert final.schema_arrow.metadata[b"auraon_bench.schema_version"] == b"1"
+    assert final.schema_arrow.metadata[b"auraon_bench.schema_version"] == str(
+        SCHEMA_VERSION
+    ).encode()
     assert read_table(tmp_path).schema.equals(REQUEST_SCHEMA, check_metadata=True)
     assert read_records(tmp_path)["request_id"].tolist() == list(range(100))
     assert sink.closed and (sink.rows_written, sink.rows_buffered) == (100, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auraon_bench.emulator.catalog import load_catalog
+from auraon_bench.catalog import load_catalog
 from auraon_bench.emulator.router import (
     BOUNDARIES,
     route_auto,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from auraon_bench.cli.main import cli
@@ -58,11 +61,17 @@ def test_run_writes_one_run_directory_with_parts_manifest_summary_and_report(
     eval_part, steady = run.parts
     assert len(eval_part.records) == 4 * 2  # every arm on every prompt
     assert len(steady.records) == 30
-    summary = json.loads((out / "summary.json").read_text())
+    summary = run.summary
+    assert summary is not None and summary.status == "complete"
     # A 1 microsecond TTFT objective cannot be met: every arm of both parts fails it.
-    assert {v["verdict"] for v in summary["slo"]} == {"fail"}
-    assert len(summary["slo"]) == 4
-    assert any(w.startswith("SLO MISSED") for w in summary["warnings"])
+    assert {v.verdict for v in summary.slo} == {"fail"}
+    assert len(summary.slo) == 4
+    assert any(w.startswith("SLO MISSED") for w in summary.warnings)
+    # The headline figures are the parts' own, copied from their summaries.
+    for part in run.parts:
+        headline, own = summary.parts[part.name], part.load_summary.overall
+        assert (headline.requests, headline.ok) == (own.requests, own.ok)
+        assert headline.rate_limited == own.errors.rate_limited
     assert (out / "report" / "report.md").is_file()
     assert (out / "report" / "tables" / "slo.csv").is_file()
     assert not (out / "report" / "index.html").exists()  # only md and csv were asked for
@@ -120,8 +129,66 @@ def test_an_experiment_can_probe_rate_limits_as_a_part(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     run = read_run(out)
     assert [p.kind for p in run.parts] == ["limits"]
-    findings = {f["check"]: f for f in run.parts[0].limits["findings"]}
-    assert findings["sustainable requests/min"]["verdict"] == "pass"
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["parts"]["limits"]["plan"] == "starter"
+    limits = run.parts[0].limits
+    assert limits is not None and limits.plan == "starter"
+    findings = {f.check: f for f in limits.findings}
+    assert findings["sustainable requests/min"].verdict == "pass"
+    assert run.summary is not None and run.summary.parts["limits"].plan == "starter"
     assert "**Rate limits: limits**" in (out / "report" / "report.md").read_text()
+
+
+def test_plan_reads_each_parts_plan_fit_and_summary_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auraon_bench.analysis import load_summary, plan_fit
+    from auraon_bench.experiment.workload import workload_from_run
+
+    calls = {"plan_fit": 0, "summarize_run": 0}
+
+    def counted(module: Any, name: str) -> None:
+        real = getattr(module, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    counted(plan_fit, "plan_fit")
+    counted(load_summary, "summarize_run")
+    run = read_run(FIXTURES / "runs" / "load-sweep")
+    [part] = run.parts
+    workload = workload_from_run(run, monthly_growth=0.05)
+    workload_from_run(run)
+    assert calls == {"plan_fit": 1, "summarize_run": 0}  # summary.json is read, not recomputed
+    assert part.plan_fit is not None and workload.peak_rpm == part.plan_fit.needed_rpm
+    summary = part.load_summary
+    assert workload.cost_per_request == {
+        a.arm: a.cost.per_request_usd for a in summary.arms if a.cost.per_request_usd is not None
+    }
+    overall = summary.overall
+    assert workload.completion_tokens == overall.tokens.completion_tokens / overall.ok == 32
+    assert workload.prompt_tokens == overall.tokens.prompt_tokens / overall.ok
+    assert 0 < workload.average_rpm <= workload.peak_rpm and workload.monthly_growth == 0.05
+
+    # A part cut short before its summary.json: summarised once from its records.
+    shutil.copytree(FIXTURES / "runs" / "load-sweep", tmp_path / "cut")
+    (tmp_path / "cut" / "summary.json").unlink()
+    cut = read_run(tmp_path / "cut")
+    assert workload_from_run(cut).cost_per_request == workload.cost_per_request
+    workload_from_run(cut)
+    assert calls == {"plan_fit": 2, "summarize_run": 1}
+
+
+def test_plan_command_on_a_measured_run(tmp_path: Path) -> None:
+    run = FIXTURES / "runs" / "load-sweep"
+    target = tmp_path / "plan.json"
+    result = CliRunner().invoke(cli, ["plan", str(run), "--growth", "0.1", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    advice = json.loads(target.read_text())
+    fit = read_run(run).parts[0].plan_fit
+    assert fit is not None
+    assert advice["workload"]["peak_requests_per_min"] == fit.needed_rpm
+    assert advice["workload"]["monthly_growth"] == 0.1
+    assert set(advice["monthly_cost_usd"]) == {"auto", "gpt-4o-mini"}
+    assert f"plan advice written to {target}" in result.output

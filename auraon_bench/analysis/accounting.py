@@ -22,8 +22,10 @@ Tokens
 Cost
     * ``total_usd`` = sum of ``cost_usd`` over rows that have one (failed attempts that
       were billed included); None when no row has a cost.
-    * ``per_request_usd`` = mean ``cost_usd`` over ok rows with a cost;
-      ``per_1k_requests_usd`` = 1000 × that.
+    * ``per_request_usd`` = :func:`cost_per_request`: mean ``cost_usd`` over ok rows with a
+      cost (an answered request's price; what failed attempts cost is in ``total_usd`` and in
+      an evaluation's cost per correct answer); ``per_1k_requests_usd`` = 1000 × that. The
+      evaluation tables use the same function, so one run never shows two costs per request.
     * ``per_1m_tokens_usd`` = 1e6 × sum cost / sum (prompt + completion tokens), over rows
       with a cost and both token counts, so cost and tokens cover the same rows.
     * ``cost_sources``: counts of each ``cost_source`` (blockrun | auraon | openrouter |
@@ -54,6 +56,7 @@ __all__ = [
     "ErrorSummary",
     "LogicalSummary",
     "TokenSummary",
+    "cost_per_request",
     "summarize_cost",
     "summarize_errors",
     "summarize_logical",
@@ -75,6 +78,16 @@ class ErrorSummary:
     rate_limited: int
     http_status_counts: dict[str, int]
     error_types: dict[str, int]
+
+    @property
+    def failed(self) -> int:
+        """Failed attempts, 429s not counted (they are ``rate_limited``, a verdict of their own)."""
+        return self.attempts - self.status_counts.get("ok", 0) - self.rate_limited
+
+    @property
+    def error_rate(self) -> float | None:
+        """``failed / attempts``: the SLO check's, the history's and the console's error rate."""
+        return self.failed / self.attempts if self.attempts else None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -201,13 +214,22 @@ def summarize_tokens(df: pd.DataFrame) -> TokenSummary:
     )
 
 
+def cost_per_request(cost: np.ndarray, ok: np.ndarray) -> float | None:
+    """The one definition of cost per request: mean ``cost`` of the ``ok`` rows that have one.
+
+    ``cost`` is float with NaN for unknown, ``ok`` a boolean mask of the same length; None when
+    no ok row has a cost (an unknown price is no cost, never zero).
+    """
+    chosen = cost[np.isfinite(cost) & ok]
+    return float(chosen.mean()) if chosen.size else None
+
+
 def summarize_cost(df: pd.DataFrame) -> CostSummary:
     """Total cost, cost per request / 1k requests / 1M tokens, and the cost sources."""
     df = measured(df)
     cost = column(df, "cost_usd")
     has_cost = np.isfinite(cost)
-    ok_cost = cost[has_cost & ok_mask(df)]
-    per_request = float(ok_cost.mean()) if ok_cost.size else None
+    per_request = cost_per_request(cost, ok_mask(df))
 
     tokens = column(df, "prompt_tokens") + column(df, "completion_tokens")
     both = has_cost & np.isfinite(tokens)

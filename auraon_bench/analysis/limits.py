@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from auraon_bench.analysis._json import jsonable
 
 HONEST_SHARE = 0.8
 FULL_SHARE = 0.9
@@ -60,6 +62,44 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of the rate search: the rate sent and whether it met a 429."""
+
+    per_min: float  # requests/min, or tokens/min for the tokens dimension
+    limited: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# limits.json layout: 1 had no version key; 2 added it (same fields).
+LIMITS_SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class LimitsSummary:
+    """What a rate-limit probe found: ``limits.json``, read back as this object."""
+
+    simulated: bool
+    model: str | None
+    plan: str | None
+    plan_source: str | None
+    stop_reason: str | None
+    requests_sent: int
+    tokens_reserved: int
+    findings: tuple[Finding, ...]
+    time_scale: float | None = None
+    phases: tuple[str, ...] = ()
+    trials: dict[str, tuple[Trial, ...]] = field(default_factory=dict)  # by dimension
+    burst_accepted: dict[str, int] = field(default_factory=dict)  # by dimension
+    burst_recovery_s: float | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": LIMITS_SCHEMA_VERSION, **jsonable(asdict(self))}
 
 
 def rate_finding(

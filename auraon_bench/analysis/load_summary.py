@@ -6,16 +6,23 @@ below are non-warm-up rows (attempts); logical requests are in ``logical``.
 
 Method (row-level definitions in :mod:`~auraon_bench.analysis.records`)
     * Latency metrics of ok rows, as linear-interpolation percentiles with ``n``
-      (:func:`~auraon_bench.analysis.stats.percentiles`): ``ttft_s``; ``tpot_s`` =
-      (latency − TTFT) / (completion_tokens − 1), rows with < 2 tokens dropped;
-      ``itl_s`` = every inter-token gap pooled across requests; ``latency_s`` (one
-      attempt, end to end); ``output_tokens_per_s`` = completion_tokens / (latency −
-      TTFT) per request; ``gateway_overhead_s`` = latency_s − server_latency_ms / 1000.
+      (:func:`~auraon_bench.analysis.stats.percentiles`): ``ttft_s``; ``ttlt_s`` (time to
+      the last content event); ``tpot_s`` = (last − first content event) /
+      (completion_tokens − 1), rows with < 2 tokens dropped; ``itl_s`` = every inter-token
+      gap pooled across requests; ``latency_s`` (one attempt, send to the response's last
+      byte, a stream's ``[DONE]`` included); ``output_tokens_per_s`` = (completion_tokens −
+      1) / (last − first content event) per request; ``gateway_overhead_s`` = latency_s −
+      server_latency_ms / 1000. None of these includes connection setup.
+    * Connections, over all non-warm-up attempts: ``connect_s`` percentiles of the
+      attempts that opened a new connection (DNS, TCP, TLS; n = connections opened) and
+      ``connection_reused_share`` = attempts sent on a kept-alive connection / attempts
+      whose connection is known (None when none is, e.g. records of schema version 1).
     * Window = first ``t_sent`` → last ``t_done`` of the non-warm-up rows of the slice
       (an arm, a stage, or the whole run: the union of its arms' windows).
       ``request_throughput`` = ok rows / window; ``output_token_throughput`` = sum of
       completion_tokens of ok rows / window.
-    * Load generator health: ``schedule_lag_s`` percentiles of first attempts, and
+    * Load generator health: ``schedule_lag_s`` percentiles of first attempts (attempt
+      start − scheduled time, before connection setup), and
       ``achieved_rate`` = (first attempts sent − 1) / send window (first → last ``t_sent``):
       n sends span n − 1 gaps, so evenly spaced sends at rate R give exactly R.
     * Goodput (only when SLOs are given, e.g. ``{"ttft_s": 0.5, "tpot_s": 0.05,
@@ -33,7 +40,7 @@ per stage. Every summary has a ``to_dict()`` of plain ``str``/``int``/``float``/
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -52,6 +59,7 @@ from auraon_bench.analysis.accounting import (
 )
 from auraon_bench.analysis.records import (
     column,
+    connect_column,
     first_attempt_mask,
     gateway_overhead,
     latency_column,
@@ -59,17 +67,20 @@ from auraon_bench.analysis.records import (
     ok_mask,
     output_tps_column,
     pooled_itl,
+    reuse_masks,
     rows,
     schedule_lag_column,
     send_window,
     slo_mask,
     tpot_column,
     ttft_column,
+    ttlt_column,
     validate_slos,
     warmup_mask,
 )
 from auraon_bench.analysis.stats import Percentiles, percentiles, rate
 from auraon_bench.analysis.vllm_compat import vllm_view
+from auraon_bench.results.typed import build_fields, from_dict
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -99,8 +110,12 @@ INPUT_COLUMNS = (
     "http_status",
     "error_type",
     "t_sent",
+    "t_last_token",
     "t_done",
+    "connect_s",
+    "connection_reused",
     "ttft_s",
+    "ttlt_s",
     "latency_s",
     "tpot_s",
     "itl_s",
@@ -131,6 +146,10 @@ class Goodput:
         return _fields_dict(self)
 
 
+def _no_samples() -> Percentiles:
+    return percentiles(np.empty(0))
+
+
 @dataclass(frozen=True, slots=True)
 class ArmSummary:
     """Statistics of one slice of the records (an arm, a stage, or all); see the module."""
@@ -156,6 +175,10 @@ class ArmSummary:
     logical: LogicalSummary
     tokens: TokenSummary
     cost: CostSummary
+    # Added later, with defaults, so that older summary.json files still load.
+    ttlt_s: Percentiles = field(default_factory=_no_samples)
+    connect_s: Percentiles = field(default_factory=_no_samples)
+    connection_reused_share: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _fields_dict(self)
@@ -176,6 +199,13 @@ class StageSummary:
             "arms": {str(a.arm): a.to_dict() for a in self.arms},
         }
 
+    @classmethod
+    def from_dict(
+        cls, data: Any, *, source: str | None = None, where: str = "StageSummary"
+    ) -> StageSummary:
+        arms = _arms_from_dict(data, source, where)
+        return build_fields(cls, data, source=source, where=where, arms=arms)
+
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
@@ -186,6 +216,11 @@ class RunSummary:
     overall: ArmSummary
     arms: tuple[ArmSummary, ...]
     stages: tuple[StageSummary, ...]
+    # What summary.json states beside the statistics (set by the load session).
+    simulated: bool = False
+    status: str | None = None  # complete, interrupted, failed; None: not from a finished run
+    self_check: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def arm(self, name: str) -> ArmSummary:
         """The summary of arm ``name``; ``KeyError`` if the run has no such arm."""
@@ -202,7 +237,37 @@ class RunSummary:
             "overall": self.overall.to_dict(),
             "arms": {str(a.arm): a.to_dict() for a in self.arms},
             "stages": {str(s.stage): s.to_dict() for s in self.stages},
+            "simulated": self.simulated,
+            "status": self.status,
+            "self_check": jsonable(self.self_check),
+            "warnings": list(self.warnings),
         }
+
+    @classmethod
+    def from_dict(
+        cls, data: Any, *, source: str | None = None, where: str = "RunSummary"
+    ) -> RunSummary:
+        """The inverse of :meth:`to_dict` (any ``summary.json`` since schema version 1)."""
+        stages = data.get("stages") if isinstance(data, dict) else None
+        return build_fields(
+            cls,
+            data,
+            source=source,
+            where=where,
+            arms=_arms_from_dict(data, source, where),
+            stages=tuple(
+                from_dict(StageSummary, v, source=source, where=f"{where}.stages.{k}")
+                for k, v in (stages or {}).items()
+            ),
+        )
+
+
+def _arms_from_dict(data: Any, source: str | None, where: str) -> tuple[ArmSummary, ...]:
+    arms = data.get("arms") if isinstance(data, dict) else None
+    return tuple(
+        from_dict(ArmSummary, v, source=source, where=f"{where}.arms.{k}")
+        for k, v in (arms or {}).items()
+    )
 
 
 def _length(window: tuple[float, float] | None) -> float | None:
@@ -220,6 +285,8 @@ def _summarize(df: pd.DataFrame, slos: dict[str, float], arm: str | None) -> Arm
 
     first = first_attempt_mask(m)
     sent = int(np.isfinite(column(m, "t_sent")[first]).sum())
+    reused, known = reuse_masks(m)
+    n_known = int(known.sum())
     send_window_s = _length(send_window(m))
 
     goodput = None
@@ -254,6 +321,9 @@ def _summarize(df: pd.DataFrame, slos: dict[str, float], arm: str | None) -> Arm
         logical=summarize_logical(m),
         tokens=tokens,
         cost=summarize_cost(m),
+        ttlt_s=percentiles(ttlt_column(ok_rows)),
+        connect_s=percentiles(connect_column(m)),
+        connection_reused_share=int(reused.sum()) / n_known if n_known else None,
     )
 
 

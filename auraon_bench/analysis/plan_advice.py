@@ -3,9 +3,16 @@ plan, the cheapest plan that fits, what breaks first as the workload grows, and 
 
 Method
     * Needed requests/min = the workload's peak requests/min; needed tokens/min = peak
-      requests/min x (prompt + completion tokens per request). From a measured run, the peak is
-      the busiest 60 s window (:mod:`auraon_bench.analysis.plan_fit`), the token sizes are the
-      means of the ok attempts.
+      requests/min x (prompt + completion tokens per request).
+    * From a measured run (``experiment.workload.workload_from_run``) every figure is read
+      from its parts' results, each computed once per part: the peak is the busiest part's
+      :attr:`~auraon_bench.results.run.Part.plan_fit` (the busiest 60 s window of every attempt
+      sent, :mod:`auraon_bench.analysis.plan_fit`, the report's plan-fit figure); from each
+      part's :attr:`~auraon_bench.results.run.Part.load_summary`, the average is its attempts
+      over its measurement window (first send to last completion), the token sizes are the ok
+      attempts' token sums over their number, and an arm's cost per request is its summary's
+      (mean reported cost of its ok attempts), weighted by ok attempts across parts. Load parts
+      are used when the run has any; otherwise every part.
     * Headroom under a plan = 1 - needed / limit per dimension; a plan fits when both keep at
       least the stated headroom (default 30%); the recommendation is the first plan that fits,
       plans being listed cheapest first (Starter, Pro, Enterprise).
@@ -22,9 +29,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auraon_bench.analysis.plan_fit import PlanFit, PlanLimit, documented_plans
+
+if TYPE_CHECKING:
+    pass
 
 MINUTES_PER_MONTH = 60 * 24 * 30
 DEFAULT_HEADROOM = 0.30

@@ -17,19 +17,25 @@ Unit: the prompt
     CI over prompts (:func:`.stats.bootstrap_ci`). failure rate = failed rows / rows.
 
 Cost (per row = per request)
-    per request = mean ``cost_usd`` over the rows that have one (billed failures included); per
-    1k requests = 1000 x that; per correct answer = total cost / correct rows (None if none).
+    per request = :func:`.accounting.cost_per_request` (mean ``cost_usd`` of ok rows with one,
+    the load summary's definition); per 1k requests = 1000 x that; total = every row with a
+    cost (billed failures included); per correct answer = total cost / correct rows (None if none).
     Latency and TTFT percentiles are over ok rows, with ``n``.
 
-Paired comparison of a and b (the prompts both graded)
-    difference = mean_p (Q_a(p) - Q_b(p)), CI by the paired bootstrap over prompts (one draw of
-    prompt indices resamples both arms). McNemar exact: a_only / b_only = pairs (prompt, repeat)
-    where only a / only b is correct; p = two-sided binomial test of a_only ~ Bin(a_only +
-    b_only, 1/2), 1.0 without discordant pairs (repeats of a prompt are not independent: p is
-    then optimistic). cost ratio = sum_p C_a(p) / sum_p C_b(p) over prompts with both costs,
-    paired-bootstrap CI. Versus a reference b: quality retained Q_a / Q_b, cost saved
-    1 - ratio (CI: 1 - the ratio's). Across fixed arms McNemar p-values get Holm's correction:
-    sorted p_(1..m), adjusted p_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)).
+Paired comparison of a and b (the prompts both graded); every test is at the prompt level
+    (``--repeat`` gives several rows per prompt and arm; they are not independent samples)
+    difference = mean_p (Q_a(p) - Q_b(p)), CI by the paired cluster bootstrap over prompts (one
+    draw of prompt indices resamples both arms and every repeat of a drawn prompt with it).
+    Clustered exact McNemar: a_only / b_only = pairs (prompt, repeat) where only a / only b is
+    correct; each prompt's discordance d_p = its a_only - b_only pairs. Under H0 (a and b
+    exchangeable within a prompt) every d_p flips sign independently, as a whole: p = P(|sum_p
+    e_p d_p| >= |a_only - b_only|) over the 2^n sign vectors e, computed exactly by convolving
+    the per-magnitude binomials. With one pair per prompt (d_p = +-1) it is McNemar's exact
+    binomial test, a_only ~ Bin(a_only + b_only, 1/2); 1.0 without discordant pairs. cost ratio
+    = sum_p C_a(p) / sum_p C_b(p) over prompts with both costs, cluster-bootstrap CI. Versus a
+    reference b: quality retained Q_a / Q_b, cost saved 1 - ratio (CI: 1 - the ratio's).
+    Across fixed arms McNemar p-values get Holm's correction: sorted p_(1..m), adjusted p_(i) =
+    max_{j <= i} min(1, (m - j + 1) p_(j)). ``method`` names these in every result.
 
 Oracle (an upper bound of routing among the fixed arms)
     per prompt every fixed arm graded: the best quality, the cheapest among ties (unknown cost
@@ -44,9 +50,10 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
+from scipy.stats import binom
 
 from auraon_bench.analysis._json import jsonable
+from auraon_bench.analysis.accounting import cost_per_request
 from auraon_bench.analysis.records import column, measured
 from auraon_bench.analysis.stats import Percentiles, bootstrap_ci, percentiles
 
@@ -60,6 +67,7 @@ __all__ = [
     "PairedComparison",
     "VersusAll",
     "accuracy_table",
+    "clustered_mcnemar_p",
     "cost_table",
     "graded_records",
     "holm",
@@ -247,7 +255,9 @@ def cost_table(df: pd.DataFrame) -> CostTable:
         costs = group["cost"].to_numpy()
         costs = costs[np.isfinite(costs)]
         total = float(costs.sum()) if costs.size else None
-        per_request = float(costs.mean()) if costs.size else None
+        per_request = cost_per_request(
+            group["cost"].to_numpy(dtype=float), ~group["failed"].to_numpy(dtype=bool)
+        )
         correct = int((group["correct_value"] == 1.0).sum())
         ok = group.loc[~group["failed"]]
         out[str(arm)] = CostRow(
@@ -264,6 +274,42 @@ def cost_table(df: pd.DataFrame) -> CostTable:
     return CostTable(out)
 
 
+PAIRED_METHOD = (
+    "difference and cost ratio: percentile cluster bootstrap over prompts; McNemar: exact "
+    "sign-flip test of a_only - b_only over prompts (clustered pairs; McNemar's exact binomial "
+    "test with one pair per prompt)"
+)
+
+
+def clustered_mcnemar_p(discordance: Sequence[int] | np.ndarray) -> float:
+    """Two-sided exact p of the clustered McNemar test (see the module docstring).
+
+    ``discordance``: per prompt, the integer a_only - b_only of its paired repeats. The null
+    distribution of sum_p e_p d_p (independent fair signs e_p) is that of 2U - T with
+    U = sum_m m K_m, K_m ~ Bin(c_m, 1/2) for the c_m prompts of magnitude |d_p| = m and
+    T = sum_p |d_p|; U's distribution is built by convolution (exact up to rounding).
+    """
+    d = np.abs(np.asarray(discordance, dtype=np.int64))
+    d = d[d > 0]
+    if not d.size:
+        return 1.0
+    observed = abs(int(np.asarray(discordance, dtype=np.int64).sum()))
+    magnitudes, counts = np.unique(d, return_counts=True)
+    total = int(d.sum())
+    dist = np.zeros(total + 1)
+    dist[0] = 1.0
+    reach = 0  # the largest U reachable so far: bounds the shifted adds
+    for m, c in zip(magnitudes.tolist(), counts.tolist(), strict=True):
+        pmf = binom.pmf(np.arange(c + 1), c, 0.5)
+        step = np.zeros_like(dist)
+        for k in np.flatnonzero(pmf > 0):
+            shift = m * int(k)
+            step[shift : shift + reach + 1] += pmf[k] * dist[: reach + 1]
+        dist, reach = step, reach + m * c
+    s = np.abs(2 * np.arange(total + 1) - total)
+    return float(min(1.0, dist[s >= observed].sum()))
+
+
 @dataclass(frozen=True, slots=True)
 class PairedComparison(_Result):
     arm_a: str
@@ -278,7 +324,8 @@ class PairedComparison(_Result):
     n_pairs: int  # (prompt, repeat) pairs with a graded ``correct`` in both arms
     a_only: int  # pairs where only a is correct
     b_only: int
-    mcnemar_p: float | None
+    discordant_prompts: int | None  # prompts whose a_only - b_only != 0 (None: version 1)
+    mcnemar_p: float | None  # clustered exact McNemar (prompt level)
     n_cost_prompts: int
     cost_a: float | None  # mean per prompt over the prompts with a cost in both arms
     cost_b: float | None
@@ -286,6 +333,7 @@ class PairedComparison(_Result):
     cost_ratio_ci: Interval
     cost_saved: float | None  # 1 - cost_ratio
     cost_saved_ci: Interval
+    method: str  # the tests used: PAIRED_METHOD
     mcnemar_p_holm: float | None = None  # set by versus_all, across the fixed arms
 
 
@@ -327,10 +375,12 @@ def paired_comparison(
         index=["prompt_id", "rep"], columns="arm", values="correct_value", aggfunc="mean"
     )
     pairs = pairs.reindex(columns=[arm_a, arm_b]).dropna()
-    a_only = int(((pairs[arm_a] == 1.0) & (pairs[arm_b] == 0.0)).sum())
-    b_only = int(((pairs[arm_b] == 1.0) & (pairs[arm_a] == 0.0)).sum())
-    discordant = a_only + b_only
-    p = float(binomtest(a_only, discordant, 0.5).pvalue) if discordant else 1.0
+    a_wins = (pairs[arm_a] == 1.0) & (pairs[arm_b] == 0.0)
+    b_wins = (pairs[arm_b] == 1.0) & (pairs[arm_a] == 0.0)
+    a_only, b_only = int(a_wins.sum()), int(b_wins.sum())
+    # A prompt's repeats share its difficulty: the prompt, not the pair, is the unit that flips.
+    per_prompt = (a_wins.astype(np.int64) - b_wins.astype(np.int64)).groupby(level=0).sum()
+    p = clustered_mcnemar_p(per_prompt.to_numpy())
 
     c = _wide(table, "cost", [arm_a, arm_b])
     c = c.loc[c.index.isin(q.index)].dropna()
@@ -353,6 +403,7 @@ def paired_comparison(
         n_pairs=len(pairs),
         a_only=a_only,
         b_only=b_only,
+        discordant_prompts=int((per_prompt != 0).sum()),
         mcnemar_p=p if len(pairs) else None,
         n_cost_prompts=len(c),
         cost_a=_opt(ca.mean()) if ca.size else None,
@@ -364,6 +415,7 @@ def paired_comparison(
             None if r_high is None else 1 - r_high,
             None if r_low is None else 1 - r_low,
         ),
+        method=PAIRED_METHOD,
     )
 
 

@@ -4,21 +4,31 @@ Input is the records frame: one row per HTTP attempt, timestamps in seconds sinc
 start (may be NaN). Every function tolerates missing columns (read as all-NaN / absent),
 so partial frames from tests or older runs still summarise.
 
-Definitions (per row unless stated)
+Definitions (per row unless stated; send time is after any connection setup, so none of
+these includes DNS, TCP or TLS)
     * TTFT = first content event − send time: column ``ttft_s``, else
       ``t_first_token − t_sent`` when the column is absent.
-    * latency (end-to-end, one attempt) = column ``latency_s``, else ``t_done − t_sent``.
-    * TPOT = (latency − TTFT) / (completion_tokens − 1), NaN when completion_tokens < 2
-      or unknown. Recomputed here from ``latency_s``, ``ttft_s`` and
-      ``completion_tokens`` so that the definition lives in one place; the stored
-      ``tpot_s`` column is used only when ``completion_tokens`` is absent.
-    * output tok/s of a request = completion_tokens / (latency − TTFT), NaN when the
-      decode time is not positive.
+    * TTLT (time to last token) = last content event − send time: column ``ttlt_s``; where
+      that is missing but the row has a TTFT (records of schema version 1, which had no such
+      column), ``t_last_token − t_sent``, else ``latency_s`` (version 1's streaming latency
+      ended at the last content event).
+    * latency (end-to-end, one attempt) = last byte of the response (a stream's ``[DONE]``
+      included) − send time: column ``latency_s``, else ``t_done − t_sent``.
+    * TPOT = (TTLT − TTFT) / (completion_tokens − 1) = (last − first content event) /
+      (completion_tokens − 1), NaN when completion_tokens < 2 or unknown: the one definition
+      in :func:`auraon_bench.formulas.tpot`, which the client uses too. Recomputed here from
+      ``ttlt_s``, ``ttft_s`` and ``completion_tokens``; the stored ``tpot_s`` column is used
+      only when ``completion_tokens`` is absent.
+    * output tok/s of a request = (completion_tokens − 1) / (TTLT − TTFT), the inverse of
+      TPOT (:func:`auraon_bench.formulas.output_tps`), NaN when undefined.
     * ITL: every gap in ``itl_s`` of the ok rows, pooled across requests (vLLM's
       definition: a long answer contributes more gaps than a short one).
     * gateway overhead = latency_s − server_latency_ms / 1000 where both are present.
     * schedule lag = ``schedule_lag_s`` (else ``t_sent − t_scheduled``) of first attempts:
-      retries are timed by back-off, not by the arrival schedule.
+      retries are timed by back-off, not by the arrival schedule. The client stamps it at
+      the attempt start, before connection setup (records of schema version 1: at the send).
+    * connection setup = ``connect_s`` of the attempts that opened a new connection (null
+      when the connection was reused); reuse = ``connection_reused`` where known.
 
 Aggregates (these drop warm-up rows themselves, ``warmup == True``)
     * measurement window = first ``t_sent`` → last ``t_done`` over all non-warm-up rows,
@@ -42,10 +52,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auraon_bench import formulas
+
 __all__ = [
     "SLO_METRICS",
     "STATUSES",
     "column",
+    "connect_column",
     "first_attempt_mask",
     "gateway_overhead",
     "latency_column",
@@ -56,6 +69,7 @@ __all__ = [
     "output_tps",
     "output_tps_column",
     "pooled_itl",
+    "reuse_masks",
     "schedule_lag_column",
     "send_window",
     "slo_mask",
@@ -63,6 +77,7 @@ __all__ = [
     "tpot",
     "tpot_column",
     "ttft_column",
+    "ttlt_column",
     "validate_slos",
     "value_counts",
     "warmup_mask",
@@ -152,6 +167,18 @@ def ttft_column(df: pd.DataFrame) -> np.ndarray:
     return _column_or(df, "ttft_s", "t_first_token", "t_sent")
 
 
+def ttlt_column(df: pd.DataFrame) -> np.ndarray:
+    """Per-row time to the last content event in seconds (``ttlt_s``; see the module for the
+    fallback of older records)."""
+    ttlt = column(df, "ttlt_s")
+    missing = np.isnan(ttlt)
+    if not missing.any():
+        return ttlt
+    older = column(df, "t_last_token") - column(df, "t_sent")
+    older = np.where(np.isnan(older), latency_column(df), older)
+    return np.where(missing & ~np.isnan(ttft_column(df)), older, ttlt)
+
+
 def latency_column(df: pd.DataFrame) -> np.ndarray:
     """Per-row attempt latency in seconds (``latency_s``, else ``t_done − t_sent``)."""
     return _column_or(df, "latency_s", "t_done", "t_sent")
@@ -162,35 +189,47 @@ def schedule_lag_column(df: pd.DataFrame) -> np.ndarray:
     return _column_or(df, "schedule_lag_s", "t_sent", "t_scheduled")
 
 
-def tpot(latency: Any, ttft: Any, completion_tokens: Any) -> float | np.ndarray:
-    """(latency − TTFT) / (completion_tokens − 1); NaN when completion_tokens < 2 or unknown."""
-    lat, first, tokens = (_as_float(v) for v in (latency, ttft, completion_tokens))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(tokens >= 2, (lat - first) / (tokens - 1), np.nan)
-    return _scalar_or_array(out)
+def tpot(ttlt: Any, ttft: Any, completion_tokens: Any) -> float | np.ndarray:
+    """(TTLT − TTFT) / (completion_tokens − 1), :func:`auraon_bench.formulas.tpot`; NaN when
+    completion_tokens < 2 or anything is unknown. Scalars or array-likes (nullable dtypes too)."""
+    last, first, tokens = (_as_float(v) for v in (ttlt, ttft, completion_tokens))
+    return _scalar_or_array(formulas.tpot(first, last, tokens))
 
 
-def output_tps(latency: Any, ttft: Any, completion_tokens: Any) -> float | np.ndarray:
-    """completion_tokens / (latency − TTFT); NaN when the decode time is not positive."""
-    lat, first, tokens = (_as_float(v) for v in (latency, ttft, completion_tokens))
-    decode = lat - first
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(decode > 0, tokens / decode, np.nan)
-    return _scalar_or_array(out)
+def output_tps(ttlt: Any, ttft: Any, completion_tokens: Any) -> float | np.ndarray:
+    """(completion_tokens − 1) / (TTLT − TTFT), :func:`auraon_bench.formulas.output_tps`; NaN
+    when completion_tokens < 2, the decode time is not positive, or anything is unknown."""
+    last, first, tokens = (_as_float(v) for v in (ttlt, ttft, completion_tokens))
+    return _scalar_or_array(formulas.output_tps(first, last, tokens))
 
 
 def tpot_column(df: pd.DataFrame) -> np.ndarray:
     """Per-row TPOT in seconds, see :func:`tpot`."""
     if "completion_tokens" not in df.columns:
         return column(df, "tpot_s")
-    out = tpot(latency_column(df), ttft_column(df), column(df, "completion_tokens"))
+    out = tpot(ttlt_column(df), ttft_column(df), column(df, "completion_tokens"))
     return np.atleast_1d(out)
 
 
 def output_tps_column(df: pd.DataFrame) -> np.ndarray:
     """Per-row output tokens per second, see :func:`output_tps`."""
-    out = output_tps(latency_column(df), ttft_column(df), column(df, "completion_tokens"))
+    out = output_tps(ttlt_column(df), ttft_column(df), column(df, "completion_tokens"))
     return np.atleast_1d(out)
+
+
+def connect_column(df: pd.DataFrame) -> np.ndarray:
+    """Per-row connection setup in seconds (``connect_s``): NaN unless the row opened a new
+    connection."""
+    return column(df, "connect_s")
+
+
+def reuse_masks(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(reused, known): ``connection_reused`` is true / is not null, per row."""
+    if "connection_reused" not in df.columns:
+        return np.zeros(len(df), dtype=bool), np.zeros(len(df), dtype=bool)
+    return _bool_column(df, "connection_reused", True), np.array(
+        df["connection_reused"].notna(), dtype=bool
+    )
 
 
 def gateway_overhead(df: pd.DataFrame) -> np.ndarray:

@@ -1,5 +1,10 @@
 """Regression verdicts between a baseline run and a current one. Pure: samples in, checks out.
 
+The figures a check shows (baseline, current) are the ones the runs' summaries and evaluations
+hold, passed in by the caller (``held``); the samples serve the tests. Only a figure no result
+file holds (completions per time bin, paired means over the prompts both runs answered) is
+computed here.
+
 A metric **regresses** only when the change is both beyond its threshold and statistically
 significant; it **improves** under the mirror condition. Otherwise the verdict says why not:
 "no change" (within the threshold), "not significant" (beyond it, but the test cannot tell it
@@ -37,7 +42,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from auraon_bench.analysis.stats import finite
+from auraon_bench.analysis.quality import clustered_mcnemar_p
+from auraon_bench.analysis.stats import Percentiles, finite
 
 VERDICTS = ("regression", "improvement", "no change", "not significant", "too few samples")
 
@@ -99,21 +105,32 @@ def _n_ok(n_base: int, n_cur: int, min_samples: int) -> bool:
 def samples_check(
     part: str, arm: str, metric: str, unit: str, base: Any, cur: Any, *,
     percentile: float, threshold: float, worse_when: str = "higher", min_samples: int = 20,
-    min_delta: float = 0.0,
+    min_delta: float = 0.0, held: tuple[Percentiles, Percentiles] | None = None,
 ) -> Check:  # fmt: skip
     """Mann-Whitney U on samples; the change is the ratio of their ``percentile``, which must
     also differ by at least ``min_delta`` (a 10% change of a sub-millisecond figure is noise of
-    the machine, not of the target)."""
+    the machine, not of the target).
+
+    ``held``: the baseline's and the current run's percentiles of these very samples as their
+    summaries hold them; the figures and ``n`` are read from them, and the samples serve the
+    test only. Without it (a figure no summary holds, such as completions per time bin) the
+    percentile is taken of the samples here.
+    """
     a, b = finite(base), finite(cur)
-    pa = float(np.percentile(a, percentile)) if a.size else None
-    pb = float(np.percentile(b, percentile)) if b.size else None
+    if held is not None:
+        pa, pb = held[0].get(percentile), held[1].get(percentile)
+        na, nb = held[0].n, held[1].n
+    else:
+        pa = float(np.percentile(a, percentile)) if a.size else None
+        pb = float(np.percentile(b, percentile)) if b.size else None
+        na, nb = int(a.size), int(b.size)
     change = _ratio(pb, pa)
     p = None
-    if _n_ok(a.size, b.size, min_samples) and change is not None:
+    if _n_ok(na, nb, min_samples) and a.size and b.size and change is not None:
         alternative = "greater" if change >= 1 else "less"
         p = float(stats.mannwhitneyu(b, a, alternative=alternative).pvalue)
     return Check(part, arm, metric, unit, pa, pb, change, "ratio", threshold, worse_when, p,
-                 int(a.size), int(b.size), min_delta=min_delta)  # fmt: skip
+                 na, nb, min_delta=min_delta)  # fmt: skip
 
 
 def proportion_check(
@@ -136,17 +153,22 @@ def proportion_check(
 def mean_ratio_check(
     part: str, arm: str, metric: str, unit: str, base: Any, cur: Any, *,
     threshold: float, min_samples: int = 20, n_resamples: int = 2000, seed: int = 0,
-    paired: bool = False,
+    paired: bool = False, held: tuple[float | None, float | None] | None = None,
 ) -> Check:  # fmt: skip
     """Ratio of means with a bootstrap one-sided p: the share of resampled ratios on the other
     side of 1 from the observed one. ``paired``: ``base[i]`` and ``cur[i]`` belong to the same
-    prompt and are resampled together, which removes the prompts' own spread."""
+    prompt and are resampled together, which removes the prompts' own spread. ``held``: the
+    two means as the runs' summaries hold them (the means of these very samples); without it
+    they are taken here."""
     if paired:
         both = np.isfinite(np.asarray(base, float)) & np.isfinite(np.asarray(cur, float))
         base, cur = np.asarray(base, float)[both], np.asarray(cur, float)[both]
     a, b = finite(base), finite(cur)
-    ma = float(a.mean()) if a.size else None
-    mb = float(b.mean()) if b.size else None
+    if held is not None:
+        ma, mb = held
+    else:
+        ma = float(a.mean()) if a.size else None
+        mb = float(b.mean()) if b.size else None
     change = _ratio(mb, ma)
     p = None
     if _n_ok(a.size, b.size, min_samples) and change is not None:
@@ -170,22 +192,30 @@ def paired_accuracy_check(
     part: str, arm: str, base: Mapping[str, bool], cur: Mapping[str, bool], *,
     threshold: float, min_samples: int = 20,
 ) -> Check:  # fmt: skip
-    """Exact McNemar on the prompts graded in both runs; change = accuracy difference."""
-    keys = sorted(set(base) & set(cur))
+    """Exact McNemar, one-sided in the direction of the change, at the prompt level.
+
+    Keys are ``(prompt_id, repeat)`` pairs (or bare prompt ids): the repeats of one prompt are
+    one cluster, so the test is the clustered sign-flip McNemar of
+    :func:`~auraon_bench.analysis.quality.clustered_mcnemar_p` (per prompt, answers lost minus
+    answers gained, signs flipped together). With one answer per prompt it is the exact
+    binomial McNemar test. change = accuracy difference over the paired answers.
+    """
+    keys = sorted(set(base) & set(cur), key=str)
     n = len(keys)
     acc_a = sum(bool(base[k]) for k in keys) / n if n else None
     acc_b = sum(bool(cur[k]) for k in keys) / n if n else None
     change = None if acc_a is None or acc_b is None else acc_b - acc_a
     p = None
     if n >= min_samples and change is not None:
-        lost = sum(bool(base[k]) and not bool(cur[k]) for k in keys)
-        gained = sum(bool(cur[k]) and not bool(base[k]) for k in keys)
-        discordant = lost + gained
-        if discordant == 0:
-            p = 1.0
-        else:
-            worse = lost if change <= 0 else gained
-            p = float(stats.binomtest(worse, discordant, 0.5, alternative="greater").pvalue)
+        sign = 1 if change <= 0 else -1  # count discordance in the direction that worsened
+        per_prompt: dict[Any, int] = {}
+        for k in keys:
+            cluster = k[0] if isinstance(k, tuple) else k
+            lost, gained = bool(base[k]) and not cur[k], bool(cur[k]) and not base[k]
+            per_prompt[cluster] = per_prompt.get(cluster, 0) + sign * (int(lost) - int(gained))
+        d = list(per_prompt.values())
+        # The null is symmetric: P(S >= s) = P(|S| >= s) / 2 for s > 0.
+        p = 1.0 if sum(d) <= 0 else min(1.0, clustered_mcnemar_p(d) / 2)
     return Check(part, arm, "accuracy", "share", acc_a, acc_b, change, "difference", threshold,
                  "lower", p, n, n)  # fmt: skip
 
@@ -246,8 +276,11 @@ def decide(checks: Sequence[Check], alpha: float) -> list[Check]:
 def cost_per_correct_check(
     part: str, arm: str, base_cost: Any, base_correct: Any, cur_cost: Any, cur_correct: Any,
     *, threshold: float, min_samples: int = 20, n_resamples: int = 2000, seed: int = 0,
+    held: tuple[float | None, float | None] | None = None,
 ) -> Check:  # fmt: skip
-    """Cost per correct answer (total cost / correct answers), rows resampled in pairs."""
+    """Cost per correct answer (total cost / correct answers), rows resampled in pairs.
+    ``held``: the two figures as the runs' evaluations hold them (of these very rows); without
+    it they are taken here."""
     a_cost, a_ok = np.asarray(base_cost, float), np.asarray(base_correct, float)
     b_cost, b_ok = np.asarray(cur_cost, float), np.asarray(cur_correct, float)
 
@@ -255,7 +288,10 @@ def cost_per_correct_check(
         hits = np.nansum(ok)
         return float(np.nansum(cost) / hits) if hits else None
 
-    va, vb = per_correct(a_cost, a_ok), per_correct(b_cost, b_ok)
+    if held is not None:
+        va, vb = held
+    else:
+        va, vb = per_correct(a_cost, a_ok), per_correct(b_cost, b_ok)
     change = _ratio(vb, va)
     p = None
     if _n_ok(a_cost.size, b_cost.size, min_samples) and change is not None:

@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the summaries import pandas; this module is read by light callers too
+    from auraon_bench.analysis.load_summary import ArmSummary
+    from auraon_bench.analysis.quality import AccuracyRow
+    from auraon_bench.analysis.stats import Percentiles
 
 _PERCENTILE = re.compile(r"^(ttft|tpot|itl|latency)_p(50|90|95|99)_(ms|s)$")
 _SHARES = {"error_rate": "max", "rate_limited_rate": "max", "accuracy": "min"}
@@ -61,16 +66,37 @@ class SloVerdict:
     n: int
     verdict: str  # pass, fail, unknown
 
+    def result(self) -> SloResult:
+        return SloResult(
+            slo=self.slo.key,
+            objective=self.slo.describe(),
+            part=self.part,
+            arm=self.arm,
+            measured=self.measured,
+            n=self.n,
+            verdict=self.verdict,
+            shown=self.slo.display(self.measured),
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "slo": self.slo.key,
-            "objective": self.slo.describe(),
-            "part": self.part,
-            "arm": self.arm,
-            "measured": self.measured,
-            "n": self.n,
-            "verdict": self.verdict,
-        }
+        return self.result().to_dict()
+
+
+@dataclass(frozen=True)
+class SloResult:
+    """An SLO verdict as stored in an experiment's ``summary.json`` and read back."""
+
+    slo: str  # the key as written, e.g. "ttft_p95_ms"
+    objective: str  # e.g. "ttft p95 <= 2000 ms"
+    part: str
+    arm: str
+    measured: float | None  # base units: seconds, a share (0-1) or USD
+    n: int
+    verdict: str  # pass, fail, unknown
+    shown: str | None = None  # measured in the objective's own unit (None in old files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def parse_slo(key: str, value: float) -> Slo | None:
@@ -86,36 +112,35 @@ def parse_slo(key: str, value: float) -> Slo | None:
     return None
 
 
-def _measure(slo: Slo, arm: Mapping[str, Any], accuracy: Mapping[str, Any] | None):
+def _measure(
+    slo: Slo, arm: ArmSummary, accuracy: AccuracyRow | None
+) -> tuple[float | None, int]:
+    """The figure an SLO judges, read from the summary that holds it, and its sample size."""
     if slo.percentile is not None:
-        stats = arm.get(f"{slo.metric}_s") or {}
-        return stats.get(f"p{slo.percentile}"), int(stats.get("n") or 0)
-    errors = arm.get("errors") or {}
-    attempts = int(errors.get("attempts") or 0)
-    counts = errors.get("status_counts") or {}
+        stats: Percentiles = getattr(arm, f"{slo.metric}_s")
+        return stats.get(float(slo.percentile)) if stats.n else None, stats.n
+    errors = arm.errors
+    attempts = errors.attempts
     if slo.metric == "rate_limited_rate":
-        limited = counts.get("rate_limited", 0)
-        return (limited / attempts if attempts else None), attempts
+        return errors.status_shares.get("rate_limited", 0.0 if attempts else None), attempts
     if slo.metric == "error_rate":
-        failed = attempts - counts.get("ok", 0) - counts.get("rate_limited", 0)
-        return (failed / attempts if attempts else None), attempts
+        return errors.error_rate, attempts
     if slo.metric == "cost_per_1k":
-        cost = arm.get("cost") or {}
-        return cost.get("per_1k_requests_usd"), int(cost.get("rows_with_cost") or 0)
+        return arm.cost.per_1k_requests_usd, arm.cost.rows_with_cost
     if slo.metric == "accuracy":
-        if not accuracy:
+        if accuracy is None:
             return None, 0
-        return accuracy.get("accuracy"), int(accuracy.get("n") or 0)
+        return accuracy.accuracy, accuracy.n
     raise ValueError(f"unknown SLO metric {slo.metric!r}")
 
 
 def check_slos(
     slos: Sequence[Slo],
     part: str,
-    arms: Mapping[str, Mapping[str, Any]],
-    accuracy_by_arm: Mapping[str, Mapping[str, Any]] | None = None,
+    arms: Mapping[str, ArmSummary],
+    accuracy_by_arm: Mapping[str, AccuracyRow] | None = None,
 ) -> list[SloVerdict]:
-    """Every SLO against every arm of one part (``arms``: summary.json's ``arms``)."""
+    """Every SLO against every arm of one part (``arms``: the part's per-arm summaries)."""
     verdicts = []
     for arm, summary in arms.items():
         for slo in slos:

@@ -43,6 +43,7 @@ __all__ = [
     "Percentiles",
     "bootstrap_ci",
     "finite",
+    "percentile_from_key",
     "percentile_key",
     "percentiles",
     "rate",
@@ -82,6 +83,12 @@ def percentile_key(p: float) -> str:
         return f"p{int(p)}"
     # Tail percentiles are conventionally named by their digits (p999, p9999).
     return "p" + format(p, "g").replace(".", "")
+
+
+def percentile_from_key(key: str) -> float:
+    """The inverse of :func:`percentile_key`: ``"p50" -> 50.0``, ``"p999" -> 99.9``."""
+    digits = key[1:]
+    return float(digits if len(digits) <= 2 else f"{digits[:2]}.{digits[2:]}")
 
 
 def _opt(value: float) -> float | None:
@@ -150,6 +157,22 @@ class Percentiles:
         for p, value in self.points:
             out[percentile_key(p)] = value
         return out
+
+    @classmethod
+    def from_dict(
+        cls, data: Any, *, source: str | None = None, where: str = "Percentiles"
+    ) -> Percentiles:
+        """The inverse of :meth:`to_dict` (keys ``p50`` ... ``p999`` back to points)."""
+        from auraon_bench.results.typed import build_fields
+
+        if not isinstance(data, dict):
+            return build_fields(cls, data, source=source, where=where)  # raises, naming where
+        points = tuple(
+            (percentile_from_key(k), None if v is None else float(v))
+            for k, v in data.items()
+            if k.startswith("p") and k[1:].isdigit()
+        )
+        return build_fields(cls, data, source=source, where=where, points=points)
 
 
 def percentiles(

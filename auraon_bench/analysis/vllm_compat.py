@@ -12,13 +12,21 @@ put next to a ``vllm bench serve`` result file key by key.
   duration; ``total_token_throughput`` = (input + output tokens) / duration;
   ``request_goodput`` = requests meeting the ``goodput`` SLOs / duration, or None when no
   SLOs are given (as vLLM).
-* For each of ``ttft``, ``tpot`` (requests with >= 2 output tokens), ``itl`` (all gaps,
-  pooled) and ``e2el`` (one attempt's latency), over ok rows, in milliseconds:
-  ``mean_*_ms`` (``np.mean``), ``median_*_ms`` (``np.median``), ``std_*_ms`` (``np.std``,
-  population, ddof=0, as vLLM) and ``p99_*_ms`` (``np.percentile``, linear).
+* For each of ``ttft``, ``tpot``, ``itl`` (all gaps, pooled) and ``e2el`` (one attempt's
+  latency: send to the response's last byte), over ok rows, in milliseconds: ``mean_*_ms``
+  (``np.mean``), ``median_*_ms`` (``np.median``), ``std_*_ms`` (``np.std``, population,
+  ddof=0, as vLLM) and ``p99_*_ms`` (``np.percentile``, linear).
+* ``tpot`` as vLLM computes it: (e2el − TTFT) / (output tokens − 1), requests with >= 2
+  output tokens, through the one TPOT function (:func:`auraon_bench.formulas.tpot`) with the
+  latency as the end. The rest of auraon-bench ends TPOT at the last content event, so the
+  two differ by whatever the target spends after it (finish and usage chunks, ``[DONE]``)
+  divided by (output tokens − 1).
 
-Difference from vLLM: a metric with no samples is ``None`` here, where vLLM prints 0.
-SLOs use vLLM's ``--goodput`` names and units: ``{"ttft": ms, "tpot": ms, "e2el": ms}``.
+Differences from vLLM: a metric with no samples is ``None`` here, where vLLM prints 0; send
+time is after connection setup here, where vLLM's clock starts before the request is handed to
+its HTTP client (a cold connection's setup lands in vLLM's TTFT and e2el).
+SLOs use vLLM's ``--goodput`` names and units: ``{"ttft": ms, "tpot": ms, "e2el": ms}`` (the
+``tpot`` one checks the TPOT above).
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from auraon_bench.analysis.records import (
     pooled_itl,
     rows,
     slo_mask,
-    tpot_column,
+    tpot,
     ttft_column,
 )
 from auraon_bench.analysis.stats import finite, rate
@@ -71,6 +79,12 @@ def _slos_from_vllm(goodput: Mapping[str, float]) -> dict[str, float]:
     return slos
 
 
+def _vllm_tpot(df: pd.DataFrame) -> np.ndarray:
+    """vLLM's TPOT per row: (e2el − TTFT) / (output tokens − 1)."""
+    out = tpot(latency_column(df), ttft_column(df), column(df, "completion_tokens"))
+    return np.atleast_1d(out)
+
+
 def vllm_view(
     df: pd.DataFrame, goodput: Mapping[str, float] | None = None
 ) -> dict[str, float | int | None]:
@@ -89,7 +103,12 @@ def vllm_view(
 
     request_goodput = None
     if goodput:
-        request_goodput = rate(int(slo_mask(m, _slos_from_vllm(goodput)).sum()), duration)
+        slos = _slos_from_vllm(goodput)
+        tpot_limit = slos.pop("tpot_s", None)
+        good = slo_mask(m, slos)
+        if tpot_limit is not None:  # vLLM's TPOT; below 2 tokens it counts as 0, as in vLLM
+            good &= (_vllm_tpot(m) <= tpot_limit) | (column(m, "completion_tokens") < 2)
+        request_goodput = rate(int(good.sum()), duration)
 
     result: dict[str, float | int | None] = {
         "duration": duration,
@@ -103,7 +122,7 @@ def vllm_view(
         "total_token_throughput": rate(total_input + total_output, duration),
     }
     result.update(_ms_stats("ttft", ttft_column(ok_rows)))
-    result.update(_ms_stats("tpot", tpot_column(ok_rows)))
+    result.update(_ms_stats("tpot", _vllm_tpot(ok_rows)))
     result.update(_ms_stats("itl", pooled_itl(m)))
     result.update(_ms_stats("e2el", latency_column(ok_rows)))
     return result

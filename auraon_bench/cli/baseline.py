@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from auraon_bench.errors import ConfigError
-from auraon_bench.results.run import read_run
 
 REPORT_DIR = "report"
 
@@ -37,6 +36,8 @@ def set_command(run: Path, name: str | None, directory: Path, allow_incomplete: 
     """Copy RUN (records, manifests, summaries; not its report) to the baseline directory,
     replacing the previous baseline of that name. Move a baseline forward deliberately, after
     `regress` reported improvements you accept."""
+    from auraon_bench.results.run import read_run
+
     loaded = read_run(run)
     if not loaded.complete and not allow_incomplete:
         raise ConfigError("is incomplete: " + "; ".join(loaded.problems), source=str(run))

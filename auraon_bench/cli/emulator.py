@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 import orjson
 
-from auraon_bench.emulator.catalog import FAULT_RATES
-from auraon_bench.emulator.server import EmulatorConfig, run
+from auraon_bench.catalog import FAULT_RATES
 
 FAULT_FLAG_NAMES = sorted(name.removesuffix("_rate") for name in FAULT_RATES)
 
@@ -99,6 +98,8 @@ def serve(
     allow_remote: bool,
 ) -> None:
     """Serve the emulator until interrupted. Prints 'READY <url>' once it listens."""
+    from auraon_bench.emulator.server import EmulatorConfig, build_gateway, run
+
     overrides: dict = {}
     if faults:
         overrides["faults"] = faults
@@ -118,8 +119,6 @@ def serve(
         overrides=overrides,
     )
     # Load everything before binding, so a bad catalog or dataset fails with one line, not a trace.
-    from auraon_bench.emulator.server import build_gateway
-
     build_gateway(config)
     run(config)
 

@@ -8,9 +8,7 @@ from typing import Any
 import click
 
 from auraon_bench.cli.options import run_options, target_options
-from auraon_bench.cli.render import print_eval_report, run_with_live_line
-from auraon_bench.client.http import Timeouts
-from auraon_bench.eval.session import DEFAULT_ARMS, EvalOptions, run_eval
+from auraon_bench.eval import DEFAULT_ARMS
 
 
 @click.command(name="eval")
@@ -60,6 +58,10 @@ def eval_command(**flags: Any) -> None:
     Every arm answers every prompt (a paired design) in one seeded order; answers are graded,
     the grades written into requests.parquet and the analysis into evaluation.json.
     """
+    from auraon_bench.cli.render import print_eval_report, run_with_live_line
+    from auraon_bench.client.http import Timeouts
+    from auraon_bench.eval.session import EvalOptions, run_eval
+
     options = EvalOptions(
         datasets=tuple(flags["datasets"]),
         arms=tuple(dict.fromkeys(flags["models"])),

@@ -6,13 +6,24 @@ from pathlib import Path
 
 import click
 
-from auraon_bench.cli.report import parse_formats
+from auraon_bench.cli.report import FORMATS, parse_formats
 from auraon_bench.errors import ConfigError
-from auraon_bench.history.index import METRICS, metrics_named, read_history
-from auraon_bench.history.report import find_steps, write_history
-from auraon_bench.report.build import FORMATS
 
 HISTORY_DIR = "history"
+# The names of auraon_bench.history.index.METRICS, spelled out so that --help imports no pandas
+# (tests/test_imports.py checks that they agree).
+METRIC_NAMES = (
+    "ttft_p50_s",
+    "ttft_p95_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "tpot_p50_s",
+    "throughput_rps",
+    "error_rate",
+    "rate_limited_rate",
+    "cost_per_request_usd",
+    "accuracy",
+)
 
 
 @click.command(name="history")
@@ -23,7 +34,7 @@ HISTORY_DIR = "history"
     multiple=True,
     metavar="NAME",
     help="Metric to chart and search for steps; repeat or comma-separate. Known: "
-    f"{', '.join(METRICS)}. Default: latency_p95_s, ttft_p50_s, cost_per_request_usd, "
+    f"{', '.join(METRIC_NAMES)}. Default: latency_p95_s, ttft_p50_s, cost_per_request_usd, "
     "accuracy, error_rate.",
 )
 @click.option(
@@ -57,6 +68,9 @@ def history_command(
     A step is a persistent change of level (at least 3 runs on each side), not one noisy
     night. Unreadable run directories are listed and skipped.
     """
+    from auraon_bench.history.index import metrics_named, read_history
+    from auraon_bench.history.report import find_steps, write_history
+
     wanted = parse_formats(formats)
     chosen = metrics_named(metrics)
     history = read_history(results_dir)

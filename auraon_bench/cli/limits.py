@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from auraon_bench.cli.options import target_options
-from auraon_bench.cli.render import confirm_real_target, err, out
-from auraon_bench.client.http import Timeouts
-from auraon_bench.limits.prober import Caps
-from auraon_bench.limits.session import LimitsOptions, LimitsResult, run_limits
+
+if TYPE_CHECKING:
+    from auraon_bench.limits.session import LimitsResult
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unknown": "yellow"}
 
@@ -29,6 +27,10 @@ def _figure(value: Any, unit: str) -> str:
 
 
 def print_limits(result: LimitsResult) -> None:
+    from rich.table import Table
+
+    from auraon_bench.cli.render import out
+
     plan = result.plan or "unknown"
     where = "SIMULATED (built-in emulator)" if result.target.simulated else result.target.base_url
     table = Table(
@@ -50,7 +52,7 @@ def print_limits(result: LimitsResult) -> None:
     for f in result.findings:
         if f.detail:
             out.print(f"- {f.check}: {f.detail}")
-    for warning in result.summary.get("warnings", []):
+    for warning in result.summary.warnings:
         out.print(f"[bold yellow]WARNING[/]: {warning}")
     click.echo(f"{result.requests} requests sent; limits.json in {result.run_dir}")
 
@@ -115,6 +117,11 @@ def limits_command(**flags: Any) -> None:
     unwell or shared, and shows its worst-case cost before probing a real target. On the
     built-in emulator, --plan picks the demo key (starter, pro or enterprise).
     """
+    from auraon_bench.cli.render import confirm_real_target, err
+    from auraon_bench.client.http import Timeouts
+    from auraon_bench.limits.prober import Caps
+    from auraon_bench.limits.session import LimitsOptions, run_limits
+
     options = LimitsOptions(
         model=flags["model"],
         plan_hint=flags["plan_hint"],

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from auraon_bench.cli.options import load_options, parse_sweep, target_options
-from auraon_bench.cli.render import print_run_summary, run_with_live_line
-from auraon_bench.client.http import Timeouts
-from auraon_bench.load.arrivals import ScheduleSpec, Stage
-from auraon_bench.load.retry import RetryPolicy
-from auraon_bench.load.session import LoadOptions, run_load
-from auraon_bench.load.spec import build_spec, read_trace
+
+if TYPE_CHECKING:
+    from auraon_bench.load.arrivals import ScheduleSpec
 
 # ScheduleSpec field -> the flag a user typed, for one-line errors.
 FLAG_FOR_FIELD = {
@@ -34,6 +31,9 @@ FLAG_FOR_FIELD = {
 
 def spec_from_flags(flags: dict[str, Any]) -> ScheduleSpec:
     """The schedule the flags describe; a bad combination is one line naming the flag."""
+    from auraon_bench.load.arrivals import Stage
+    from auraon_bench.load.spec import build_spec, read_trace
+
     values = {
         **{k: flags[k] for k in FLAG_FOR_FIELD if k not in ("stages", "trace") and k in flags},
         "seed": flags["seed"],
@@ -57,6 +57,11 @@ def load(**flags: Any) -> None:
     run is marked simulated. Records go to OUT/requests.parquet, with manifest.json and
     summary.json beside them.
     """
+    from auraon_bench.cli.render import print_run_summary, run_with_live_line
+    from auraon_bench.client.http import Timeouts
+    from auraon_bench.load.retry import RetryPolicy
+    from auraon_bench.load.session import LoadOptions, run_load
+
     options = LoadOptions(
         arms=tuple(dict.fromkeys(flags["models"])),
         spec=spec_from_flags(flags),

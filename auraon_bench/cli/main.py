@@ -2,25 +2,58 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
 from auraon_bench import __version__
-from auraon_bench.cli.baseline import baseline_group
-from auraon_bench.cli.emulator import emulator
-from auraon_bench.cli.eval import eval_command
-from auraon_bench.cli.history import history_command
-from auraon_bench.cli.limits import limits_command
-from auraon_bench.cli.load import load
-from auraon_bench.cli.plan import plan_command
-from auraon_bench.cli.regress import regress_command
-from auraon_bench.cli.report import report_command
-from auraon_bench.cli.run import run_command
 from auraon_bench.errors import AuraonBenchError
 
+# Subcommand -> "module:attribute" of its click command. A module is imported only when its
+# command is resolved (run, or listed by --help); each keeps its own top-level imports light
+# (click and the standard library), so that --help loads no pandas, pyarrow, scipy or matplotlib.
+COMMANDS: dict[str, str] = {
+    "baseline": "auraon_bench.cli.baseline:baseline_group",
+    "emulator": "auraon_bench.cli.emulator:emulator",
+    "eval": "auraon_bench.cli.eval:eval_command",
+    "history": "auraon_bench.cli.history:history_command",
+    "limits": "auraon_bench.cli.limits:limits_command",
+    "load": "auraon_bench.cli.load:load",
+    "plan": "auraon_bench.cli.plan:plan_command",
+    "regress": "auraon_bench.cli.regress:regress_command",
+    "report": "auraon_bench.cli.report:report_command",
+    "run": "auraon_bench.cli.run:run_command",
+}
 
-class FriendlyGroup(click.Group):
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first resolution, from ``lazy_commands``."""
+
+    def __init__(
+        self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            self.add_command(self._import(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def _import(self, cmd_name: str) -> click.Command:
+        module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}:{attribute} is not a click command")
+        return command
+
+
+class FriendlyGroup(LazyGroup):
     """Turns every deliberate library error into ``Error: <one line>`` and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -38,19 +71,11 @@ class FriendlyGroup(click.Group):
             raise click.ClickException(str(ours)) from None
 
 
-@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=FriendlyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="auraon-bench")
 def cli() -> None:
     """Benchmark and routing-evaluation toolkit for the Auraon LLM gateway."""
-
-
-cli.add_command(emulator)
-cli.add_command(load)
-cli.add_command(eval_command)
-cli.add_command(run_command)
-cli.add_command(report_command)
-cli.add_command(limits_command)
-cli.add_command(plan_command)
-cli.add_command(regress_command)
-cli.add_command(baseline_group)
-cli.add_command(history_command)

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from auraon_bench.load.arrivals import Profile
-
-PROFILES = [p.value for p in Profile]
+# The values of auraon_bench.load.arrivals.Profile, spelled out so that --help imports no numpy
+# (tests/test_imports.py checks that they agree).
+PROFILES = ["synchronous", "concurrent", "constant", "poisson", "gamma", "ramp", "sweep", "replay"]
 
 
 def target_options(command: Callable[..., Any]) -> Callable[..., Any]:

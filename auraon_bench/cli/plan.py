@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from auraon_bench.analysis.plan_advice import Advice, advise
-from auraon_bench.cli.render import out
 from auraon_bench.errors import ConfigError
-from auraon_bench.experiment.workload import workload_from_file, workload_from_run
-from auraon_bench.load.session import write_json
-from auraon_bench.results.run import read_run
+
+if TYPE_CHECKING:
+    from auraon_bench.analysis.plan_advice import Advice
 
 PLAN_FILE = "plan.json"
 
@@ -28,6 +26,10 @@ def _months(verdict_months: float | None) -> str:
 
 
 def print_advice(advice: Advice) -> None:
+    from rich.table import Table
+
+    from auraon_bench.cli.render import out
+
     w = advice.workload
     out.print(
         f"workload ({w.source}): peak {w.peak_rpm:,.1f} requests/min, average "
@@ -104,6 +106,11 @@ def plan_command(
     """Advise a plan from a measured RUN or a --workload file: needed requests/min and
     tokens/min at peak, headroom under each plan, the cheapest plan that fits, what breaks
     first as the workload grows, and the monthly cost of each arm."""
+    from auraon_bench.analysis.plan_advice import advise
+    from auraon_bench.experiment.workload import workload_from_file, workload_from_run
+    from auraon_bench.load.session import write_json
+    from auraon_bench.results.run import read_run
+
     if (run is None) == (workload is None):
         raise ConfigError("give either a RUN directory or --workload FILE", field="RUN")
     if workload is not None:

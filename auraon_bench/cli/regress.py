@@ -5,25 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
-from rich.table import Table
 
-from auraon_bench.cli.render import out
 from auraon_bench.errors import AuraonBenchError
-from auraon_bench.experiment.fields import Fields, TomlText, at_least, read_toml
-from auraon_bench.experiment.schema import REGRESS_DEFAULTS
-from auraon_bench.regress.compare import Comparison, compare_runs
-from auraon_bench.regress.outputs import (
-    describe_change,
-    describe_value,
-    to_dict,
-    to_junit,
-    to_markdown,
-)
-from auraon_bench.results.run import read_run
+
+if TYPE_CHECKING:
+    from auraon_bench.regress.compare import Comparison
 
 EXIT_OK, EXIT_REGRESSION, EXIT_INVALID = 0, 1, 2
 
@@ -31,6 +21,9 @@ EXIT_OK, EXIT_REGRESSION, EXIT_INVALID = 0, 1, 2
 def read_thresholds(path: Path) -> dict[str, float]:
     """A TOML file of thresholds: the keys of an experiment's [regress] table, top level or
     under [regress]."""
+    from auraon_bench.experiment.fields import Fields, TomlText, at_least, read_toml
+    from auraon_bench.experiment.schema import REGRESS_DEFAULTS
+
     text, data = read_toml(path, "thresholds")
     table = data.get("regress", data)
     f = Fields(
@@ -45,6 +38,11 @@ def read_thresholds(path: Path) -> dict[str, float]:
 
 
 def print_comparison(result: Comparison) -> None:
+    from rich.table import Table
+
+    from auraon_bench.cli.render import out
+    from auraon_bench.regress.outputs import describe_change, describe_value
+
     shown = [c for c in result.checks if c.verdict != "no change"]
     table = Table(
         title=f"regress: {result.current.run_id} against {result.baseline.run_id} "
@@ -114,6 +112,10 @@ def regress_command(
     """Compare CURRENT with BASELINE: per arm and metric, a regression needs a change beyond
     its threshold AND statistical significance. Exit 0: no regression; 1: regression; 2: the
     input is invalid (unreadable, not comparable, incomplete, or client-bound)."""
+    from auraon_bench.regress.compare import compare_runs
+    from auraon_bench.regress.outputs import to_dict, to_junit, to_markdown
+    from auraon_bench.results.run import read_run
+
     try:
         override = read_thresholds(thresholds) if thresholds else None
         result = compare_runs(

@@ -116,7 +116,7 @@ def arm_table(summary: RunSummary, title: str) -> Table:
 
     row("requests (n)", lambda a: str(a.requests))
     row("ok", lambda a: str(a.ok))
-    row("errors (not 429)", lambda a: str(a.requests - a.ok - a.errors.rate_limited))
+    row("errors (not 429)", lambda a: str(a.errors.failed))
     row("429 rate limited", lambda a: str(a.errors.rate_limited))
     for metric, label, scale, unit, digits in (
         ("ttft_s", "TTFT", 1000, "ms", 1),
@@ -256,11 +256,11 @@ def print_eval_report(result: Any) -> None:
 
 def print_routing(routing: Any) -> None:
     """Auto arms across, figures down; comparisons against the reference (default: the most
-    accurate fixed model)."""
-    reference = routing.reference or routing.strong
+    accurate fixed model, as evaluation.json's ``reference`` says); one line per routing curve."""
+    reference = routing.reference
     table = Table(
         title=f"auto versus fixed models ({routing.n_prompts} prompts every arm "
-        f"answered; weak {routing.weak}, strong {routing.strong})",
+        f"answered; weak {routing.weak}, strong {routing.strong}, reference {reference})",
         title_justify="left",
     )
     table.add_column("figure")
@@ -272,7 +272,7 @@ def print_routing(routing: Any) -> None:
         table.add_row(label, *(cell(r) for _, r in arms))
 
     def versus(r: Any) -> Any:
-        return r.versus_fixed.versus.get(reference)
+        return r.versus_reference
 
     def saving(r: Any) -> str:
         if r.position is None:
@@ -310,10 +310,16 @@ def print_routing(routing: Any) -> None:
         f"oracle (cheapest correct fixed model per prompt): {_pct(oracle.accuracy)} at "
         f"{_usd(oracle.cost_per_request, 6)} per request"
     ]
-    if routing.apgr is not None:
+    for curve in routing.curves:
         extra.append(
-            f"APGR {routing.apgr:.3f}, CPT(50%) {_pct(routing.cpt50)}, "
-            f"AIQ auto {_num(routing.aiq_auto, 3)} vs fixed {_num(routing.aiq_fixed, 3)}"
+            f"curve {curve.name} ({', '.join(p.arm for p in curve.points)}): "
+            f"APGR {_num(curve.apgr, 3)}, CPT(50%) {_pct(curve.cpt50)}, AIQ {_num(curve.aiq, 3)}"
+        )
+    if routing.curves and routing.aiq_cost_range:
+        low, high = routing.aiq_cost_range
+        extra.append(
+            f"AIQ of the fixed models {_num(routing.aiq_fixed, 3)}; every AIQ over the same "
+            f"cost range {_usd(low, 6)} to {_usd(high, 6)} per request"
         )
     missing = sorted({m for r in routing.arms.values() for m in r.shuffled.missing_models})
     if missing:

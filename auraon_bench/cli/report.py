@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from auraon_bench.errors import ConfigError
-from auraon_bench.report.build import FORMATS, write_report
-from auraon_bench.results.run import read_run
+
+# auraon_bench.report.build.FORMATS, spelled out so that --help imports no pandas or matplotlib
+# (tests/test_imports.py checks that they agree).
+FORMATS = ("html", "md", "png", "svg", "csv")
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -46,6 +48,9 @@ def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> No
     Works on finished, interrupted and crashed runs alike; an incomplete run is labelled so
     at the top of every page.
     """
+    from auraon_bench.report.build import write_report
+    from auraon_bench.results.run import read_run
+
     wanted = parse_formats(formats)
     loaded = [read_run(path) for path in runs]
     if out is None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
-from auraon_bench.cli.render import LiveLine, confirm_real_target, err, out
-from auraon_bench.experiment.runner import REPORT_DIR, ExperimentResult, PlannedPart, run_experiment
-from auraon_bench.experiment.schema import load_experiment
+if TYPE_CHECKING:
+    from auraon_bench.cli.render import LiveLine
+    from auraon_bench.experiment.runner import ExperimentResult, PlannedPart
 
 
 class PartProgress:
@@ -22,6 +21,8 @@ class PartProgress:
         self._live: LiveLine | None = None
 
     def part(self, item: PlannedPart, index: int, total: int) -> None:
+        from auraon_bench.cli.render import LiveLine, err
+
         self.close()
         err.print(f"[bold]part {index + 1}/{total}: {item.name}[/] ({item.kind})")
         self._live = LiveLine()
@@ -41,6 +42,11 @@ class PartProgress:
 
 
 def print_result(result: ExperimentResult) -> None:
+    from rich.table import Table
+
+    from auraon_bench.cli.render import out
+    from auraon_bench.experiment.runner import REPORT_DIR
+
     table = Table(title="parts (n = attempts, warm-up excluded)", title_justify="left")
     for name in ("part", "kind", "status", "requests", "ok", "429", "cost (USD)", "accuracy"):
         table.add_column(name, justify="left" if name in ("part", "kind", "status") else "right")
@@ -155,6 +161,10 @@ def run_command(
     sub-directory per part, the manifest (with the file's content and sha256), summary.json
     and report/ (index.html, report.md, charts, CSV tables).
     """
+    from auraon_bench.cli.render import confirm_real_target, err
+    from auraon_bench.experiment.runner import REPORT_DIR, run_experiment
+    from auraon_bench.experiment.schema import load_experiment
+
     spec = load_experiment(experiment)
     if time_scale is not None:
         spec = dataclasses.replace(

@@ -1,8 +1,23 @@
 """The measuring client: one HTTP attempt in, one fully classified request record out.
 
 Timing: every timestamp is ``time.perf_counter_ns()`` taken when bytes arrive (headers, each body
-chunk), before any JSON is parsed, and stored as seconds since the run's start. Every attempt
-ends in exactly one class, and no exception escapes ``chat``:
+chunk), before any JSON is parsed, and stored as seconds since the run's start.
+
+* attempt start: ``chat`` is entered; ``schedule_lag_s`` = attempt start - ``t_scheduled``, so the
+  lag is the load generator's own delay, never the target's connection setup;
+* ``t_sent``: the request written to an open connection (the transport reports it through
+  :class:`~auraon_bench.client.transport.SendTiming`); opening a new connection (DNS, TCP, TLS)
+  comes before and is ``connect_s``, with ``connection_reused`` saying which case it was. A
+  transport that cannot report it, or an attempt that never got a connection, falls back to the
+  attempt start;
+* ``t_first_token`` / ``t_last_token``: the first / last content event (``ttft_s``, ``ttlt_s``);
+* ``t_done``: the last byte of the response (a stream's final event, ``[DONE]`` included; a
+  whole body), or when the attempt was abandoned; ``latency_s`` = ``t_done - t_sent`` for an
+  answer that arrived whole;
+* ``tpot_s``: :func:`auraon_bench.formulas.tpot` of the first and last content events.
+
+Every attempt ends in exactly one class, and no exception escapes ``chat``; every attempt has a
+``token_source`` and a ``cost_source`` ("none" when nothing is known):
 
     ok                the answer arrived whole ([DONE] seen when streaming)
     rate_limited      HTTP 429 (error type and code kept, Retry-After captured)
@@ -26,12 +41,14 @@ import anyio
 import httpx
 import orjson
 
-from auraon_bench.client.pricing import PriceTable
+from auraon_bench.catalog import PriceTable
 from auraon_bench.client.sse import SSEDecoder
 from auraon_bench.client.transport import (
     DEFAULT_READ_BUFFER,
+    SEND_TIMING,
     AiohttpTransport,
     RawResponse,
+    SendTiming,
     Transport,
 )
 from auraon_bench.client.wire import (
@@ -44,6 +61,7 @@ from auraon_bench.client.wire import (
     tool_calls_text,
 )
 from auraon_bench.errors import TargetError
+from auraon_bench.formulas import tpot
 from auraon_bench.results.schema import RequestRecord
 
 NS = 1_000_000_000
@@ -165,18 +183,27 @@ class MeasuringClient:
         """Send one chat request and fill ``record`` with what happened. Never raises."""
         record.stream = stream
         record.status = "ok"  # until something says otherwise
+        record.token_source = record.cost_source = "none"  # until something is known
         state = StreamState(keep_text=self.keep_text)
-        t_sent = time.perf_counter_ns()
-        record.t_sent = self.seconds(t_sent)
+        t_start = time.perf_counter_ns()
         if record.t_scheduled is not None:
-            record.schedule_lag_s = record.t_sent - record.t_scheduled
+            record.schedule_lag_s = self.seconds(t_start) - record.t_scheduled
+        timing = SendTiming()
         response: RawResponse | None = None
         raw = b""
+        t_done: int | None = None  # arrival of the response's last byte, once it is read whole
         with anyio.move_on_after(self.timeouts.total) as deadline:
             try:
                 send_headers = {**self._headers, **headers} if headers else self._headers
-                response = await self._transport.send("POST", self._chat_url, send_headers, body)
-                record.t_first_byte = self.seconds(time.perf_counter_ns())
+                token = SEND_TIMING.set(timing)
+                try:
+                    response = await self._transport.send(
+                        "POST", self._chat_url, send_headers, body
+                    )
+                finally:
+                    SEND_TIMING.reset(token)
+                t = time.perf_counter_ns()
+                record.t_first_byte = self.seconds(t)
                 record.http_status = response.status_code
                 if response.status_code == 200 and stream:
                     decoder = SSEDecoder()
@@ -188,11 +215,12 @@ class MeasuringClient:
                             raise ResponseTooLarge(self._too_large())
                         for event in decoder.feed(chunk, t):
                             state.on_event(event)
+                    t_done = t  # the last chunk's arrival (the headers' for an empty body)
                     for event in decoder.close(time.perf_counter_ns()):
                         state.on_event(event)
                 else:
-                    raw = await self._read_body(response)
-                record.t_done = self.seconds(time.perf_counter_ns())
+                    raw, t_done = await self._read_body(response, t)
+                record.t_done = self.seconds(t_done)
             except httpx.TimeoutException as exc:
                 _fail(record, "timeout", _timeout_kind(exc), str(exc))
             except (
@@ -216,26 +244,36 @@ class MeasuringClient:
             _fail(record, "timeout", "total", f"no complete answer within {self.timeouts.total:g}s")
         if record.t_done is None:  # abandoned: when the attempt ended, as the schema says
             record.t_done = self.seconds(time.perf_counter_ns())
+        t_sent = timing.sent_ns or t_start  # never written to a connection: the attempt start
+        record.t_sent = self.seconds(t_sent)
+        record.connection_reused = timing.reused
+        if timing.connect_ns is not None:
+            record.connect_s = timing.connect_ns / NS
         if response is not None:
             try:
-                self._fill_from_response(record, response.headers, state, raw, t_sent, stream)
+                self._fill_from_response(
+                    record, response.headers, state, raw, t_sent, t_done, stream
+                )
             except Exception as exc:  # a response shaped like nothing we know: keep the run going
                 record.status, record.error_type = "protocol_error", "unexpected_shape"
                 record.error_message = f"{type(exc).__name__}: {exc}"[:500]
             _coerce_server_values(record)
+            record.tpot_s = tpot(record.ttft_s, record.ttlt_s, record.completion_tokens)
         return record
 
-    async def _read_body(self, response: RawResponse) -> bytes:
+    async def _read_body(self, response: RawResponse, t_headers: int) -> tuple[bytes, int]:
+        """The whole body and the arrival of its last byte (``t_headers`` when it is empty)."""
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
             raise ResponseTooLarge(self._too_large(int(declared)))
-        parts, size = [], 0
+        parts, size, t = [], 0, t_headers
         async for chunk in response.aiter_raw():
+            t = time.perf_counter_ns()
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise ResponseTooLarge(self._too_large())
             parts.append(chunk)
-        return b"".join(parts)
+        return b"".join(parts), t
 
     def _too_large(self, declared: int | None = None) -> str:
         said = f" (content-length {declared:,})" if declared is not None else ""
@@ -248,6 +286,7 @@ class MeasuringClient:
         state: StreamState,
         raw: bytes,
         t_sent: int,
+        t_done: int | None,
         stream: bool,
     ) -> None:
         rate = parse_rate_headers(headers)
@@ -262,10 +301,9 @@ class MeasuringClient:
         if record.status != "ok":  # a transport failure already classified it
             if stream and status == 200:  # keep what arrived before the stream broke
                 self._stream_timings(record, state, t_sent)
-                record.latency_s = None  # not an answer's latency: the answer never finished
-            record.token_source, record.cost_source = "none", "none"
+            # No latency_s: the answer never finished. token_source and cost_source stay "none".
             return
-        if status is not None and status != 200:
+        if status is not None and status != 200:  # token_source and cost_source stay "none"
             error = parse_error_body(raw)
             record.status = "rate_limited" if status == 429 else "http_error"
             record.error_type, record.error_code, record.error_message = (
@@ -280,6 +318,8 @@ class MeasuringClient:
             usage, model = state.usage, state.model
             record.finish_reason = state.finish_reason
             self._stream_timings(record, state, t_sent)
+            if t_done is not None:
+                record.latency_s = (t_done - t_sent) / NS
             if self.keep_text:
                 calls = tool_calls_text(state.tool_calls)
                 record.response_text = calls if calls else "".join(state.text)
@@ -322,8 +362,8 @@ class MeasuringClient:
                 text, record.finish_reason = completion_text(body)
                 if self.keep_text:
                     record.response_text = text
-            if record.t_done is not None:
-                record.latency_s = record.t_done - record.t_sent
+            if t_done is not None:
+                record.latency_s = (t_done - t_sent) / NS
         record.model_reported = model
         self._tokens_and_cost(record, usage, body, headers, state)
 
@@ -335,7 +375,7 @@ class MeasuringClient:
         record.t_first_token = self.seconds(times[0])
         record.t_last_token = self.seconds(times[-1])
         record.ttft_s = (times[0] - t_sent) / NS
-        record.latency_s = (times[-1] - t_sent) / NS
+        record.ttlt_s = (times[-1] - t_sent) / NS
         record.itl_s = [(b - a) / NS for a, b in itertools.pairwise(times)]
 
     def _tokens_and_cost(
@@ -355,13 +395,6 @@ class MeasuringClient:
             record.token_source = "estimated" if record.completion_tokens is not None else "none"
         else:
             record.token_source = "none"
-        if (
-            record.tpot_s is None
-            and record.ttft_s is not None
-            and record.latency_s is not None
-            and (record.completion_tokens or 0) >= 2
-        ):
-            record.tpot_s = (record.latency_s - record.ttft_s) / (record.completion_tokens - 1)
         meta = extract_metadata(body, headers)
         record.routed_to, record.routing_reason = meta.routed_to, meta.routing_reason
         record.server_latency_ms = meta.server_latency_ms

@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
+from auraon_bench.catalog import ModelProfile
 from auraon_bench.data.dataset import PromptItem
-from auraon_bench.emulator.catalog import ModelProfile
 from auraon_bench.emulator.text import last_user_text
 
 

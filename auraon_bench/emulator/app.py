@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from auraon_bench.emulator.catalog import Catalog, Plan
+from auraon_bench.catalog import Catalog, Plan
 from auraon_bench.emulator.gateway import Gateway, Simulation, parse_gateway_headers
 from auraon_bench.emulator.limiter import Verdict, go_duration
 from auraon_bench.emulator.protocol import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Collection
 
-from auraon_bench.emulator.catalog import Faults
+from auraon_bench.catalog import Faults
 
 UPSTREAM_FAULTS = ("error", "upstream_429")
 DELIVERY_FAULTS = ("drop_mid_stream", "truncate", "malformed_chunk", "stream_error")

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from auraon_bench.catalog import Catalog, ModelProfile, Plan
 from auraon_bench.emulator import faults as fault_rules
 from auraon_bench.emulator.answers import AnswerBook, simulate_answer
-from auraon_bench.emulator.catalog import Catalog, ModelProfile, Plan
 from auraon_bench.emulator.limiter import KeyLimiter, Verdict
 from auraon_bench.emulator.protocol import ApiError, ChatRequest
 from auraon_bench.emulator.router import Route, route_auto, route_fixed, score_prompt

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from auraon_bench.emulator.catalog import Plan
+from auraon_bench.catalog import Plan
 
 SECONDS_PER_MINUTE = 60.0
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 
-from auraon_bench.emulator.catalog import ModelProfile, Routing
+from auraon_bench.catalog import ModelProfile, Routing
 
 CONFIDENCE_FLOOR = 0.7
 BOUNDARIES = (0.0, 0.3, 0.5)

@@ -19,10 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
+from auraon_bench.catalog import load_catalog
 from auraon_bench.data.dataset import PromptItem, load_dataset
 from auraon_bench.emulator.answers import AnswerBook
 from auraon_bench.emulator.app import DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_BODY, EmulatorApp
-from auraon_bench.emulator.catalog import load_catalog
 from auraon_bench.emulator.gateway import Gateway
 from auraon_bench.errors import ConfigError
 

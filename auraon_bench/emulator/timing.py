@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from auraon_bench.emulator.catalog import Defaults, ModelProfile
+from auraon_bench.catalog import Defaults, ModelProfile
 
 
 def draw_ttft(

@@ -9,7 +9,6 @@ the arms' cost. An answer whose judge request failed stays ungraded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -19,30 +18,13 @@ from auraon_bench.client.http import MeasuringClient
 from auraon_bench.client.wire import chat_body
 from auraon_bench.data.dataset import PromptItem
 from auraon_bench.data.graders import grade, judge_prompt
+from auraon_bench.eval.report import JudgeSummary
 from auraon_bench.results.schema import RequestRecord
 from auraon_bench.results.sink import RecordSink
 
 JUDGE_DIR = "judge"
 JUDGE_MAX_TOKENS = 300
 JUDGE_CONCURRENCY = 8
-
-
-@dataclass(frozen=True)
-class JudgeSummary:
-    model: str
-    requests: int
-    ok: int
-    cost_usd: float
-    cost_sources: dict[str, int]
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "model": self.model,
-            "requests": self.requests,
-            "ok": self.ok,
-            "cost_usd": self.cost_usd,
-            "cost_sources": self.cost_sources,
-        }
 
 
 async def judge_answers(

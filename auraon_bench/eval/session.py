@@ -8,7 +8,7 @@ the records, and the quality, cost and routing analysis written to ``evaluation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +16,15 @@ import anyio
 
 from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.data.dataset import load_items
+from auraon_bench.eval import DEFAULT_ARMS
 from auraon_bench.eval.grading import grade_records, write_grades
-from auraon_bench.eval.judge import JudgeSummary, judge_answers
-from auraon_bench.eval.report import EvalReport, build_report
+from auraon_bench.eval.judge import judge_answers
+from auraon_bench.eval.report import EvalReport, JudgeSummary, build_report
 from auraon_bench.load.arrivals import ScheduleSpec
 from auraon_bench.load.session import LoadOptions, LoadResult, run_load, write_json
 from auraon_bench.load.target import Target
 from auraon_bench.results.reader import read_records
 
-DEFAULT_ARMS = (
-    "auto",
-    "auto:fast",
-    "auto:quality",
-    "auto:cheap",
-    "gpt-4o",
-    "claude-sonnet-4-6",
-    "gpt-4o-mini",
-    "llama-3.1-8b",
-)
 EVALUATION_FILE = "evaluation.json"
 
 
@@ -119,12 +110,12 @@ def run_eval(
     )
     graded, judge = loaded.after
     report = build_report(graded, options.arms, reference=options.reference, seed=options.seed)
-    payload: dict[str, Any] = {
-        "simulated": loaded.target.simulated,
-        "status": loaded.status,
-        "warnings": loaded.warnings,
-        **report.to_dict(),
-        "judge": judge.to_dict() if judge else None,
-    }
-    write_json(loaded.run_dir / EVALUATION_FILE, payload)
+    report = replace(
+        report,
+        simulated=loaded.target.simulated,
+        status=loaded.status,
+        warnings=tuple(loaded.warnings),
+        judge=judge,
+    )
+    write_json(loaded.run_dir / EVALUATION_FILE, report.to_dict())
     return EvalResult(loaded, report, judge)

@@ -24,14 +24,14 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from auraon_bench.analysis.slo import SloVerdict, check_slos
-from auraon_bench.client.pricing import PriceTable
+from auraon_bench.catalog import PriceTable
 from auraon_bench.emulator.launcher import DEMO_KEYS
 from auraon_bench.errors import ConfigError
 from auraon_bench.eval.session import EvalOptions, EvalResult, run_eval
 from auraon_bench.experiment.schema import EvalPart, Experiment, LimitsPart, LoadPart
+from auraon_bench.experiment.summary import ExperimentSummary, PartHeadline
 from auraon_bench.limits.prober import Caps
 from auraon_bench.limits.session import LimitsOptions, LimitsResult, run_limits
 from auraon_bench.load.arrivals import ScheduleSpec
@@ -237,7 +237,7 @@ def run_experiment(
         warnings=result.warnings,
         counts={"parts": len(planned), "parts_run": len(result.parts)},
     )
-    write_json(run_dir / SUMMARY_FILE, _summary(experiment, result))
+    write_json(run_dir / SUMMARY_FILE, _summary(experiment, result).to_dict())
     if write_report is not None and experiment.output.report:
         result.report_files = write_report(run_dir)
     return result
@@ -289,10 +289,10 @@ def _slo_verdicts(
     for item, outcome in parts:
         if isinstance(outcome, LimitsResult):
             continue  # a probe provokes 429s on purpose: SLOs do not apply
-        arms = _load_of(outcome).summary.to_dict()["arms"]
+        arms = {str(a.arm): a for a in _load_of(outcome).summary.arms}
         accuracy = None
         if isinstance(outcome, EvalResult):
-            accuracy = {row.arm: row.to_dict() for row in outcome.report.accuracy.rows}
+            accuracy = {str(row.arm): row for row in outcome.report.accuracy.rows}
         verdicts += check_slos(experiment.slos, item.name, arms, accuracy)
     return verdicts
 
@@ -314,42 +314,42 @@ def _warnings(result: ExperimentResult) -> list[str]:
     return list(warnings)
 
 
-def _summary(experiment: Experiment, result: ExperimentResult) -> dict[str, Any]:
+def _summary(experiment: Experiment, result: ExperimentResult) -> ExperimentSummary:
     parts = {}
     for item, outcome in result.parts:
         if isinstance(outcome, LimitsResult):
             verdicts = [f.verdict for f in outcome.findings]
-            parts[item.name] = {
-                "kind": item.kind,
-                "dir": item.dir,
-                "status": outcome.status,
-                "requests": outcome.requests,
-                "plan": outcome.plan,
-                "findings": {v: verdicts.count(v) for v in ("pass", "fail", "unknown")},
-                "stop_reason": outcome.stop_reason,
-            }
+            parts[item.name] = PartHeadline(
+                kind=item.kind,
+                dir=item.dir,
+                status=outcome.status,
+                requests=outcome.requests,
+                plan=outcome.plan,
+                findings={v: verdicts.count(v) for v in ("pass", "fail", "unknown")},
+                stop_reason=outcome.stop_reason,
+            )
             continue
         load = _load_of(outcome)
         overall = load.summary.overall
-        entry: dict[str, Any] = {
-            "kind": item.kind,
-            "dir": item.dir,
-            "status": load.status,
-            "requests": overall.requests,
-            "ok": overall.ok,
-            "rate_limited": overall.errors.rate_limited,
-            "cost_usd": overall.cost.total_usd,
-            "client_bound": load.self_check.get("client_bound"),
-        }
-        if isinstance(outcome, EvalResult):
-            entry["accuracy"] = {r.arm: r.accuracy for r in outcome.report.accuracy.rows}
-        parts[item.name] = entry
-    return {
-        "experiment": experiment.name,
-        "sha256": experiment.sha256,
-        "simulated": result.target.simulated,
-        "status": result.status,
-        "parts": parts,
-        "slo": [v.to_dict() for v in result.slo],
-        "warnings": result.warnings,
-    }
+        parts[item.name] = PartHeadline(
+            kind=item.kind,
+            dir=item.dir,
+            status=load.status,
+            requests=overall.requests,
+            ok=overall.ok,
+            rate_limited=overall.errors.rate_limited,
+            cost_usd=overall.cost.total_usd,
+            client_bound=load.self_check.get("client_bound"),
+            accuracy={r.arm: r.accuracy for r in outcome.report.accuracy.rows}
+            if isinstance(outcome, EvalResult)
+            else None,
+        )
+    return ExperimentSummary(
+        experiment=experiment.name,
+        sha256=experiment.sha256,
+        simulated=result.target.simulated,
+        status=result.status,
+        parts=parts,
+        slo=tuple(v.result() for v in result.slo),
+        warnings=tuple(result.warnings),
+    )

@@ -12,20 +12,16 @@ A workload file::
     auto = 0.00021
     gpt-4o = 0.00035
 
-From a run: the peak is the busiest 60 s window of its load parts' attempts (the whole run when
-shorter), the average is all attempts over the run's length, token sizes are the means of ok
-attempts, and cost per request per arm is the mean reported cost of the arm's ok attempts.
+From a run: every figure is read from its parts' own results, each computed once per part (see
+:mod:`auraon_bench.analysis.plan_advice` for the method).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from auraon_bench.analysis.plan_advice import Workload
-from auraon_bench.analysis.plan_fit import plan_fit
-from auraon_bench.analysis.records import column, ok_mask, warmup_mask
 from auraon_bench.errors import ConfigError
 from auraon_bench.experiment.fields import Fields, TomlText, at_least, read_toml
 from auraon_bench.results.run import Run
@@ -58,35 +54,42 @@ def workload_from_file(path: str | Path) -> Workload:
 
 
 def workload_from_run(run: Run, monthly_growth: float = 0.0) -> Workload:
+    """The workload a run measured, read from its parts' plan fit and summaries (see the
+    module docstring); ``ConfigError`` when it has no records."""
     parts = [p for p in run.parts if p.kind == "load"] or list(run.parts)
-    frames = [p.records for p in parts if not p.records.empty]
-    if not frames:
+    measured = [(fit, p.load_summary) for p in parts if (fit := p.plan_fit) is not None]
+    if not measured:
         raise ConfigError("the run has no records to derive a workload from", source=str(run.path))
-    peak = max(plan_fit(df.loc[~warmup_mask(df)]).needed_rpm for df in frames)
-    averages, prompt, completion = [], [], []
-    costs: dict[str, list[float]] = {}
-    for df in frames:
-        measured = df.loc[~warmup_mask(df)]
-        sent = column(measured, "t_sent")
-        span = np.nanmax(sent) - np.nanmin(sent) if np.isfinite(sent).any() else 0.0
-        if span > 0:
-            averages.append(len(measured) / span * 60)
-        ok = measured.loc[ok_mask(measured)]
-        prompt += column(ok, "prompt_tokens")[np.isfinite(column(ok, "prompt_tokens"))].tolist()
-        done = column(ok, "completion_tokens")
-        completion += done[np.isfinite(done)].tolist()
-        for arm, rows in ok.groupby(ok["arm"].astype("string"), observed=True):
-            cost = column(rows, "cost_usd")
-            costs.setdefault(str(arm), []).extend(cost[np.isfinite(cost)].tolist())
+    peak = max(fit.needed_rpm for fit, _ in measured)
+    averages = [
+        s.overall.requests / s.overall.window_s * 60
+        for _, s in measured
+        if s.overall.window_s is not None and s.overall.window_s > 0
+    ]
+    ok = sum(s.overall.ok for _, s in measured)
+    prompt = sum(s.overall.tokens.prompt_tokens for _, s in measured)
+    completion = sum(s.overall.tokens.completion_tokens for _, s in measured)
+    costs: dict[str, list[tuple[float, int]]] = {}  # arm -> (cost per request, ok) per part
+    for _, summary in measured:
+        for arm in summary.arms:
+            if arm.arm is not None and arm.cost.per_request_usd is not None and arm.ok:
+                costs.setdefault(arm.arm, []).append((arm.cost.per_request_usd, arm.ok))
     return Workload(
         peak_rpm=peak,
-        average_rpm=float(np.mean(averages)) if averages else peak,
-        prompt_tokens=float(np.mean(prompt)) if prompt else 0.0,
-        completion_tokens=float(np.mean(completion)) if completion else 0.0,
+        average_rpm=min(sum(averages) / len(averages), peak) if averages else peak,
+        prompt_tokens=prompt / ok if ok else 0.0,
+        completion_tokens=completion / ok if ok else 0.0,
         monthly_growth=monthly_growth,
-        cost_per_request={arm: float(np.mean(v)) for arm, v in costs.items() if v},
+        cost_per_request={arm: _weighted(values) for arm, values in costs.items()},
         source=str(run.path),
     )
+
+
+def _weighted(values: Sequence[tuple[float, int]]) -> float:
+    """The mean of ``(value, weight)`` pairs; a single part's value as it is."""
+    if len(values) == 1:
+        return values[0][0]
+    return sum(v * w for v, w in values) / sum(w for _, w in values)
 
 
 __all__ = ["workload_from_file", "workload_from_run"]

@@ -4,7 +4,11 @@
 reads each with :func:`~auraon_bench.results.run.read_run` and returns a :class:`History`:
 
 * ``runs``: one row per run (id, start time, experiment, status, parts, arms);
-* ``index``: one row per (run, part, arm) with the headline metrics of :data:`METRICS`;
+* ``index``: one row per (run, part, arm) with the headline metrics of :data:`METRICS`, each
+  read from the part's own :class:`~auraon_bench.analysis.load_summary.RunSummary` (or, for
+  accuracy, its :class:`~auraon_bench.eval.report.EvalReport`) as the file states it (a part
+  cut short before writing ``summary.json`` has it computed once from its records, by
+  :attr:`~auraon_bench.results.run.Part.load_summary`);
 * ``unreadable``: ``(path, one-line reason)`` of every run directory that could not be read.
 
 The walk does not enter a run directory: an experiment's parts are read through its manifest,
@@ -21,13 +25,17 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from auraon_bench.errors import ConfigError
 from auraon_bench.results.layout import MANIFEST_FILE
 from auraon_bench.results.run import Part, Run, read_run
+
+if TYPE_CHECKING:
+    from auraon_bench.analysis.load_summary import ArmSummary
+    from auraon_bench.eval.report import EvalReport
 
 REPORT_DIR = "report"
 
@@ -188,12 +196,8 @@ def metrics_named(names: Iterable[str]) -> list[Metric]:
 
 def part_rows(run: Run, part: Part) -> list[dict[str, Any]]:
     """One row per arm of ``part``: the arms of its summary, then any only graded."""
-    summary_arms = part.load_summary().get("arms") or {}
-    accuracy = {
-        str(r["arm"]): r.get("accuracy")
-        for r in ((part.evaluation or {}).get("accuracy") or {}).get("rows") or []
-        if isinstance(r, dict) and r.get("arm") is not None and r.get("category") is None
-    }
+    summary_arms = {str(a.arm): a for a in part.load_summary.arms}
+    accuracy = arm_accuracy(part.evaluation)
     experiment = run.manifest.get("experiment") or {}
     common = {
         "run_id": run.run_id,
@@ -206,33 +210,42 @@ def part_rows(run: Run, part: Part) -> list[dict[str, Any]]:
         "simulated": run.simulated,
         "path": str(run.path),
     }
-    arms = list(dict.fromkeys([*map(str, summary_arms), *accuracy]))
+    arms = list(dict.fromkeys([*summary_arms, *accuracy]))
     return [
-        {**common, "arm": arm, **arm_metrics(summary_arms.get(arm) or {}, accuracy.get(arm))}
+        {**common, "arm": arm, **arm_metrics(summary_arms.get(arm), accuracy.get(arm))}
         for arm in arms
     ]
 
 
-def arm_metrics(s: dict[str, Any], accuracy: float | None) -> dict[str, float | None]:
-    """The :data:`METRICS` of one arm's ``summary.json`` entry (None where it has none)."""
-    ttft, tpot, latency = (s.get(k) or {} for k in ("ttft_s", "tpot_s", "latency_s"))
-    errors = s.get("errors") or {}
-    counts = errors.get("status_counts") or {}
-    attempts = errors.get("attempts") or 0
-    limited = counts.get("rate_limited") or 0
-    failed = attempts - (counts.get("ok") or 0) - limited
+def arm_accuracy(evaluation: EvalReport | None) -> dict[str, float | None]:
+    """Each arm's accuracy as the evaluation states it (its by-arm table); empty without one."""
+    if evaluation is None:
+        return {}
     return {
-        "ttft_p50_s": ttft.get("p50"),
-        "ttft_p95_s": ttft.get("p95"),
-        "latency_p50_s": latency.get("p50"),
-        "latency_p95_s": latency.get("p95"),
-        "tpot_p50_s": tpot.get("p50"),
-        "throughput_rps": s.get("request_throughput"),
-        "error_rate": failed / attempts if attempts else None,
-        "rate_limited_rate": limited / attempts if attempts else None,
-        "cost_per_request_usd": (s.get("cost") or {}).get("per_request_usd"),
+        str(row.arm): row.accuracy
+        for row in evaluation.accuracy.rows
+        if row.arm is not None and row.category is None
+    }
+
+
+def arm_metrics(s: ArmSummary | None, accuracy: float | None) -> dict[str, float | None]:
+    """The :data:`METRICS` of one arm's summary, as it states them (None where it has none:
+    an arm only graded has no summary)."""
+    if s is None:
+        return {**dict.fromkeys(METRICS), "accuracy": accuracy, "n": None}
+    errors = s.errors
+    return {
+        "ttft_p50_s": s.ttft_s.p50,
+        "ttft_p95_s": s.ttft_s.p95,
+        "latency_p50_s": s.latency_s.p50,
+        "latency_p95_s": s.latency_s.p95,
+        "tpot_p50_s": s.tpot_s.p50,
+        "throughput_rps": s.request_throughput,
+        "error_rate": errors.error_rate,
+        "rate_limited_rate": errors.status_shares.get("rate_limited"),
+        "cost_per_request_usd": s.cost.per_request_usd,
         "accuracy": accuracy,
-        "n": latency.get("n"),
+        "n": s.latency_s.n,
     }
 
 

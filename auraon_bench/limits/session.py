@@ -17,14 +17,16 @@ import anyio
 
 from auraon_bench.analysis.limits import (
     Finding,
+    LimitsSummary,
+    Trial,
     rate_finding,
     remaining_finding,
     reset_finding,
     retry_after_finding,
 )
 from auraon_bench.analysis.plan_fit import DOCUMENTED_PLANS
+from auraon_bench.catalog import PriceTable
 from auraon_bench.client.http import MeasuringClient, Timeouts
-from auraon_bench.client.pricing import PriceTable
 from auraon_bench.errors import ConfigError
 from auraon_bench.limits import checks
 from auraon_bench.limits.prober import Caps, Prober, ProbeStopped, RequestKind, request_kind
@@ -65,7 +67,7 @@ class LimitsResult:
     findings: list[Finding]
     stop_reason: str | None
     requests: int
-    summary: dict[str, Any]
+    summary: LimitsSummary
 
     @property
     def status(self) -> str:
@@ -73,7 +75,7 @@ class LimitsResult:
 
     @property
     def warnings(self) -> list[str]:
-        return list(self.summary.get("warnings", []))
+        return list(self.summary.warnings)
 
 
 def plan_from_headers(limit_requests: int | None, limit_tokens: int | None) -> str | None:
@@ -178,28 +180,28 @@ async def _probe(
             await anyio.to_thread.run_sync(_flush, pending, sink)
             await anyio.to_thread.run_sync(sink.close)
     findings = _findings(state)
-    summary = {
-        "simulated": target.simulated,
-        "time_scale": scale,
-        "model": options.model,
-        "plan": state.get("plan"),
-        "plan_source": state.get("plan_source"),
-        "stop_reason": prober.stop_reason,
-        "requests_sent": prober.requests,
-        "tokens_reserved": prober.tokens,
-        "phases": prober.phases,
-        "findings": [f.to_dict() for f in findings],
-        "trials": state.get("trials", {}),
-        "burst_accepted": state.get("burst_accepted", {}),
-        "burst_recovery_s": state.get("burst_recovery_s"),
-    }
     warnings = (
         ["SIMULATED: every figure comes from the built-in emulator"] if target.simulated else []
     )
     if prober.stop_reason:
         warnings.append(f"PROBE STOPPED EARLY: {prober.stop_reason}")
-    summary["warnings"] = warnings
-    write_json(run_dir / LIMITS_FILE, summary)
+    summary = LimitsSummary(
+        simulated=target.simulated,
+        time_scale=scale,
+        model=options.model,
+        plan=state.get("plan"),
+        plan_source=state.get("plan_source"),
+        stop_reason=prober.stop_reason,
+        requests_sent=prober.requests,
+        tokens_reserved=prober.tokens,
+        phases=tuple(prober.phases),
+        findings=tuple(findings),
+        trials={k: tuple(v) for k, v in state.get("trials", {}).items()},
+        burst_accepted=dict(state.get("burst_accepted", {})),
+        burst_recovery_s=state.get("burst_recovery_s"),
+        warnings=tuple(warnings),
+    )
+    write_json(run_dir / LIMITS_FILE, summary.to_dict())
     manifest.update(
         status=status,
         warnings=warnings,
@@ -304,7 +306,7 @@ async def _wait_for_full_requests_budget(prober: Prober, small: RequestKind) -> 
 def _trace(state: dict[str, Any], result: checks.RateResult) -> None:
     scale = result.tokens_per_request if result.dimension == "tokens" else 1.0
     state.setdefault("trials", {})[result.dimension] = [
-        {"per_min": rate * 60 * scale, "limited": hit} for rate, hit in result.search.trials
+        Trial(per_min=rate * 60 * scale, limited=hit) for rate, hit in result.search.trials
     ]
     state.setdefault("burst_accepted", {})[result.dimension] = result.burst_accepted
 

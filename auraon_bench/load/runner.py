@@ -135,8 +135,11 @@ class LoadRunner:
                         if self.config.duration_s
                         else None
                     )
+                    warmup_ns = int(schedule.spec.warmup_seconds * NS)
                     for _ in range(shard.concurrency(schedule.concurrency or 1)):
-                        group.start_soon(self._worker, requests, first_id, stage_t0, deadline, send)
+                        group.start_soon(
+                            self._worker, requests, first_id, stage_t0, warmup_ns, deadline, send
+                        )
                 else:
                     await self._pace(requests, first_id, stage_t0, group, send)
         self._stage_scope = None
@@ -163,6 +166,7 @@ class LoadRunner:
         requests: Iterator[ScheduledRequest],
         first_id: int,
         stage_t0: int,
+        warmup_ns: int,
         deadline: int | None,
         send: ObjectSendStream[RequestRecord],
     ) -> None:
@@ -170,6 +174,10 @@ class LoadRunner:
             now = time.perf_counter_ns()
             if self.stop_reason or (deadline is not None and now >= deadline):
                 return
+            # A closed loop has no send offsets to mark in advance: the first warmup_seconds
+            # are known only as the requests go out.
+            if not request.warmup and now - stage_t0 < warmup_ns:
+                request = request._replace(warmup=True)
             await self._request(request, first_id, now, send)
 
     async def _request(

@@ -22,8 +22,8 @@ from auraon_bench.analysis.load_summary import (
     RunSummary,
     summarize_run,
 )
+from auraon_bench.catalog import PriceTable
 from auraon_bench.client.http import MeasuringClient, Timeouts
-from auraon_bench.client.pricing import PriceTable
 from auraon_bench.client.transport import Transport
 from auraon_bench.data.dataset import load_items
 from auraon_bench.data.prompts import Prompt, prompts_from_items, synthetic_prompts
@@ -275,16 +275,22 @@ async def _execute(
             **dict(runner.stats.statuses),
             "cancelled_in_flight": runner.cancelled_in_flight,
         },
+    )
+    # Non-streamed runs have no content events: skip their columns (gaps are a list per row;
+    # a million-request run reads every column it keeps into memory at once).
+    columns = [c for c in INPUT_COLUMNS if options.stream or c not in STREAM_ONLY_COLUMNS]
+    summary = summarize_run(read_compact(run_dir, columns))
+    manifest.update(
         cost={
             "estimated_usd": estimate,
             "max_cost_usd": options.max_cost_usd,
-            "measured_usd": runner.stats.cost_usd,
+            # What --max-cost counted: every attempt, warm-up included (it was paid for).
+            "spent_usd": runner.stats.cost_usd,
+            # The summary's figure: non-warm-up attempts, as every statistic.
+            "measured_usd": summary.overall.cost.total_usd,
             "stopped_by_cost": runner.stop_reason == "max_cost",
         },
     )
-    # Non-streamed runs have no inter-token gaps: skip the column (a list per row).
-    columns = [c for c in INPUT_COLUMNS if options.stream or c != "itl_s"]
-    summary = summarize_run(read_compact(run_dir, columns))
     check, warnings = judge_client(summary.overall, options.spec, cpu)
     if isinstance(runner, WorkerPool):
         health, worker_warnings = worker_health(
@@ -300,19 +306,20 @@ async def _execute(
     if target.simulated:
         warnings.insert(0, "SIMULATED: every figure comes from the built-in emulator")
     manifest.update(self_check={**check, "stop_reason": runner.stop_reason}, warnings=warnings)
-    write_json(
-        run_dir / "summary.json",
-        {
-            "simulated": target.simulated,
-            "status": status,
-            "self_check": check,
-            "warnings": warnings,
-            **summary.to_dict(),
-        },
+    summary = replace(
+        summary,
+        simulated=target.simulated,
+        status=status,
+        self_check=check,
+        warnings=tuple(warnings),
     )
+    write_json(run_dir / "summary.json", summary.to_dict())
     return LoadResult(
         run_dir, target, runner.stats, status, check, warnings, estimate, summary, after_result
     )
+
+
+STREAM_ONLY_COLUMNS = ("itl_s", "ttlt_s", "t_last_token")
 
 
 async def _watch_signals(runner: LoadRunner) -> None:

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 import anyio
 
+from auraon_bench.catalog import PriceTable
 from auraon_bench.client.http import MeasuringClient
-from auraon_bench.client.pricing import PriceTable
 from auraon_bench.data.prompts import Prompt
 from auraon_bench.errors import AuraonBenchError
 from auraon_bench.load.arrivals import Schedule, build_stages, paired_schedule

@@ -11,6 +11,12 @@ TTFT p50 and p95, latency p50 and p95, TPOT p50, gateway overhead p50, throughpu
 error share and 429 share, cost per request; for evaluations accuracy (paired on prompts) and
 cost per correct answer; for auto arms the routing mix. Methods: :mod:`~auraon_bench.analysis.
 regression`.
+
+The figures compared are the parts' own, as their ``summary.json`` and ``evaluation.json`` state
+them (percentiles, error and 429 counts, cost per request, cost per correct answer); the records
+only give the tests their samples. What no result file holds is computed from the records:
+completions per second (throughput), means over the prompts both runs answered (an evaluation's
+paired cost and accuracy, on the evaluation's own rows) and auto's routing mix.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from auraon_bench.analysis import regression as rg
+from auraon_bench.analysis.accounting import ErrorSummary
+from auraon_bench.analysis.quality import CostRow, graded_records
 from auraon_bench.analysis.records import (
     column,
     gateway_overhead,
@@ -146,26 +154,39 @@ def _throughput_bins(df: pd.DataFrame) -> np.ndarray:
     return counts[:-1] / THROUGHPUT_BIN_S  # the last bin is partly covered
 
 
-def _graded(df: pd.DataFrame) -> dict[str, bool]:
-    if "correct" not in df or "prompt_id" not in df:
-        return {}
-    rows = df.loc[df["correct"].notna()]
-    return dict(zip(_keyed(rows), rows["correct"].astype(bool), strict=True))
+# (check name, summary field, samples of the arm's ok attempts, percentile)
+PERCENTILE_CHECKS = (
+    ("TTFT p50", "ttft_s", ttft_column, 50), ("TTFT p95", "ttft_s", ttft_column, 95),
+    ("latency p50", "latency_s", latency_column, 50),
+    ("latency p95", "latency_s", latency_column, 95),
+    ("TPOT p50", "tpot_s", tpot_column, 50),
+    ("gateway overhead p50", "gateway_overhead_s", gateway_overhead, 50),
+)  # fmt: skip
+
+
+def _failed(errors: ErrorSummary) -> int:
+    """Failed attempts, 429s not counted (the SLO check's and the history's error rate)."""
+    return errors.failed
+
+
+def _limited(errors: ErrorSummary) -> int:
+    return errors.rate_limited
 
 
 def part_checks(base: Part, cur: Part, t: Mapping[str, float]) -> list[rg.Check]:
+    """Every check of the arms both parts have. The figures are the parts' own (their
+    :class:`~auraon_bench.analysis.load_summary.RunSummary` and, for an evaluation, its
+    :class:`~auraon_bench.eval.report.EvalReport`); the records give the tests their samples."""
     checks: list[rg.Check] = []
     min_n = int(t["min_samples"])
     lat, tput = t["latency_ratio"], 1 / t["throughput_ratio"]
-    base_arms = set(base.records["arm"].astype("string").unique())
-    for arm in [str(a) for a in cur.records["arm"].astype("string").unique() if a in base_arms]:
+    base_arms = {str(a.arm): a for a in base.load_summary.arms}
+    cur_arms = {str(a.arm): a for a in cur.load_summary.arms}
+    for arm in [name for name in cur_arms if name in base_arms]:
+        sa, sb = base_arms[arm], cur_arms[arm]
         a, b = _arm(base.records, arm), _arm(cur.records, arm)
         a_ok, b_ok = a.loc[ok_mask(a)], b.loc[ok_mask(b)]
-        for metric, fn, pct in (
-            ("TTFT p50", ttft_column, 50), ("TTFT p95", ttft_column, 95),
-            ("latency p50", latency_column, 50), ("latency p95", latency_column, 95),
-            ("TPOT p50", tpot_column, 50), ("gateway overhead p50", gateway_overhead, 50),
-        ):  # fmt: skip
+        for metric, name, fn, pct in PERCENTILE_CHECKS:
             checks.append(
                 rg.samples_check(
                     cur.name,
@@ -178,6 +199,7 @@ def part_checks(base: Part, cur: Part, t: Mapping[str, float]) -> list[rg.Check]
                     threshold=lat,
                     min_delta=t["latency_min_delta_s"],
                     min_samples=min_n,
+                    held=(getattr(sa, name), getattr(sb, name)),
                 )
             )
         if cur.kind == "load":
@@ -195,36 +217,22 @@ def part_checks(base: Part, cur: Part, t: Mapping[str, float]) -> list[rg.Check]
                     min_samples=min(min_n, 5),
                 )
             )
-        for metric, hit in (("error share", _failed), ("429 share", _limited)):
+        for metric, hits in (("error share", _failed), ("429 share", _limited)):
             checks.append(
                 rg.proportion_check(
                     cur.name,
                     arm,
                     metric,
-                    int(hit(a).sum()),
-                    len(a),
-                    int(hit(b).sum()),
-                    len(b),
+                    hits(sa.errors),
+                    sa.errors.attempts,
+                    hits(sb.errors),
+                    sb.errors.attempts,
                     threshold=t["error_rate_increase"],
                     min_samples=min_n,
                 )
             )
         if cur.kind == "eval":
-            # The same prompts in both runs: compare their costs prompt by prompt.
-            cost_a, cost_b = _paired(a_ok, b_ok, "cost_usd")
-            checks.append(
-                rg.mean_ratio_check(
-                    cur.name,
-                    arm,
-                    "cost per request",
-                    "USD",
-                    cost_a,
-                    cost_b,
-                    threshold=t["cost_ratio"],
-                    min_samples=min_n,
-                    paired=True,
-                )
-            )
+            checks += _eval_checks(base, cur, arm, a, b, t)
         else:
             checks.append(
                 rg.mean_ratio_check(
@@ -236,30 +244,7 @@ def part_checks(base: Part, cur: Part, t: Mapping[str, float]) -> list[rg.Check]
                     column(b_ok, "cost_usd"),
                     threshold=t["cost_ratio"],
                     min_samples=min_n,
-                )
-            )
-        if cur.kind == "eval":
-            checks.append(
-                rg.paired_accuracy_check(
-                    cur.name,
-                    arm,
-                    _graded(a),
-                    _graded(b),
-                    threshold=t["accuracy_drop"],
-                    min_samples=min_n,
-                )
-            )
-            ga, gb = a.loc[a["correct"].notna()], b.loc[b["correct"].notna()]
-            checks.append(
-                rg.cost_per_correct_check(
-                    cur.name,
-                    arm,
-                    column(ga, "cost_usd"),
-                    column(ga, "correct"),
-                    column(gb, "cost_usd"),
-                    column(gb, "correct"),
-                    threshold=t["cost_ratio"],
-                    min_samples=min_n,
+                    held=(sa.cost.per_request_usd, sb.cost.per_request_usd),
                 )
             )
         if is_auto(arm):
@@ -276,26 +261,75 @@ def part_checks(base: Part, cur: Part, t: Mapping[str, float]) -> list[rg.Check]
     return checks
 
 
-def _keyed(df: pd.DataFrame) -> pd.Series:
-    """Each row's prompt key (prompt id and repeat number), for pairing two runs' rows."""
-    prompt = df["prompt_id"].astype("string")
-    return prompt + "#" + df.groupby(prompt, observed=True).cumcount().astype(str)
+def _eval_checks(
+    base: Part, cur: Part, arm: str, a: pd.DataFrame, b: pd.DataFrame, t: Mapping[str, float]
+) -> list[rg.Check]:
+    """Cost per request paired on prompts, accuracy paired on prompts, cost per correct answer.
+
+    Rows are the evaluation's own (:func:`~auraon_bench.analysis.quality.graded_records`: a
+    failed answer is wrong, an ungraded one left out), keyed by prompt and repeat."""
+    min_n = int(t["min_samples"])
+    ga, gb = graded_records(a), graded_records(b)
+    # The same prompts in both runs: compare their costs prompt by prompt.
+    cost_a, cost_b = _paired(ga.loc[~ga["failed"]], gb.loc[~gb["failed"]], "cost")
+    checks = [
+        rg.mean_ratio_check(
+            cur.name,
+            arm,
+            "cost per request",
+            "USD",
+            cost_a,
+            cost_b,
+            threshold=t["cost_ratio"],
+            min_samples=min_n,
+            paired=True,
+        ),
+        rg.paired_accuracy_check(
+            cur.name, arm, _graded(ga), _graded(gb), threshold=t["accuracy_drop"],
+            min_samples=min_n,
+        ),
+    ]  # fmt: skip
+    ca, cb = (_cost_row(p, arm) for p in (base, cur))
+    checks.append(
+        rg.cost_per_correct_check(
+            cur.name,
+            arm,
+            ga["cost"].to_numpy(),
+            (ga["correct_value"] == 1.0).to_numpy(dtype=float),
+            gb["cost"].to_numpy(),
+            (gb["correct_value"] == 1.0).to_numpy(dtype=float),
+            threshold=t["cost_ratio"],
+            min_samples=min_n,
+            held=(ca.per_correct_usd if ca else None, cb.per_correct_usd if cb else None),
+        )
+    )
+    return checks
+
+
+def _cost_row(part: Part, arm: str) -> CostRow | None:
+    return part.evaluation.cost.rows.get(arm) if part.evaluation is not None else None
+
+
+def _keys(rows: pd.DataFrame) -> np.ndarray:
+    """Each graded row's prompt key (prompt id and repeat number), for pairing two runs' rows."""
+    repeat = rows["rep"].fillna(-1).astype("int64").astype(str)
+    return (rows["prompt_id"].astype(str) + "#" + repeat).to_numpy()
+
+
+def _graded(rows: pd.DataFrame) -> dict[tuple[str, int], bool]:
+    """Each graded answer by (prompt id, repeat): the prompt is the test's cluster."""
+    graded = rows.loc[rows["correct_value"].notna()]
+    keys = zip(
+        graded["prompt_id"].astype(str), graded["rep"].fillna(-1).astype("int64"), strict=True
+    )
+    return dict(zip(keys, (graded["correct_value"] == 1.0).tolist(), strict=True))
 
 
 def _paired(a: pd.DataFrame, b: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    left = pd.Series(column(a, name), index=_keyed(a).to_numpy())
-    right = pd.Series(column(b, name), index=_keyed(b).to_numpy())
+    left = pd.Series(a[name].to_numpy(dtype=float), index=_keys(a))
+    right = pd.Series(b[name].to_numpy(dtype=float), index=_keys(b))
     common = left.index.intersection(right.index)
     return left.loc[common].to_numpy(), right.loc[common].to_numpy()
-
-
-def _failed(df: pd.DataFrame) -> np.ndarray:
-    status = df["status"].astype("string")
-    return ((status != "ok") & (status != "rate_limited")).to_numpy(dtype=bool, na_value=False)
-
-
-def _limited(df: pd.DataFrame) -> np.ndarray:
-    return (df["status"].astype("string") == "rate_limited").to_numpy(dtype=bool, na_value=False)
 
 
 def _mix(df: pd.DataFrame) -> dict[str, int]:

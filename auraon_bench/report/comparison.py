@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from auraon_bench.analysis.compare import Difference, difference_ci, percentile_statistic
+from auraon_bench.analysis.quality import graded_records, prompt_table
 from auraon_bench.analysis.records import (
     column,
     latency_column,
@@ -23,7 +24,16 @@ from auraon_bench.analysis.records import (
     ttft_column,
     warmup_mask,
 )
-from auraon_bench.report.tables import Column, Table, fmt_int, fmt_ms, fmt_pct, fmt_s, fmt_usd
+from auraon_bench.report.tables import (
+    Column,
+    Table,
+    arm_names,
+    fmt_int,
+    fmt_ms,
+    fmt_pct,
+    fmt_s,
+    fmt_usd,
+)
 from auraon_bench.results.run import Part, Run
 
 Source = tuple[str, Part]  # (run label, part)
@@ -46,8 +56,12 @@ def _measured(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _graded(df: pd.DataFrame) -> np.ndarray:
-    correct = column(df, "correct") if "correct" in df else np.array([])
-    return correct[np.isfinite(correct)]
+    """Per-prompt accuracy as the evaluation defines it (failed answers wrong, repeats
+    averaged per prompt), so the comparison's mean is the evaluation's accuracy."""
+    if "correct" not in df or "prompt_id" not in df or not df["correct"].notna().any():
+        return np.array([])  # nothing was graded: a load test has no accuracy
+    values = prompt_table(graded_records(df))["correct_value"].to_numpy(dtype=float)
+    return values[np.isfinite(values)]
 
 
 P50, P95 = percentile_statistic(50), percentile_statistic(95)
@@ -101,7 +115,7 @@ def comparison_table(group: str, sources: Sequence[Source]) -> Table | None:
     base_label, base = sources[0]
     rows = []
     for label, part in sources[1:]:
-        arms = [a for a in _arms(base) if a in set(_arms(part))]
+        arms = [a for a in arm_names(base) if a in set(arm_names(part))]
         for arm in arms:
             for metric, d in differences(base.records, part.records, arm):
                 ci = (
@@ -143,8 +157,3 @@ def comparison_table(group: str, sources: Sequence[Source]) -> Table | None:
     )
     key = f"compare-{group}".replace(".", "_").replace(":", "_")
     return Table(key, f"Comparison with the baseline: {group}", columns, tuple(rows), note)
-
-
-def _arms(part: Part) -> list[str]:
-    summary = part.load_summary().get("arms") or {}
-    return list(summary)

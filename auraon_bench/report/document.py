@@ -12,10 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auraon_bench.analysis.plan_fit import plan_fit
 from auraon_bench.report.comparison import Source, comparison_table, matched_parts
 from auraon_bench.report.palette import Palette
-from auraon_bench.report.tables import Table, overview_table, part_tables, slo_table
+from auraon_bench.report.tables import (
+    Table,
+    arm_names,
+    overview_table,
+    part_tables,
+    slo_table,
+)
 from auraon_bench.results.run import Run
 
 MIN_SAMPLES = 30  # fewer ok attempts per arm: percentiles beyond p90 rest on a handful of values
@@ -28,9 +33,11 @@ SIMULATED_TEXT = (
 )
 METHODS = (
     "Latency figures are percentiles (linear interpolation) of ok attempts, warm-up excluded; "
-    "TTFT is the first content event minus the send time, TPOT (latency - TTFT) / (completion "
-    "tokens - 1). Throughput is ok attempts (or their completion tokens) over the window from the "
-    "first send to the last completion. Cost is the gateway's own per-request figure "
+    "TTFT is the first content event minus the send time (the request written to an open "
+    "connection: connection setup is measured apart), latency runs to the last byte, TPOT is "
+    "(last content event - first content event) / (completion tokens - 1). Throughput is ok "
+    "attempts (or their completion tokens) over the window from the first send to the last "
+    "completion. Cost is the gateway's own per-request figure "
     "(blockrun.cost_usd) where reported, else computed from the built-in price table and flagged. "
     "Accuracy intervals are 95% percentile-bootstrap intervals over prompts. Plan fit uses the "
     "peak 60 s window of sent attempts. Every table states its n."
@@ -83,34 +90,31 @@ class Document:
 
 
 def sample_warnings(run: Run) -> list[str]:
-    """What makes a run's figures shaky, worked out from its summaries."""
+    """What makes a run's figures shaky, read from its summaries."""
     warnings = []
     for part in run.parts:
         if part.kind == "limits":
             continue  # a probe seeks out 429s and sends few requests per phase on purpose
-        for arm, s in (part.load_summary().get("arms") or {}).items():
-            latency = s.get("latency_s") or {}
-            n = latency.get("n") or 0
-            where = f"{part.name}/{arm}" if len(run.parts) > 1 else arm
+        for s in part.load_summary.arms:
+            latency = s.latency_s
+            n = latency.n
+            where = f"{part.name}/{s.arm}" if len(run.parts) > 1 else str(s.arm)
             if n < MIN_SAMPLES:
                 warnings.append(
                     f"TOO FEW SAMPLES: {where} has n={n} ok attempts (< {MIN_SAMPLES}); "
                     "p95/p99 rest on a handful of values"
                 )
-            mean, std = latency.get("mean"), latency.get("std")
+            mean, std = latency.mean, latency.std
             if mean and std and std / mean > HIGH_CV:
                 warnings.append(
                     f"HIGH VARIANCE: {where} latency std {std:.3f} s > mean {mean:.3f} s (n={n})"
                 )
-            errors = s.get("errors") or {}
-            attempts = errors.get("attempts") or 0
-            counts = errors.get("status_counts") or {}
-            failed = attempts - counts.get("ok", 0)
+            attempts = s.errors.attempts
+            failed = attempts - s.ok
             if attempts and failed / attempts > ERROR_SHARE:
-                limited = counts.get("rate_limited", 0)
                 warnings.append(
                     f"ERRORS: {where} {failed} of {attempts} attempts failed "
-                    f"({failed / attempts:.1%}; {limited} rate limited)"
+                    f"({failed / attempts:.1%}; {s.errors.rate_limited} rate limited)"
                 )
     return warnings
 
@@ -145,51 +149,20 @@ def describe_run(run: Run) -> str:
 
 
 def _charts(group: str, sources: Sequence[Source], palette: Palette, simulated: bool) -> list:
-    from auraon_bench.report import charts  # matplotlib only when charts are drawn
+    """One block per chart of the registry that applies to the group's part kinds, in its order."""
+    from auraon_bench.report.charts import CHARTS  # matplotlib only when charts are drawn
 
     kinds = {part.kind for _, part in sources}
     key = group.replace(".", "_").replace(":", "_")
-    wanted: list[tuple[str, str, Callable[..., Any]]] = []
-    if "eval" in kinds:
-        wanted += [
-            ("cost-quality", "Cost versus quality", charts.cost_quality),
-            ("routing-mix", "Routing mix by category", charts.routing_mix),
-        ]
-    wanted += [
-        ("latency-cdf", "Latency distributions", charts.latency_cdf),
-        ("ttft-tpot", "TTFT and TPOT", charts.ttft_tpot_distribution),
-        ("cost-per-1k", "Cost per 1,000 requests", charts.cost_per_1k),
+    return [
+        ChartBlock(
+            f"{key}-{spec.key}",
+            spec.title_for(kinds),
+            lambda spec=spec: spec.draw(list(sources), palette, simulated=simulated),
+        )
+        for spec in CHARTS
+        if spec.applies(kinds)
     ]
-    if "limits" in kinds:
-        wanted = [
-            ("errors-time", "429s over time during the probe", charts.errors_timeline),
-            ("throughput-time", "Accepted requests over time", charts.throughput_timeline),
-        ]
-    if "load" in kinds:
-        wanted += [
-            ("throughput-time", "Throughput and latency over time", charts.throughput_timeline),
-            ("errors-time", "Errors and 429s over time", charts.errors_timeline),
-            ("latency-rate", "Latency versus achieved rate", charts.latency_vs_rate),
-        ]
-    blocks = []
-    for name, title, function in wanted:
-        blocks.append(
-            ChartBlock(
-                f"{key}-{name}",
-                title,
-                lambda f=function: f(list(sources), palette, simulated=simulated),
-            )
-        )
-    if "load" in kinds:
-        fits = [(label, plan_fit(part.records)) for label, part in sources if part.kind == "load"]
-        blocks.append(
-            ChartBlock(
-                f"{key}-plan-fit",
-                "Plan fit",
-                lambda: charts.plan_fit_chart(fits, palette, simulated=simulated),
-            )
-        )
-    return blocks
 
 
 def build_document(runs: Sequence[Run]) -> Document:
@@ -214,7 +187,7 @@ def build_document(runs: Sequence[Run]) -> Document:
         doc.add(Paragraph(describe_run(run)))
         doc.add(TableBlock(overview_table(run)))
         doc.add(_table(slo_table(run)))
-    palette = Palette(arm for run in runs for part in run.parts for arm in _arms(part))
+    palette = Palette(arm for run in runs for part in run.parts for arm in arm_names(part))
     for group, sources in matched_parts(runs):
         kinds = "/".join(sorted({part.kind for _, part in sources}))
         doc.add(Heading(f"{group} ({kinds})"))
@@ -228,10 +201,6 @@ def build_document(runs: Sequence[Run]) -> Document:
         doc.add(*_charts(group, sources, palette, simulated))
     doc.add(Heading("Method"), Paragraph(METHODS))
     return doc
-
-
-def _arms(part: Any) -> list[str]:
-    return list((part.load_summary().get("arms") or {}).keys())
 
 
 def _table(table: Table | None) -> TableBlock | None:

@@ -2,7 +2,9 @@
 
 Every column header states its unit, every table its sample sizes (an ``n`` column or a note).
 Builders return ``None`` when a run has nothing for that table, so renderers never show an empty
-table. Pure: run data in, :class:`Table` out; rendering is elsewhere.
+table. Every figure is read from the typed result a run holds (``RunSummary``, ``EvalReport``,
+``LimitsSummary``, ``PlanFit``, ``ExperimentSummary``), never re-derived here: a table cannot
+disagree with the file it shows. Pure: run data in, :class:`Table` out; rendering is elsewhere.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auraon_bench.analysis.plan_fit import plan_fit
-from auraon_bench.analysis.slo import parse_slo
-from auraon_bench.results.manifest import read_json
+from auraon_bench.analysis.load_summary import ArmSummary
 from auraon_bench.results.run import Part, Run
 
 
@@ -76,30 +76,34 @@ def _key(*parts: str) -> str:
     return "-".join(p.replace(".", "_").replace(":", "_") for p in parts if p)
 
 
+def arm_names(part: Part) -> list[str]:
+    """The arms of a part's summary, in its order."""
+    return [str(a.arm) for a in part.load_summary.arms]
+
+
+def _other_errors(s: ArmSummary) -> int:
+    """Failed attempts that were not rate limited (the summary counts ok and 429s)."""
+    return s.requests - s.ok - s.errors.rate_limited
+
+
 def overview_table(run: Run) -> Table:
     rows = []
     for part in run.parts:
-        summary = part.load_summary()
-        overall = summary.get("overall") or {}
-        errors = overall.get("errors") or {}
-        counts = errors.get("status_counts") or {}
+        overall = part.load_summary.overall
         check = part.manifest.get("self_check") or {}
-        arms = list((summary.get("arms") or {}).keys())
         kept = check.get("kept_schedule")
         rows.append(
             (
                 part.name,
                 part.kind,
                 part.status,
-                ", ".join(arms),
-                overall.get("requests"),
-                counts.get("ok"),
-                counts.get("rate_limited"),
-                (overall.get("requests") or 0)
-                - counts.get("ok", 0)
-                - counts.get("rate_limited", 0),
-                overall.get("window_s"),
-                (overall.get("cost") or {}).get("total_usd"),
+                ", ".join(arm_names(part)),
+                overall.requests,
+                overall.ok,
+                overall.errors.rate_limited,
+                _other_errors(overall),
+                overall.window_s,
+                overall.cost.total_usd,
                 "-" if kept is None else ("yes" if kept else "NO"),
             )
         )
@@ -121,31 +125,28 @@ def overview_table(run: Run) -> Table:
 
 
 def load_table(part: Part, label: str = "") -> Table | None:
-    arms = part.load_summary().get("arms") or {}
+    arms = part.load_summary.arms
     if not arms:
         return None
     rows = []
-    for arm, s in arms.items():
-        errors = s.get("errors") or {}
-        counts = errors.get("status_counts") or {}
-        ttft, tpot, lat = (s.get(m) or {} for m in ("ttft_s", "tpot_s", "latency_s"))
+    for s in arms:
         rows.append(
             (
-                arm,
-                s.get("requests"),
-                counts.get("ok"),
-                counts.get("rate_limited"),
-                (s.get("requests") or 0) - counts.get("ok", 0) - counts.get("rate_limited", 0),
-                ttft.get("n"),
-                ttft.get("p50"),
-                ttft.get("p95"),
-                tpot.get("p50"),
-                lat.get("p50"),
-                lat.get("p95"),
-                lat.get("p99"),
-                s.get("request_throughput"),
-                s.get("output_token_throughput"),
-                (s.get("cost") or {}).get("per_1k_requests_usd"),
+                s.arm,
+                s.requests,
+                s.ok,
+                s.errors.rate_limited,
+                _other_errors(s),
+                s.ttft_s.n,
+                s.ttft_s.p50,
+                s.ttft_s.p95,
+                s.tpot_s.p50,
+                s.latency_s.p50,
+                s.latency_s.p95,
+                s.latency_s.p99,
+                s.request_throughput,
+                s.output_token_throughput,
+                s.cost.per_1k_requests_usd,
             )
         )
     columns = (
@@ -166,36 +167,34 @@ def load_table(part: Part, label: str = "") -> Table | None:
         Column("cost per 1k req (USD)", lambda v: fmt_usd(v, 4)),
     )
     note = (
-        "percentiles of ok attempts (linear interpolation), n = latency n; TPOT = (latency - "
-        "TTFT) / (completion tokens - 1)"
+        "percentiles of ok attempts (linear interpolation), n = latency n; TPOT = (last - first "
+        "content event) / (completion tokens - 1)"
     )
     title = f"Latency, throughput and cost per arm: {part.name}{label}"
     return Table(_key("load", part.name), title, columns, tuple(rows), note)
 
 
 def stages_table(part: Part) -> Table | None:
-    stages = part.load_summary().get("stages") or {}
+    stages = part.load_summary.stages
     if len(stages) < 2:
         return None
-    options = part.options.get("stages") or []
+    options = part.options.get("stages") or []  # the manifest's plan of the sweep
     rows = []
-    for key, stage in sorted(stages.items(), key=lambda kv: int(kv[0])):
-        index = int(key)
+    for stage in sorted(stages, key=lambda st: st.stage):
+        index = stage.stage
         rate, conc = options[index] if index < len(options) else (None, None)
         planned = f"{rate:g} req/s" if rate is not None else f"concurrency {conc}"
-        for arm, s in (stage.get("arms") or {}).items():
-            lat = s.get("latency_s") or {}
-            errors = s.get("errors") or {}
+        for s in stage.arms:
             rows.append(
                 (
                     index,
                     planned,
-                    arm,
-                    s.get("requests"),
-                    s.get("achieved_rate"),
-                    lat.get("p50"),
-                    lat.get("p95"),
-                    errors.get("rate_limited"),
+                    s.arm,
+                    s.requests,
+                    s.achieved_rate,
+                    s.latency_s.p50,
+                    s.latency_s.p95,
+                    s.errors.rate_limited,
                 )
             )
     columns = (
@@ -215,25 +214,24 @@ def stages_table(part: Part) -> Table | None:
 
 
 def accuracy_table(part: Part) -> Table | None:
-    evaluation = part.evaluation or {}
-    accuracy = (evaluation.get("accuracy") or {}).get("rows") or []
-    if not accuracy:
+    evaluation = part.evaluation
+    if evaluation is None or not evaluation.accuracy.rows:
         return None
-    costs = (evaluation.get("cost") or {}).get("rows") or {}
+    costs = evaluation.cost.rows  # arm -> CostRow
     rows = []
-    for row in accuracy:
-        cost = costs.get(row["arm"]) or {}
+    for row in evaluation.accuracy.rows:
+        cost = costs.get(row.arm) if row.arm is not None else None
         rows.append(
             (
-                row["arm"],
-                row.get("n"),
-                row.get("accuracy"),
-                row.get("ci_low"),
-                row.get("ci_high"),
-                row.get("failure_rate"),
-                cost.get("per_request_usd"),
-                cost.get("per_correct_usd"),
-                (cost.get("latency_s") or {}).get("p50"),
+                row.arm,
+                row.n,
+                row.accuracy,
+                row.ci_low,
+                row.ci_high,
+                row.failure_rate,
+                None if cost is None else cost.per_request_usd,
+                None if cost is None else cost.per_correct_usd,
+                None if cost is None else cost.latency_s.p50,
             )
         )
     columns = (
@@ -247,27 +245,26 @@ def accuracy_table(part: Part) -> Table | None:
         Column("cost per correct (USD)", fmt_usd),
         Column("latency p50 (s)", fmt_s),
     )
-    confidence = (evaluation.get("accuracy") or {}).get("confidence", 0.95)
+    confidence = evaluation.accuracy.confidence
     note = f"accuracy over graded prompts, {confidence:.0%} percentile-bootstrap CI"
     title = f"Quality and cost per arm: {part.name}"
     return Table(_key("accuracy", part.name), title, columns, tuple(rows), note)
 
 
 def category_table(part: Part) -> Table | None:
-    evaluation = part.evaluation or {}
-    rows_in = (evaluation.get("accuracy_by_category") or {}).get("rows") or []
+    evaluation = part.evaluation
+    rows_in = evaluation.accuracy_by_category.rows if evaluation is not None else ()
     if not rows_in:
         return None
-    categories = sorted({r["category"] for r in rows_in if r.get("category")})
-    arms = list(dict.fromkeys(r["arm"] for r in rows_in))
-    cell = {(r["arm"], r.get("category")): r for r in rows_in}
+    categories = sorted({r.category for r in rows_in if r.category})
+    arms = list(dict.fromkeys(r.arm for r in rows_in))
+    cell = {(r.arm, r.category): r for r in rows_in}
     rows = []
     for arm in arms:
+        found = [cell.get((arm, c)) for c in categories]
         values: list[Any] = [arm]
-        for category in categories:
-            values.append((cell.get((arm, category)) or {}).get("accuracy"))
-        ns = [(cell.get((arm, c)) or {}).get("n") for c in categories]
-        values.append(" / ".join(fmt_int(n) for n in ns))
+        values += [None if r is None else r.accuracy for r in found]
+        values.append(" / ".join(fmt_int(None if r is None else r.n) for r in found))
         rows.append(tuple(values))
     columns = (
         Column("arm", numeric=False),
@@ -279,22 +276,20 @@ def category_table(part: Part) -> Table | None:
 
 
 def routing_table(part: Part) -> Table | None:
-    routing = (part.evaluation or {}).get("routing")
-    if not routing:
+    routing = part.evaluation.routing if part.evaluation is not None else None
+    if routing is None:
         return None
     rows = []
-    for arm, r in (routing.get("arms") or {}).items():
-        position = r.get("position") or {}
-        shares = (r.get("mix") or {}).get("shares") or {}
-        top = sorted(shares.items(), key=lambda kv: -kv[1])[:3]
+    for arm, r in routing.arms.items():
+        top = sorted(r.mix.shares.items(), key=lambda kv: -kv[1])[:3]
         rows.append(
             (
                 arm,
-                r.get("quality"),
-                r.get("cost"),
-                r.get("pgr"),
-                position.get("quality_gain"),
-                position.get("cost_saving"),
+                r.quality,
+                r.cost,
+                r.pgr,
+                None if r.position is None else r.position.quality_gain,
+                None if r.position is None else r.position.cost_saving,
                 ", ".join(f"{m} {s * 100:.0f}%" for m, s in top),
             )
         )
@@ -308,24 +303,24 @@ def routing_table(part: Part) -> Table | None:
         Column("routed to (top 3)", numeric=False),
     )
     note = (
-        f"{routing.get('n_prompts')} prompts answered by every arm; weak {routing.get('weak')}, "
-        f"strong {routing.get('strong')}; PGR = (auto - weak) / (strong - weak)"
+        f"{routing.n_prompts} prompts answered by every arm; weak {routing.weak}, "
+        f"strong {routing.strong}; PGR = (auto - weak) / (strong - weak)"
     )
     title = f"Auto routing versus fixed models: {part.name}"
     return Table(_key("routing", part.name), title, columns, tuple(rows), note)
 
 
 def slo_table(run: Run) -> Table | None:
-    summary = read_json(run.path / "summary.json") or {}
-    verdicts = summary.get("slo") or []
+    verdicts = run.summary.slo if run.summary is not None else ()
     if not verdicts:
         return None
     rows = []
     for v in verdicts:
-        slo = parse_slo(v["slo"], 0.0)
-        shown = slo.display(v.get("measured")) if slo else fmt_text(v.get("measured"))
-        row = (v["part"], v["arm"], v["objective"], shown, v.get("measured"), v.get("n"))
-        rows.append((*row, v["verdict"].upper()))
+        # ``shown`` is the measured figure in the objective's unit, as the run wrote it; a file
+        # from before it was recorded has only the base-unit number.
+        shown = v.shown if v.shown is not None else fmt_num(v.measured, 4)
+        row = (v.part, v.arm, v.objective, shown, v.measured, v.n)
+        rows.append((*row, v.verdict.upper()))
     columns = (
         Column("part", numeric=False),
         Column("arm", numeric=False),
@@ -340,10 +335,9 @@ def slo_table(run: Run) -> Table | None:
 
 
 def plan_fit_table(part: Part, headroom: float = 0.3) -> Table | None:
-    records = part.records
-    if records.empty:
+    fit = part.plan_fit
+    if fit is None:
         return None
-    fit = plan_fit(records)
     rows = []
     for plan in fit.plans:
         rpm_room, tpm_room = plan.headroom(fit.needed_rpm, fit.needed_tpm)
@@ -383,15 +377,13 @@ def plan_fit_table(part: Part, headroom: float = 0.3) -> Table | None:
 
 
 def limits_table(part: Part) -> Table | None:
-    limits = part.limits or {}
-    findings = limits.get("findings") or []
-    if not findings:
+    limits = part.limits
+    if limits is None or not limits.findings:
         return None
     rows = tuple(
-        (f["check"], f.get("measured"), f.get("documented"), f["unit"], f["verdict"].upper(),
-         f.get("n"), f.get("detail"))
-        for f in findings
-    )  # fmt: skip
+        (f.check, f.measured, f.documented, f.unit, f.verdict.upper(), f.n, f.detail)
+        for f in limits.findings
+    )
     columns = (
         Column("check", numeric=False),
         Column("measured", lambda v: fmt_num(v, 2)),
@@ -401,20 +393,20 @@ def limits_table(part: Part) -> Table | None:
         Column("n", fmt_int),
         Column("detail", numeric=False),
     )
-    plan = limits.get("plan") or "unknown"
+    scale = limits.time_scale
+    emulated = f" (emulator time scale {scale:g})" if limits.simulated and scale is not None else ""
     note = (
-        f"plan {plan} (from {limits.get('plan_source') or 'nowhere'}); model "
-        f"{limits.get('model')}; {limits.get('requests_sent')} requests sent; figures in the "
-        "target's time"
-        + (f" (emulator time scale {limits['time_scale']:g})" if limits.get("simulated") else "")
+        f"plan {limits.plan or 'unknown'} (from {limits.plan_source or 'nowhere'}); model "
+        f"{limits.model}; {limits.requests_sent} requests sent; figures in the target's time"
+        + emulated
     )
     return Table(_key("limits", part.name), f"Rate limits: {part.name}", columns, rows, note)
 
 
 def limit_trials_table(part: Part) -> Table | None:
-    trials = (part.limits or {}).get("trials") or {}
+    trials = part.limits.trials if part.limits is not None else {}
     rows = tuple(
-        (dimension, index + 1, t["per_min"], "429" if t["limited"] else "no 429")
+        (dimension, index + 1, t.per_min, "429" if t.limited else "no 429")
         for dimension, items in trials.items()
         for index, t in enumerate(items)
     )
@@ -432,7 +424,7 @@ def limit_trials_table(part: Part) -> Table | None:
 
 
 def worker_table(part: Part) -> Table | None:
-    """Health of each load-generating worker of a multi-worker run (from its records)."""
+    """Health of each load-generating worker of a multi-worker run (its manifest's self-check)."""
     workers = (part.manifest.get("self_check") or {}).get("workers") or []
     if not workers:
         return None

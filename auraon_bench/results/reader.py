@@ -9,6 +9,8 @@ and ignore temporary files. A directory with neither reads as zero records with 
 Every file's Parquet metadata must carry ``auraon_bench.schema_version`` no newer than
 :data:`~auraon_bench.results.schema.SCHEMA_VERSION`: a newer file was written by a newer
 auraon-bench whose columns may mean something else, so it is refused rather than misread.
+An older file reads with the columns it lacks as nulls (version 1 had no ``connect_s``,
+``connection_reused`` or ``ttlt_s``; what its other columns meant is in the schema module).
 Problems are :class:`~auraon_bench.errors.ConfigError` naming the file.
 """
 
@@ -117,9 +119,18 @@ def _fill(path: Path, wanted: list[str], builders: dict[str, _ColumnBuilder]) ->
     try:
         with pq.ParquetFile(path) as parquet:
             _check_version(path, parquet.metadata)
-            for batch in parquet.iter_batches(batch_size=65_536, columns=wanted, use_threads=False):
-                for name in wanted:
+            present = set(parquet.schema_arrow.names)
+            read = [name for name in wanted if name in present]
+            absent = [name for name in wanted if name not in present]  # an older schema's file
+            if not read:  # nothing to read batch by batch: the file's row count of nulls
+                for name in absent:
+                    builders[name].add(pa.nulls(parquet.metadata.num_rows, builders[name].type))
+                return
+            for batch in parquet.iter_batches(batch_size=65_536, columns=read, use_threads=False):
+                for name in read:
                     builders[name].add(batch.column(name))
+                for name in absent:
+                    builders[name].add(pa.nulls(batch.num_rows, builders[name].type))
     except FileNotFoundError:
         raise _Vanished(path) from None
     except (OSError, pa.ArrowException) as exc:
@@ -270,14 +281,27 @@ def _check_version(path: Path, metadata: pq.FileMetaData) -> int:
 
 
 def _read_file(path: Path, columns: list[str] | None) -> pa.Table:
+    wanted = list(COLUMN_NAMES) if columns is None else columns
     try:
         with pq.ParquetFile(path) as parquet:
             _check_version(path, parquet.metadata)
-            return parquet.read(columns=columns)
+            present = set(parquet.schema_arrow.names)
+            if all(name in present for name in wanted):
+                return parquet.read(columns=columns)
+            table = parquet.read(columns=[name for name in wanted if name in present])
     except FileNotFoundError:
         raise _Vanished(path) from None
     except (OSError, pa.ArrowException) as exc:
         raise ConfigError(f"cannot read results file: {_one_line(exc)}", source=str(path)) from exc
+    # An older schema's file: the columns it lacks are nulls, in the schema's order.
+    return pa.table(
+        {
+            name: table.column(name)
+            if name in present
+            else pa.nulls(table.num_rows, REQUEST_SCHEMA.field(name).type)
+            for name in wanted
+        }
+    )
 
 
 def _one_line(exc: BaseException) -> str:

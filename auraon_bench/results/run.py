@@ -20,14 +20,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from auraon_bench.analysis.limits import LimitsSummary
+from auraon_bench.analysis.load_summary import RunSummary
 from auraon_bench.errors import ConfigError
-from auraon_bench.results.manifest import Manifest, read_json
+from auraon_bench.eval.report import EvalReport
+from auraon_bench.experiment.summary import ExperimentSummary
+from auraon_bench.results.files import read_result
+from auraon_bench.results.manifest import Manifest
 from auraon_bench.results.reader import read_records
 from auraon_bench.results.schema import COLUMN_NAMES
+
+if TYPE_CHECKING:
+    from auraon_bench.analysis.plan_fit import PlanFit
 
 SUMMARY_FILE = "summary.json"
 EVALUATION_FILE = "evaluation.json"
@@ -45,9 +53,9 @@ class Part:
     kind: str  # "load", "eval" or "limits"
     path: Path
     manifest: dict[str, Any]
-    summary: dict[str, Any] | None  # summary.json (None for an eval's records-only summary)
-    evaluation: dict[str, Any] | None  # evaluation.json of an eval
-    limits: dict[str, Any] | None = None  # limits.json of a rate-limit probe
+    summary: RunSummary | None  # summary.json; None when the run ended before writing it
+    evaluation: EvalReport | None  # evaluation.json of an eval
+    limits: LimitsSummary | None = None  # limits.json of a rate-limit probe
     columns: tuple[str, ...] = REPORT_COLUMNS
 
     @property
@@ -67,13 +75,23 @@ class Part:
         """This part's records (without answer text and inter-token gaps)."""
         return read_records(self.path, list(self.columns))
 
-    def load_summary(self) -> dict[str, Any]:
-        """``summary.json``, or the same computed from the flushed records of a cut-short part."""
+    @cached_property
+    def load_summary(self) -> RunSummary:
+        """``summary.json``, or the same computed (once) from the flushed records of a part
+        that ended before writing it."""
         if self.summary is not None:
             return self.summary
         from auraon_bench.analysis.load_summary import summarize_run
 
-        return summarize_run(self.records).to_dict()
+        return summarize_run(self.records)
+
+    @cached_property
+    def plan_fit(self) -> PlanFit | None:
+        """How this part's measured traffic fits each plan (computed once; None: no records)."""
+        from auraon_bench.analysis.plan_fit import plan_fit
+
+        records = self.records
+        return None if records.empty else plan_fit(records)
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,7 @@ class Run:
     parts: tuple[Part, ...]
     kind: str  # "load", "eval" or "experiment"
     problems: tuple[str, ...] = field(default=())  # why the run is incomplete, if it is
+    summary: ExperimentSummary | None = None  # an experiment's summary.json (SLO verdicts)
 
     @property
     def run_id(self) -> str:
@@ -136,15 +155,15 @@ class Run:
 
 def _read_part(path: Path, name: str, manifest: dict[str, Any] | None = None) -> Part:
     manifest = manifest if manifest is not None else Manifest.load(path).data
-    evaluation = read_json(path / EVALUATION_FILE)
-    limits = read_json(path / LIMITS_FILE)
+    evaluation = read_result(path / EVALUATION_FILE, EvalReport)
+    limits = read_result(path / LIMITS_FILE, LimitsSummary)
     kind = "eval" if evaluation is not None else ("limits" if limits is not None else "load")
     return Part(
         name=name,
         kind=kind,
         path=path,
         manifest=manifest,
-        summary=read_json(path / SUMMARY_FILE),
+        summary=read_result(path / SUMMARY_FILE, RunSummary),
         evaluation=evaluation,
         limits=limits,
     )
@@ -190,4 +209,5 @@ def read_run(path: Path | str) -> Run:
             parts.append(_read_part(part_dir, entry["name"]))
     expected = [entry["name"] for entry in listed]
     problems = _problems(manifest, parts, expected)
-    return Run(path, manifest, tuple(parts), "experiment", tuple(problems))
+    summary = read_result(path / SUMMARY_FILE, ExperimentSummary)
+    return Run(path, manifest, tuple(parts), "experiment", tuple(problems), summary)

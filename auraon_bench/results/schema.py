@@ -31,15 +31,18 @@ error_type                     string        -        ``error.type`` of an error
 error_code                     string        -        ``error.code`` of an error body
 error_message                  string        -        error text (body message or exception)
 t_scheduled                    float64       s        when the schedule wanted it sent
-t_sent                         float64       s        when the request was handed to the socket
+t_sent                         float64       s        request written to an open connection [1]
 t_first_byte                   float64       s        first response byte (headers)
 t_first_token                  float64       s        first content event
 t_last_token                   float64       s        last content event
-t_done                         float64       s        response fully read or attempt abandoned
-schedule_lag_s                 float64       s        ``t_sent - t_scheduled``
+t_done                         float64       s        last response byte, or attempt abandoned [2]
+schedule_lag_s                 float64       s        attempt start - ``t_scheduled`` [3]
+connect_s                      float64       s        DNS + TCP (+ TLS) of a new connection [4]
+connection_reused              bool          -        sent on a kept-alive connection [4]
 ttft_s                         float64       s        ``t_first_token - t_sent``
-latency_s                      float64       s        ``t_done - t_sent``
-tpot_s                         float64       s        time per output token after the first
+ttlt_s                         float64       s        ``t_last_token - t_sent`` (time to last token)
+latency_s                      float64       s        ``t_done - t_sent``, an answer read whole [2]
+tpot_s                         float64       s        time per output token after the first [5]
 itl_s                          list<float32> s        every gap between consecutive content events
 n_events                       int32         -        content events received
 prompt_tokens                  int32         tokens   prompt tokens
@@ -64,6 +67,26 @@ extracted_answer               string        -        answer the grader extracte
 extraction_method              string        -        how the grader found it (``last_number``, ...)
 grade_failure                  string        -        why it scored 0: empty, refused, error, ...
 =============================  ============  =======  ==============================================
+
+Notes (the README's metric table has every formula):
+
+1. ``t_sent`` is when the request was written to an open connection, after any connection setup,
+   so neither TTFT nor latency includes DNS, TCP or TLS. For an attempt that never got a
+   connection (refused, DNS failure, connect timeout), or a transport that cannot report the
+   moment, it is the attempt start.
+2. ``t_done`` is the arrival of the response's last byte: a stream's final event (``[DONE]``, after
+   the finish and usage chunks), a whole body. ``latency_s`` is set for answers read whole
+   (null for a transport failure or a non-200 status).
+3. The attempt start is when the client began the attempt, before connection setup: the lag is
+   the load generator's own delay (``t_scheduled + schedule_lag_s`` is the attempt start).
+4. ``connect_s`` is null when the request reused a connection (``connection_reused`` true), when
+   opening one failed (``connection_reused`` false) and when the transport cannot tell (both
+   null). Only new connections have a setup time, so its percentiles are over those.
+5. ``tpot_s`` = ``(t_last_token - t_first_token) / (completion_tokens - 1)``, null below 2 tokens.
+
+``ttft_s``, ``ttlt_s`` and ``tpot_s`` exist for streamed answers only. Version 1 files (before
+``connect_s``, ``connection_reused`` and ``ttlt_s``) read with those columns null; their ``t_sent``
+included connection setup and their streaming ``latency_s`` ended at the last content event.
 """
 
 from __future__ import annotations
@@ -77,8 +100,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
-"""Bumped when a column changes meaning or type; readers refuse files newer than they know."""
+SCHEMA_VERSION = 2
+"""Bumped when a column changes meaning or type; readers refuse files newer than they know.
+
+2: ``connect_s``, ``connection_reused`` and ``ttlt_s`` added; ``t_sent`` after connection setup;
+streaming ``latency_s`` to the last byte (``[DONE]``) instead of the last content event."""
 
 VERSION_KEY = b"auraon_bench.schema_version"
 """Parquet key-value metadata entry that carries :data:`SCHEMA_VERSION`."""
@@ -138,7 +164,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("t_done", _F64),
     # derived
     Column("schedule_lag_s", _F64),
+    Column("connect_s", _F64),
+    Column("connection_reused", _B),
     Column("ttft_s", _F64),
+    Column("ttlt_s", _F64),
     Column("latency_s", _F64),
     Column("tpot_s", _F64),
     Column("itl_s", _F32_LIST),

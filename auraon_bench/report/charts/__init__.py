@@ -7,13 +7,14 @@ were. This package imports matplotlib at import time, which is why only the repo
 
 Every chart takes ``sources`` (``(run label, part)`` pairs), a shared ``Palette`` and
 ``simulated``, and returns a figure or ``None`` when it has nothing to draw; ``plan_fit_chart``
-takes ``(label, PlanFit)`` pairs instead. :data:`CHARTS` lists them all for the report.
+takes ``(label, PlanFit)`` pairs instead. :data:`CHARTS` is the one registry of them: the report
+draws what it lists (key, caption, part kinds) and the tests check what it lists.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,14 +23,17 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
+from auraon_bench.report.charts.base import Sources
 from auraon_bench.report.charts.cost import cost_per_1k, cost_quality, routing_mix
 from auraon_bench.report.charts.latency import latency_cdf, latency_vs_rate, ttft_tpot_distribution
 from auraon_bench.report.charts.plan import plan_fit_chart
 from auraon_bench.report.charts.timeline import errors_timeline, throughput_timeline
+from auraon_bench.report.palette import Palette
 
 __all__ = [
     "CHARTS",
     "ChartSpec",
+    "Kind",
     "cost_per_1k",
     "cost_quality",
     "errors_timeline",
@@ -50,77 +54,141 @@ PNG_DPI = 110
 _SVG_RC = {"svg.hashsalt": "auraon-bench", "svg.fonttype": "none"}
 
 
+Kind = Literal["load", "eval", "limits"]
+
+
 @dataclass(frozen=True)
 class ChartSpec:
-    """One chart of the report: its function, what it shows, and which parts it reads."""
+    """One chart of the report: the single place that says what it is called and where it goes.
 
-    name: str
+    The report draws every spec, in :data:`CHARTS` order, for each group of matched parts that
+    holds a part of one of its ``kinds``; the tests draw every spec from every fixture run it
+    applies to. A chart added here therefore appears in the report, its files and its tests.
+    """
+
+    key: str  # file-safe: the report writes it as charts/<group>-<key>.png and .svg
+    title: str  # its caption in the report
+    kinds: frozenset[Kind]  # the part kinds it is drawn for
     function: Callable[..., Figure | None]
     description: str
-    reads: Literal["load", "eval", "both"]
+    units: tuple[str, ...]  # what its axis labels state (checked by the tests)
     takes: Literal["sources", "fits"] = "sources"  # (label, Part) pairs or (label, PlanFit) pairs
+    kind_titles: tuple[tuple[Kind, str], ...] = ()  # another caption when drawn for one kind only
+
+    @property
+    def name(self) -> str:
+        """The chart function's name, e.g. ``"latency_cdf"``."""
+        return self.function.__name__
+
+    def applies(self, kinds: Collection[str]) -> bool:
+        """Whether a group of parts of these ``kinds`` gets this chart."""
+        return not self.kinds.isdisjoint(kinds)
+
+    def title_for(self, kinds: Collection[str]) -> str:
+        for kind, title in self.kind_titles:
+            if set(kinds) == {kind}:
+                return title
+        return self.title
+
+    def draw(self, sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+        """The figure of ``(run label, part)`` pairs, or None when it has nothing to draw.
+
+        A chart of plan fits gets each part's own :attr:`~auraon_bench.results.run.Part.plan_fit`
+        (computed once per part), for the parts of its kinds.
+        """
+        if self.takes == "fits":
+            fits = [
+                (label, part.plan_fit)
+                for label, part in sources
+                if part.kind in self.kinds and part.plan_fit is not None
+            ]
+            return self.function(fits, palette, simulated=simulated)
+        return self.function(list(sources), palette, simulated=simulated)
 
 
-CHARTS: dict[str, ChartSpec] = {
-    spec.name: spec
-    for spec in (
-        ChartSpec(
-            "latency_cdf",
-            latency_cdf,
-            "Empirical CDFs of TTFT (ms) and end-to-end latency (s) per arm.",
-            "both",
-        ),
-        ChartSpec(
-            "ttft_tpot_distribution",
-            ttft_tpot_distribution,
-            "Box plots of TTFT (ms) and TPOT (ms/token) per arm, outliers shown.",
-            "both",
-        ),
-        ChartSpec(
-            "throughput_timeline",
-            throughput_timeline,
-            "Completed requests/s and median latency per time bin, per arm.",
-            "both",
-        ),
-        ChartSpec(
-            "errors_timeline",
-            errors_timeline,
-            "429s and other errors per time bin, per arm (zero drawn, not omitted).",
-            "both",
-        ),
-        ChartSpec(
-            "cost_quality",
-            cost_quality,
-            "Cost per request vs accuracy: fixed models, their Pareto frontier, auto arms.",
-            "eval",
-        ),
-        ChartSpec(
-            "routing_mix",
-            routing_mix,
-            "Share of each auto arm's requests by routed model, per category.",
-            "both",
-        ),
-        ChartSpec(
-            "cost_per_1k",
-            cost_per_1k,
-            "Cost per 1,000 requests (USD) per arm, grouped by run.",
-            "both",
-        ),
-        ChartSpec(
-            "latency_vs_rate",
-            latency_vs_rate,
-            "Latency p50/p95 against the achieved rate of each sweep stage, per arm.",
-            "load",
-        ),
-        ChartSpec(
-            "plan_fit_chart",
-            plan_fit_chart,
-            "Needed vs available requests/min and tokens/min per plan, with headroom.",
-            "load",
-            takes="fits",
-        ),
-    )
-}
+_EVAL: frozenset[Kind] = frozenset({"eval"})
+_LOAD: frozenset[Kind] = frozenset({"load"})
+_MEASURED: frozenset[Kind] = frozenset({"eval", "load"})
+_OVER_TIME: frozenset[Kind] = frozenset({"load", "limits"})
+
+# In the order the report shows them.
+CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec(
+        "cost-quality",
+        "Cost versus quality",
+        _EVAL,
+        cost_quality,
+        "Cost per request vs accuracy: fixed models, their Pareto frontier, auto arms.",
+        ("USD", "accuracy (%)"),
+    ),
+    ChartSpec(
+        "routing-mix",
+        "Routing mix by category",
+        _EVAL,
+        routing_mix,
+        "Share of each auto arm's requests by routed model, per category.",
+        ("(%)",),
+    ),
+    ChartSpec(
+        "latency-cdf",
+        "Latency distributions",
+        _MEASURED,
+        latency_cdf,
+        "Empirical CDFs of TTFT (ms) and end-to-end latency (s) per arm.",
+        ("TTFT (ms)", "latency (s)", "(%)"),
+    ),
+    ChartSpec(
+        "ttft-tpot",
+        "TTFT and TPOT",
+        _MEASURED,
+        ttft_tpot_distribution,
+        "Box plots of TTFT (ms) and TPOT (ms/token) per arm, outliers shown.",
+        ("TTFT (ms)", "TPOT (ms/token)"),
+    ),
+    ChartSpec(
+        "cost-per-1k",
+        "Cost per 1,000 requests",
+        _MEASURED,
+        cost_per_1k,
+        "Cost per 1,000 requests (USD) per arm, grouped by run.",
+        ("(USD",),
+    ),
+    ChartSpec(
+        "throughput-time",
+        "Throughput and latency over time",
+        _OVER_TIME,
+        throughput_timeline,
+        "Completed requests/s and median latency per time bin, per arm.",
+        ("requests/s", "latency (s)", "run start (s)"),
+        kind_titles=(("limits", "Accepted requests over time"),),
+    ),
+    ChartSpec(
+        "errors-time",
+        "Errors and 429s over time",
+        _OVER_TIME,
+        errors_timeline,
+        "429s and other errors per time bin, per arm (zero drawn, not omitted).",
+        ("(count)", "run start (s)"),
+        kind_titles=(("limits", "429s over time during the probe"),),
+    ),
+    ChartSpec(
+        "latency-rate",
+        "Latency versus achieved rate",
+        _LOAD,
+        latency_vs_rate,
+        "Latency p50/p95 against the achieved rate of each sweep stage, per arm.",
+        ("(req/s)", "p50 (s)", "p95 (s)"),
+    ),
+    ChartSpec(
+        "plan-fit",
+        "Plan fit",
+        _LOAD,
+        plan_fit_chart,
+        "Needed vs available requests/min and tokens/min per plan, with headroom.",
+        ("requests/min", "tokens/min"),
+        takes="fits",
+    ),
+)
 
 
 def _paths(path_without_suffix: Path | str, formats: Sequence[str]) -> list[tuple[str, Path]]:

@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from auraon_bench.analysis.load_summary import RunSummary
 from auraon_bench.analysis.records import measured, ok_mask
 from auraon_bench.analysis.stats import finite
 from auraon_bench.report.palette import Palette
@@ -211,9 +212,10 @@ def iter_series(sources: Sources, *, ok_only: bool = False) -> Iterator[Series]:
                 yield Series(run_index, run_label, part, arm, rows, overlay)
 
 
-def load_summaries(sources: Sources) -> Iterator[tuple[int, str, Part, dict[str, Any]]]:
+def load_summaries(sources: Sources) -> Iterator[tuple[int, str, Part, RunSummary]]:
+    """(run index, run label, part, the part's summary) of each source."""
     for run_index, (run_label, part) in enumerate(sources):
-        yield run_index, run_label, part, part.load_summary()
+        yield run_index, run_label, part, part.load_summary
 
 
 def ecdf(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,23 +1,24 @@
 """Money charts: cost against quality, where the auto router sends requests, cost per 1k requests.
 
-The numbers are read from what the run already computed (``evaluation.json``, ``summary.json``)
-so that a chart cannot disagree with the tables beside it. The routing mix is recomputed from the
-records with :func:`auraon_bench.analysis.routing.routing_mix`, the same function the evaluation
-uses, because load parts carry no ``evaluation.json``.
+The numbers are read from what the run already computed (its ``EvalReport`` and ``RunSummary``)
+so that a chart cannot disagree with the tables beside it. The routing mix is the evaluation's
+own; only an auto arm the evaluation has no routing section for (a load part, or an evaluation
+without a fixed arm) gets it computed from the records, with
+:func:`auraon_bench.analysis.routing.routing_mix`, the function the evaluation uses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
-from auraon_bench.analysis.routing import frontier
+from auraon_bench.analysis.routing import RoutingMix, frontier
 from auraon_bench.analysis.routing import routing_mix as compute_routing_mix
+from auraon_bench.eval.report import EvalReport, is_auto
 from auraon_bench.report.charts.base import (
     NEUTRAL,
     Sources,
@@ -33,28 +34,11 @@ from auraon_bench.report.charts.base import (
     series_label,
 )
 from auraon_bench.report.palette import Palette
-
-AUTO_PREFIX = "auto"
-
-
-def is_auto(arm: str) -> bool:
-    return arm.startswith(AUTO_PREFIX)
+from auraon_bench.results.run import Part
 
 
-def _by_arm(rows: Any) -> dict[str, dict[str, Any]]:
-    """Per-arm rows from either shape the evaluation uses: ``{arm: row}`` or a list of rows
-    with an ``arm`` field (then only the whole-arm rows, ``category`` None, are kept)."""
-    if isinstance(rows, dict):
-        return {str(k): v for k, v in rows.items() if isinstance(v, dict)}
-    return {
-        str(r["arm"]): r
-        for r in rows or []
-        if isinstance(r, dict) and r.get("arm") is not None and r.get("category") is None
-    }
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _num(value: float | None) -> float | None:
+    if value is None:
         return None
     return float(value) if np.isfinite(value) else None
 
@@ -68,31 +52,36 @@ class _Point:
     ci: tuple[float, float] | None
 
 
-def _eval_points(evaluation: dict[str, Any]) -> tuple[list[_Point], list[tuple[float, float]], str]:
+def _eval_points(evaluation: EvalReport) -> tuple[list[_Point], list[tuple[float, float]], str]:
     """Points, frontier vertices (cost, quality) and the quality metric of one evaluation."""
-    accuracy = _by_arm((evaluation.get("accuracy") or {}).get("rows"))
-    costs = _by_arm((evaluation.get("cost") or {}).get("rows"))
-    routing = evaluation.get("routing") or {}
-    if routing.get("points"):
-        metric = str(routing.get("metric") or "correct")
-        raw = {str(a): (p.get("cost"), p.get("quality")) for a, p in routing["points"].items()}
-        vertices = (routing.get("frontier") or {}).get("vertices") or []
-        hull = [(_num(v.get("cost")), _num(v.get("quality"))) for v in vertices]
+    accuracy = {
+        r.arm: r for r in evaluation.accuracy.rows if r.arm is not None and r.category is None
+    }
+    costs = evaluation.cost.rows
+    routing = evaluation.routing
+    if routing is not None and routing.points:
+        metric = routing.metric
+        raw = {str(a): (p.cost, p.quality) for a, p in routing.points.items()}
+        front = routing.frontier
     else:
-        # Without a routing section (no fixed arm to compare with, or an older run) the points
-        # come from the accuracy and cost tables and the frontier is recomputed the same way.
+        # Without a routing section (no fixed arm to compare with) the points come from the
+        # accuracy and cost tables, and the frontier from the same function the evaluation uses.
         metric = "correct"
         raw = {
-            arm: ((costs.get(arm) or {}).get("per_request_usd"), row.get("accuracy"))
+            arm: (costs[arm].per_request_usd if arm in costs else None, row.accuracy)
             for arm, row in accuracy.items()
         }
-        fixed = {a: p for a, p in raw.items() if not is_auto(a)}
-        hull = [(c, q) for _, c, q in frontier(fixed).vertices]
+        front = frontier({a: p for a, p in raw.items() if not is_auto(a)})
+    hull = [(_num(v.cost), _num(v.quality)) for v in front.vertices]
     points = []
     for arm, (cost, quality) in raw.items():
-        acc = accuracy.get(arm) or {}
-        n = acc.get("n") or (costs.get(arm) or {}).get("n_requests") or routing.get("n_prompts")
-        low, high = _num(acc.get("ci_low")), _num(acc.get("ci_high"))
+        acc = accuracy.get(arm)
+        n = (
+            (acc.n if acc is not None else 0)
+            or (costs[arm].n_requests if arm in costs else 0)
+            or (routing.n_prompts if routing is not None else 0)
+        )
+        low, high = (_num(acc.ci_low), _num(acc.ci_high)) if acc is not None else (None, None)
         ci = (low, high) if metric == "correct" and low is not None and high is not None else None
         points.append(_Point(arm, _num(cost), _num(quality), int(n or 0), ci))
     clean = [(c, q) for c, q in hull if c is not None and q is not None and c > 0]
@@ -105,7 +94,9 @@ def cost_quality(sources: Sources, palette: Palette, simulated: bool = False) ->
     auto arms as labelled stars. Eval parts only; None when no part has drawable points."""
     register_arms(sources, palette)
     evals = [
-        (i, label, part.evaluation) for i, (label, part) in enumerate(sources) if part.evaluation
+        (i, label, part.evaluation)
+        for i, (label, part) in enumerate(sources)
+        if part.evaluation is not None
     ]
     if not evals:
         return None
@@ -195,6 +186,15 @@ def _draw_point(
     )
 
 
+def _mix(part: Part, arm: str) -> RoutingMix:
+    """The routing mix the evaluation reported for ``arm``; computed from the records (with the
+    evaluation's own function) only for a part whose evaluation has none, such as a load part."""
+    routing = part.evaluation.routing if part.evaluation is not None else None
+    if routing is not None and arm in routing.arms:
+        return routing.arms[arm].mix
+    return compute_routing_mix(part.records, arm)
+
+
 def _text_colour(colour: str) -> str:
     r, g, b = to_rgb(colour)
     return "#111111" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "#FFFFFF"
@@ -208,7 +208,7 @@ def routing_mix(sources: Sources, palette: Palette, simulated: bool = False) -> 
     panels = []
     for run_label, part in sources:
         for arm in (a for a in arm_order(part) if is_auto(a)):
-            mix = compute_routing_mix(part.records, arm)
+            mix = _mix(part, arm)
             categories = {k: v for k, v in mix.by_category.items() if k != "(none)"}
             if mix.n and categories:
                 panels.append((f"{arm} · {run_label}" if overlay else arm, mix, categories))
@@ -281,20 +281,20 @@ def _stacked(
     ax.grid(axis="y", visible=False)
 
 
-def _per_1k(summary: dict[str, Any], evaluation: dict[str, Any] | None) -> dict[str, tuple]:
-    """arm -> (USD per 1,000 requests, requests it rests on)."""
+def _per_1k(part: Part) -> dict[str, tuple[float, int]]:
+    """arm -> (USD per 1,000 requests, requests it rests on), as the part's results state it:
+    the evaluation's cost table for an eval, else the load summary."""
     out: dict[str, tuple[float, int]] = {}
-    if evaluation is not None:
-        for arm, row in _by_arm((evaluation.get("cost") or {}).get("rows")).items():
-            per_request = _num(row.get("per_request_usd"))
-            if per_request is not None:
-                out[arm] = (per_request * 1000, int(row.get("n_with_cost") or 0))
+    if part.evaluation is not None:
+        for arm, row in part.evaluation.cost.rows.items():
+            value = _num(row.per_1k_requests_usd)
+            if value is not None:
+                out[str(arm)] = (value, row.n_with_cost)
         return out
-    for arm, row in (summary.get("arms") or {}).items():
-        cost = row.get("cost") or {}
-        value = _num(cost.get("per_1k_requests_usd"))
+    for s in part.load_summary.arms:
+        value = _num(s.cost.per_1k_requests_usd)
         if value is not None:
-            out[str(arm)] = (value, int(cost.get("rows_with_cost") or 0))
+            out[str(s.arm)] = (value, s.cost.rows_with_cost)
     return out
 
 
@@ -306,11 +306,7 @@ def _usd(value: float) -> str:
 def cost_per_1k(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
     """Bars of USD per 1,000 requests per arm, one bar per run within each arm's group."""
     register_arms(sources, palette)
-    per_run = []
-    for _, part in sources:
-        evaluation = part.evaluation
-        summary = part.load_summary() if evaluation is None else {}
-        per_run.append(_per_1k(summary, evaluation))
+    per_run = [_per_1k(part) for _, part in sources]
     arms = list(dict.fromkeys(a for _, p in sources for a in arm_order(p)))
     arms += [a for values in per_run for a in values if a not in arms]
     arms = [a for a in arms if any(a in values for values in per_run)]

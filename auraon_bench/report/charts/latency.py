@@ -8,14 +8,13 @@ recomputing them, for the same reason.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from auraon_bench.analysis.load_summary import ArmSummary
 from auraon_bench.analysis.records import latency_column, tpot_column, ttft_column
 from auraon_bench.analysis.stats import finite
 from auraon_bench.report.charts.base import (
@@ -165,14 +164,8 @@ def ttft_tpot_distribution(
     return finish(fig, "TTFT and TPOT distributions per arm", simulated=simulated)
 
 
-def _stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    stages = summary.get("stages") or {}
-    rows = list(stages.values()) if isinstance(stages, dict) else list(stages)
-    return sorted(rows, key=lambda st: int(st.get("stage", 0)))
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else float("nan")
+def _number(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
 
 
 @chart
@@ -184,23 +177,23 @@ def latency_vs_rate(sources: Sources, palette: Palette, simulated: bool = False)
     """
     register_arms(sources, palette)
     swept = [
-        (i, label, part, stages)
+        (i, label, part, sorted(summary.stages, key=lambda st: st.stage))
         for i, label, part, summary in load_summaries(sources)
-        if len(stages := _stage_rows(summary)) >= 2
+        if len(summary.stages) >= 2
     ]
     if not swept:
         return None
     overlay = len(sources) > 1
     fig, (ax50, ax95) = new_figure(ncols=2, sharex=True)
     for run_index, run_label, part, stages in swept:
-        rates = np.array([_number(st["overall"].get("achieved_rate")) for st in stages])
-        staged = {a for st in stages for a in (st.get("arms") or {})}
+        rates = np.array([_number(st.overall.achieved_rate) for st in stages])
+        per_stage = [{str(a.arm): a for a in st.arms} for st in stages]
+        staged = {arm for by_arm in per_stage for arm in by_arm}
         arms = [a for a in arm_order(part) if a in staged]
         arms += sorted(staged - set(arms))
         for arm in arms:
-            cells = [(st.get("arms") or {}).get(arm) or {} for st in stages]
-            lat = [c.get("latency_s") or {} for c in cells]
-            n = sum(int(d.get("n") or 0) for d in lat)
+            cells = [by_arm.get(arm) for by_arm in per_stage]
+            n = sum(c.latency_s.n for c in cells if c is not None)
             label = f"{arm} · {run_label}" if overlay else arm
             style = {
                 "color": palette.colour(arm),
@@ -208,8 +201,8 @@ def latency_vs_rate(sources: Sources, palette: Palette, simulated: bool = False)
                 "marker": Palette.marker(run_index),
                 "label": f"{label} ({format_n(n)})",
             }
-            p50 = np.array([_number(d.get("p50")) for d in lat])
-            p95 = np.array([_number(d.get("p95")) for d in lat])
+            p50 = np.array([_number(c.latency_s.p50 if c else None) for c in cells])
+            p95 = np.array([_number(c.latency_s.p95 if c else None) for c in cells])
             ax50.plot(rates, p50, **style)
             ax95.plot(rates, p95, **style)
             _annotate_rate_limited(ax95, rates, p95, cells, style["color"], arms.index(arm))
@@ -228,14 +221,15 @@ def _annotate_rate_limited(
     ax: Axes,
     rates: np.ndarray,
     values: np.ndarray,
-    cells: list[dict[str, Any]],
+    cells: list[ArmSummary | None],
     colour: str,
     slot: int,
 ) -> None:
     """Say at which stages the arm was throttled: a flat p95 there means shed load, not health."""
     for x, y, cell in zip(rates, values, cells, strict=True):
-        limited = int((cell.get("errors") or {}).get("rate_limited") or 0)
-        requests = int(cell.get("requests") or 0)
+        if cell is None:
+            continue
+        limited, requests = cell.errors.rate_limited, cell.requests
         if limited and requests and np.isfinite(x) and np.isfinite(y):
             ax.annotate(
                 f"{limited / requests:.0%} got 429",

@@ -1,6 +1,6 @@
 """Cost of a request from a versioned price table, for targets that report no cost.
 
-The table is the emulator catalog's (USD per 1M input/output tokens, with its source and date);
+The built-in table is the catalog's (USD per 1M input/output tokens, with its source and date);
 a cost computed here is always flagged ``cost_source = "price_table"``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from auraon_bench.emulator.catalog import load_catalog
+from auraon_bench.catalog.loader import load_catalog
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,42 @@
+"""The catalog: models, prices, speeds, skills, plans, keys, routing tables and faults.
+
+One TOML file (the built-in ``catalog.toml``, optionally overlaid by a user file whose
+``[meta] extends = "builtin"``) shared by the emulator, which simulates the gateway it describes,
+and the measuring client, which prices requests from it (:class:`PriceTable`). Light to import:
+no emulator, no HTTP, no data frames.
+"""
+
+from auraon_bench.catalog.loader import BUILTIN, load_catalog, merge_tables
+from auraon_bench.catalog.prices import Price, PriceTable
+from auraon_bench.catalog.schema import (
+    AUTO_MODES,
+    DIFFICULTIES,
+    FAULT_RATES,
+    METADATA_KEYS,
+    TIERS,
+    Catalog,
+    Defaults,
+    Faults,
+    ModelProfile,
+    Plan,
+    Routing,
+)
+
+__all__ = [
+    "AUTO_MODES",
+    "BUILTIN",
+    "DIFFICULTIES",
+    "FAULT_RATES",
+    "METADATA_KEYS",
+    "TIERS",
+    "Catalog",
+    "Defaults",
+    "Faults",
+    "ModelProfile",
+    "Plan",
+    "Price",
+    "PriceTable",
+    "Routing",
+    "load_catalog",
+    "merge_tables",
+]
