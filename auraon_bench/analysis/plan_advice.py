@@ -29,12 +29,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from auraon_bench.analysis.plan_fit import PlanFit, PlanLimit, documented_plans
-
-if TYPE_CHECKING:
-    pass
 
 MINUTES_PER_MONTH = 60 * 24 * 30
 DEFAULT_HEADROOM = 0.30
