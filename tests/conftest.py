@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from auraon_bench.emulator.launcher import EmulatorProcess
+from tests.litellm_proxy import LiteLLMProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -49,3 +50,10 @@ def instant_emulator() -> Iterator[EmulatorProcess]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLMProxy]:
+    """A real LiteLLM proxy (see tests/litellm_proxy.py), shared by the ``litellm`` tier."""
+    with LiteLLMProxy(tmp_path_factory.mktemp("litellm")) as proxy:
+        yield proxy

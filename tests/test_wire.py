@@ -5,15 +5,17 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from auraon_bench.client.ratelimit_headers import (
+    parse_duration,
+    parse_rate_headers,
+    parse_retry_after,
+)
 from auraon_bench.client.sse import SSEDecoder
 from auraon_bench.client.wire import (
     StreamState,
     chat_body,
     extract_metadata,
-    parse_duration,
     parse_error_body,
-    parse_rate_headers,
-    parse_retry_after,
 )
 
 

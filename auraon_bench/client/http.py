@@ -42,6 +42,7 @@ import httpx
 import orjson
 
 from auraon_bench.catalog import PriceTable
+from auraon_bench.client.ratelimit_headers import parse_rate_headers
 from auraon_bench.client.sse import SSEDecoder
 from auraon_bench.client.transport import (
     DEFAULT_READ_BUFFER,
@@ -57,7 +58,6 @@ from auraon_bench.client.wire import (
     error_from_object,
     extract_metadata,
     parse_error_body,
-    parse_rate_headers,
     tool_calls_text,
 )
 from auraon_bench.errors import TargetError

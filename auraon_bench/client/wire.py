@@ -7,16 +7,12 @@
 * Metadata adapters (``extract_metadata``), tried in order: Auraon's ``blockrun`` object, its
   ``auraon`` alias, OpenRouter (``model`` + ``usage.cost``), LiteLLM (``x-litellm-*`` headers),
   else nothing (the caller may compute cost from a price table and flag it).
-* ``parse_rate_headers``: ``x-ratelimit-*``, ``retry-after-ms`` and ``retry-after``.
 * ``parse_error_body``: OpenAI's ``{"error": {...}}``, or a snippet of whatever else came.
 """
 
 from __future__ import annotations
 
-import email.utils
-import math
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +21,6 @@ import orjson
 
 from auraon_bench.client.sse import DONE, SSEEvent
 
-_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
-_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -57,7 +51,7 @@ class Metadata:
     cost_source: str = "none"
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
@@ -77,88 +71,28 @@ def extract_metadata(body: Mapping[str, Any] | None, headers: Mapping[str, str])
             return Metadata(
                 routed_to=meta.get("routed_to"),
                 routing_reason=meta.get("routing_reason"),
-                server_latency_ms=_number(meta.get("latency_ms")),
-                cost_usd=_number(meta.get("cost_usd")),
+                server_latency_ms=number(meta.get("latency_ms")),
+                cost_usd=number(meta.get("cost_usd")),
                 cost_source=key,
             )
     usage = body.get("usage")
-    if isinstance(usage, Mapping) and _number(usage.get("cost")) is not None:
+    if isinstance(usage, Mapping) and number(usage.get("cost")) is not None:
         return Metadata(
             routed_to=body.get("model"),
             routing_reason=body.get("provider"),
-            cost_usd=_number(usage.get("cost")),
+            cost_usd=number(usage.get("cost")),
             cost_source="openrouter",
         )
     cost = headers.get("x-litellm-response-cost")
-    if cost is not None and _number(cost) is not None:
+    if cost is not None and number(cost) is not None:
         return Metadata(
             routed_to=body.get("model") or headers.get("x-litellm-model-id"),
             routing_reason=headers.get("x-litellm-attempted-fallbacks"),
-            server_latency_ms=_number(headers.get("x-litellm-response-duration-ms")),
-            cost_usd=_number(cost),
+            server_latency_ms=number(headers.get("x-litellm-response-duration-ms")),
+            cost_usd=number(cost),
             cost_source="litellm",
         )
     return Metadata()
-
-
-@dataclass(frozen=True, slots=True)
-class RateInfo:
-    retry_after_s: float | None = None
-    limit_requests: int | None = None
-    remaining_requests: int | None = None
-    limit_tokens: int | None = None
-    remaining_tokens: int | None = None
-    reset_requests_s: float | None = None
-    reset_tokens_s: float | None = None
-
-
-def parse_duration(text: str | None) -> float | None:
-    """Seconds from a Go duration (``6m0s``, ``12ms``, ``1h2m3.5s``) or a plain number."""
-    if not text:
-        return None
-    text = text.strip()
-    plain = _number(text)
-    if plain is not None:
-        return plain
-    parts = _GO_DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    return sum(float(n) * _GO_UNITS[u] for n, u in parts)
-
-
-def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """``retry-after-ms`` first (more precise), then ``retry-after`` (seconds or an HTTP date)."""
-    ms = _number(headers.get("retry-after-ms"))
-    if ms is not None:
-        return ms / 1000.0
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    seconds = _number(raw)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def _int(value: str | None) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None and math.isfinite(number) else None
-
-
-def parse_rate_headers(headers: Mapping[str, str]) -> RateInfo:
-    return RateInfo(
-        retry_after_s=parse_retry_after(headers),
-        limit_requests=_int(headers.get("x-ratelimit-limit-requests")),
-        remaining_requests=_int(headers.get("x-ratelimit-remaining-requests")),
-        limit_tokens=_int(headers.get("x-ratelimit-limit-tokens")),
-        remaining_tokens=_int(headers.get("x-ratelimit-remaining-tokens")),
-        reset_requests_s=parse_duration(headers.get("x-ratelimit-reset-requests")),
-        reset_tokens_s=parse_duration(headers.get("x-ratelimit-reset-tokens")),
-    )
 
 
 @dataclass(frozen=True, slots=True)
