@@ -251,6 +251,8 @@ def test_summary_to_dict_schema_and_json_round_trip() -> None:
         "rate_limited",
         "http_status_counts",
         "error_types",
+        "top_errors",
+        "distinct_errors",
     ]
     assert list(d["overall"]["logical"]) == [
         "requests",

@@ -17,7 +17,7 @@ def test_bad_catalog_is_one_line_naming_file_and_field(tmp_path: Path) -> None:
     catalog = tmp_path / "c.toml"
     catalog.write_text('[meta]\nextends = "builtin"\n[plans.starter]\nrequests_per_min = -5\n')
     result = run("emulator", "serve", "--catalog", str(catalog), "--port", "0")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # USAGE: a library error, as click's own usage errors
     assert result.output.strip().splitlines() == [
         f"Error: {catalog}, field 'plans.starter.requests_per_min': must be >= 1, got -5"
     ]
@@ -31,7 +31,7 @@ def test_bad_dataset_names_file_line_and_field(tmp_path: Path) -> None:
         '{"id": "b", "category": "math", "difficulty": "extreme", "prompt": "x"}\n'
     )
     result = run("emulator", "serve", "--dataset", str(dataset), "--port", "0")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert (
         result.output.strip()
         == f"Error: {dataset}:2, field 'difficulty': must be one of easy, medium, hard"
@@ -40,7 +40,7 @@ def test_bad_dataset_names_file_line_and_field(tmp_path: Path) -> None:
 
 def test_non_loopback_bind_needs_a_flag() -> None:
     result = run("emulator", "serve", "--host", "0.0.0.0", "--port", "0")
-    assert result.exit_code == 1 and "--allow-remote" in result.output
+    assert result.exit_code == 2 and "--allow-remote" in result.output
     assert isinstance(result.exception, SystemExit)  # a clean exit, not a crash
 
 

@@ -64,7 +64,7 @@ def test_eval_rejects_a_bad_dataset_before_starting(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "category": "math", "difficulty": "easy"}\n')
     result = CliRunner().invoke(cli, ["eval", "--dataset", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # USAGE
     assert result.output.strip().startswith(f"Error: {bad}:1")
 
 

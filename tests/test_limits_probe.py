@@ -111,6 +111,9 @@ def test_the_caps_are_never_exceeded(tmp_path: Path, flag: str) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "limits.json").read_text())
     assert "cap reached" in summary["stop_reason"]
+    # Stopping at its own cap is how a bounded probe ends: complete, with the reason.
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert summary["status"] == manifest["status"] == "complete"
     assert summary["requests_sent"] <= (60 if flag == "--max-requests" else 10_000)
     assert summary["tokens_reserved"] <= (10**9 if flag == "--max-requests" else 20_000)
     assert any("PROBE STOPPED EARLY" in w for w in summary["warnings"])

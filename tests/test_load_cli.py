@@ -123,7 +123,7 @@ def test_unreachable_target_is_one_line_and_writes_nothing(tmp_path: Path) -> No
     result = run(
         "--base-url", f"http://127.0.0.1:{port}/v1", "--yes", "--out", str(tmp_path / "never")
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # USAGE: nothing ran, there is no result to judge
     assert result.output.startswith("Error: cannot reach") and result.output.count("\n") <= 2
     assert isinstance(result.exception, SystemExit)  # a clean exit, not a crash
     assert time.monotonic() - started < 10
@@ -132,17 +132,17 @@ def test_unreachable_target_is_one_line_and_writes_nothing(tmp_path: Path) -> No
 
 def test_rejected_key_and_bad_flags(emulator) -> None:
     result = run("--base-url", emulator.base_url, "--api-key", "br-not-valid-9999", "--yes")
-    assert result.exit_code == 1 and "rejected the API key" in result.output
+    assert result.exit_code == 2 and "rejected the API key" in result.output
     assert "not-valid" not in result.output
     bad = run("--profile", "constant", "--requests", "5")
-    assert bad.exit_code == 1 and "--rate" in bad.output
+    assert bad.exit_code == 2 and "--rate" in bad.output
     sweep = run("--sweep", "1,x")
     assert sweep.exit_code == 2 and "--sweep" in sweep.output
 
 
 def test_real_target_needs_confirmation_without_yes(emulator) -> None:
     result = run("--base-url", emulator.base_url, "--api-key", "br-demo-pro", "--requests", "3")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "estimated cost up to $" in result.output and "--yes" in result.output
 
 
@@ -240,7 +240,8 @@ def test_sigint_keeps_records_and_marks_the_run_interrupted(tmp_path: Path) -> N
         stdout, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 0, stderr.decode()[-2000:]
+    # 130 (INTERRUPTED), after the summary was printed and written.
+    assert process.returncode == 130, stderr.decode()[-2000:]
     data = manifest(out)
     assert data["status"] == "interrupted"
     df = read_records(out)

@@ -145,7 +145,7 @@ def test_an_unusable_results_directory_fails_before_any_load(tmp_path: Path) -> 
     result = CliRunner().invoke(
         cli, ["load", "--model", "gpt-4o", "--requests", "3", "--out", str(blocker / "run")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # USAGE: the command could not run as asked
     lines = result.output.strip().splitlines()
     assert lines[-1].startswith("Error: ") and str(blocker / "run") in lines[-1]
     assert "Not a directory" in lines[-1] and "Traceback" not in result.output
@@ -175,7 +175,7 @@ def test_a_failing_write_stops_the_run_and_says_what_was_kept(tmp_path: Path) ->
         text=True,
         timeout=120,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr  # a library error (ResultsWriteError): USAGE
     error = [line for line in done.stdout.splitlines() + done.stderr.splitlines() if line]
     assert "Traceback" not in done.stderr
     message = error[-1]

@@ -6,7 +6,10 @@ Errors (per attempt, i.e. per row)
     counts and shares (count / attempts) of each status — ok, http_error, rate_limited,
     timeout, connection_error, protocol_error, always all six, then any other value —;
     ``rate_limited`` = the 429 count (``status == "rate_limited"``); counts of
-    ``http_status`` and of ``error_type`` over the failed rows.
+    ``http_status`` and of ``error_type`` over the failed rows; the largest groups of failed
+    rows by (status, HTTP status, error type, normalized message), 429s included
+    (:mod:`~auraon_bench.analysis.error_groups`); ``all_failed`` when there was at least one
+    attempt and none was ok.
 
 Logical requests (retries share a ``request_id``)
     the number of logical requests and of those retried (more than one attempt), the
@@ -40,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from auraon_bench.analysis._json import jsonable
+from auraon_bench.analysis.error_groups import ErrorGroup, every_attempt_failed, group_errors
 from auraon_bench.analysis.records import (
     column,
     logical_requests,
@@ -53,6 +57,7 @@ from auraon_bench.analysis.stats import Percentiles, percentiles
 
 __all__ = [
     "CostSummary",
+    "ErrorGroup",
     "ErrorSummary",
     "LogicalSummary",
     "TokenSummary",
@@ -78,6 +83,20 @@ class ErrorSummary:
     rate_limited: int
     http_status_counts: dict[str, int]
     error_types: dict[str, int]
+    # The largest groups of failed attempts (see the module) and how many groups there were in
+    # all. None: a summary written before groups were recorded (its records still hold them).
+    top_errors: tuple[ErrorGroup, ...] | None = None
+    distinct_errors: int | None = None
+
+    @property
+    def all_failed(self) -> bool:
+        """Every measured attempt failed (errors and 429s alike), and there was at least one."""
+        return every_attempt_failed(self.attempts, self.status_counts.get("ok", 0))
+
+    @property
+    def not_ok(self) -> int:
+        """Attempts that were not ok, 429s included: what the error groups count."""
+        return self.attempts - self.status_counts.get("ok", 0)
 
     @property
     def failed(self) -> int:
@@ -97,6 +116,10 @@ class ErrorSummary:
             "rate_limited": self.rate_limited,
             "http_status_counts": jsonable(self.http_status_counts),
             "error_types": jsonable(self.error_types),
+            "top_errors": (
+                None if self.top_errors is None else [g.to_dict() for g in self.top_errors]
+            ),
+            "distinct_errors": self.distinct_errors,
         }
 
 
@@ -167,6 +190,7 @@ def summarize_errors(df: pd.DataFrame) -> ErrorSummary:
     # http_status may be stored as float (NaN-able); "429.0" would be a confusing key.
     http = {_int_key(k): v for k, v in http.items() if k != "missing"}
     types = {k: v for k, v in value_counts(failed, "error_type").items() if k != "missing"}
+    top, distinct = group_errors(failed)
     return ErrorSummary(
         attempts=len(df),
         status_counts=counts,
@@ -174,6 +198,8 @@ def summarize_errors(df: pd.DataFrame) -> ErrorSummary:
         rate_limited=counts.get("rate_limited", 0),
         http_status_counts=http,
         error_types=types,
+        top_errors=top,
+        distinct_errors=distinct,
     )
 
 

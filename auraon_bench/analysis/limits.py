@@ -2,8 +2,17 @@
 
 Method
     * A 429's dimension (requests or tokens) is read from its message ("... for requests",
-      "... for tokens"), else from which ``x-ratelimit-remaining-*`` header is zero.
-    * Sustainable rate: the highest rate at which a trial of sends, started with the budget
+      "... for tokens", LiteLLM's "Limit type: tokens" or its deployment usage
+      ``'current_rpm': 4, 'rpm_limit': 5``: the fuller of the two), else from which
+      ``x-ratelimit-remaining-*`` header is zero.
+    * Limiter kind: identified from how a drained budget comes back (see
+      :mod:`auraon_bench.limits.kinds`); the finding states the kind and the evidence.
+    * Advertised: the sustainable rate against the key's own ``x-ratelimit-limit-*`` header
+      (per minute), pass within ``tolerance``: a gateway that admits fewer than it advertises
+      (LiteLLM's usage-based router admits ``rpm - 1`` a minute) fails, saying lower.
+    * Sustainable rate, measured as the identified kind allows (:mod:`auraon_bench.limits.
+      measure`): a window's allowance over its measured length, a sliding window counter's
+      refill slope, or the highest rate at which a trial of sends, started with the budget
       drained, saw no 429 (see :mod:`auraon_bench.limits.search`). It **passes** when within
       ``tolerance`` (default 10%) of the documented per-minute figure, **fails** otherwise (the
       detail says lower or higher), and is **unknown** with no documented figure. A documented
@@ -22,16 +31,34 @@ Method
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from auraon_bench.analysis._json import jsonable
+from auraon_bench.catalog.schema import LIMITER_KINDS  # the emulator's kinds: one vocabulary
 
 HONEST_SHARE = 0.8
 FULL_SHARE = 0.9
 TOLERANCE = 0.10
+
+
+_LIMIT_TYPE = re.compile(r"limit type: (requests|tokens)")
+_LITELLM_USAGE = re.compile(r"'current_(rpm|tpm)': ([0-9.]+), '(?:rpm|tpm)_limit': ([0-9.]+|inf)")
+
+
+def _litellm_dimension(message: str) -> str | None:
+    """The fuller of LiteLLM's deployment counters (``'current_rpm': 4, 'rpm_limit': 5``)."""
+    usage = []
+    for which, current, limit in _LITELLM_USAGE.findall(message):
+        if limit != "inf" and float(limit) > 0:
+            usage.append((float(current) / float(limit), which))
+    if not usage:
+        return None
+    return "requests" if max(usage)[1] == "rpm" else "tokens"
 
 
 def limit_dimension(record: Any) -> str | None:
@@ -43,6 +70,12 @@ def limit_dimension(record: Any) -> str | None:
         return "tokens"
     if "for requests" in message or "requests per min" in message or "rpm" in message.split():
         return "requests"
+    typed = _LIMIT_TYPE.search(message)
+    if typed:
+        return typed.group(1)
+    litellm = _litellm_dimension(message)
+    if litellm is not None:
+        return litellm
     if getattr(record, "ratelimit_remaining_tokens", None) == 0:
         return "tokens"
     return "requests"
@@ -75,8 +108,38 @@ class Trial:
         return asdict(self)
 
 
-# limits.json layout: 1 had no version key; 2 added it (same fields).
-LIMITS_SCHEMA_VERSION = 2
+LIMITER_LABELS = {
+    "token_bucket": "token bucket",
+    "fixed_window": "fixed window",
+    "sliding_log": "sliding log",
+    "sliding_window": "sliding window counter",
+    "none": "no limit seen",
+    "unknown": "unknown",
+}
+
+
+@dataclass(frozen=True)
+class LimiterFinding:
+    """How one limit behaves: the kind the probe identified, why, and what it measured."""
+
+    dimension: str  # requests or tokens
+    kind: str  # token_bucket, fixed_window, sliding_log, sliding_window, none, unknown
+    evidence: str  # what was observed, as a sentence
+    window_s: float | None = None  # window kinds: the measured window (target seconds)
+    allowance: float | None = None  # window kinds: per window, in the dimension's unit
+    sustainable_per_min: float | None = None  # in the dimension's unit
+    advertised_per_min: float | None = None  # the key's x-ratelimit-limit-* header
+    recovery_s: float | None = None  # exhaustion to the first acceptance (target seconds)
+    n: int = 0  # attempts of the identification
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# limits.json layout: 1 had no version key; 2 added it (same fields); 3 added ``limiters`` and
+# ``status`` (a 2 file reads with their defaults: no limiter identified, status complete, which
+# every 2 file was in today's sense: a probe stopped by its own cap has completed).
+LIMITS_SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -97,6 +160,8 @@ class LimitsSummary:
     burst_accepted: dict[str, int] = field(default_factory=dict)  # by dimension
     burst_recovery_s: float | None = None
     warnings: tuple[str, ...] = ()
+    limiters: dict[str, LimiterFinding] = field(default_factory=dict)  # by dimension
+    status: str = "complete"  # or "interrupted" (by the user); a cap stop is complete
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": LIMITS_SCHEMA_VERSION, **jsonable(asdict(self))}
@@ -170,7 +235,7 @@ def retry_after_finding(
         unknown = Finding("Retry-After honest", None, None, "share", "unknown",
                           "no usable retry: no 429 seen, or timers too coarse for the wait "
                           "(at a small emulator time scale)", n)  # fmt: skip
-        return unknown, Finding("recovery time error", None, None, "share", "unknown", "", 0)
+        return unknown, _recovery_finding(recoveries)
     ok_share = sum(on_time) / len(on_time)
     early_fail_share = sum(not ok for ok in early) / len(early)
     if ok_share >= HONEST_SHARE and early_fail_share >= HONEST_SHARE:
@@ -184,18 +249,24 @@ def retry_after_finding(
         f"half of it {len(early) - sum(early)}/{len(early)} were refused"
     )
     honesty = Finding("Retry-After honest", ok_share, 1.0, "share", verdict, detail, n)
+    return honesty, _recovery_finding(recoveries)
+
+
+def _recovery_finding(recoveries: Sequence[Recovery]) -> Finding:
+    if not recoveries:
+        return Finding("recovery time error", None, None, "share", "unknown", "", 0)
     errors = [r.error for r in recoveries if r.error is not None]
     if not errors:
-        return honesty, Finding("recovery time error", None, 0.0, "share", "unknown",
-                                "no probe recovered", len(recoveries))  # fmt: skip
+        return Finding("recovery time error", None, 0.0, "share", "unknown",
+                       "no probe recovered", len(recoveries))  # fmt: skip
     median = statistics.median(errors)
     verdict = "pass" if abs(median) <= 0.25 else "fail"
     detail = (
         f"actual recovery {median:+.0%} versus advertised (median of {len(errors)}; positive: "
         "recovery took longer than advertised)"
     )
-    return honesty, Finding("recovery time error", median, 0.0, "share", verdict, detail,
-                            len(recoveries))  # fmt: skip
+    return Finding("recovery time error", median, 0.0, "share", verdict, detail,
+                   len(recoveries))  # fmt: skip
 
 
 def reset_finding(
@@ -229,3 +300,44 @@ def remaining_finding(
         f"{median:+.1f} over {len(errors)} responses (allowed +-{allowed:.0f})"
     )
     return Finding(check, median, 0.0, "requests", verdict, detail, len(errors))
+
+
+def advertised_finding(
+    dimension: str,
+    measured_per_min: float | None,
+    limited: bool,
+    advertised: float | None,
+    n: int,
+    tolerance: float = TOLERANCE,
+) -> Finding:
+    """The sustainable rate against the key's own ``x-ratelimit-limit-*`` header."""
+    unit = f"{dimension}/min"
+    check = f"advertised {unit} honest"
+    if advertised is None:
+        detail = f"no x-ratelimit-limit-{dimension} header to compare with"
+        return Finding(check, measured_per_min, None, unit, "unknown", detail, n)
+    if not limited or measured_per_min is None:
+        detail = f"advertised {advertised:,.0f} {unit}, but no limit was reached to compare with"
+        return Finding(check, measured_per_min, advertised, unit, "unknown", detail, n)
+    error = measured_per_min / advertised - 1
+    if abs(error) <= tolerance:
+        verdict, how = "pass", "within"
+    else:
+        verdict = "fail"
+        how = "LOWER than advertised, beyond" if error < 0 else "higher than advertised, beyond"
+    detail = (
+        f"measured {measured_per_min:,.1f} against the advertised {advertised:,.0f} "
+        f"(x-ratelimit-limit-{dimension}): {error:+.1%}, {how} the {tolerance:.0%} tolerance"
+    )
+    return Finding(check, measured_per_min, advertised, unit, verdict, detail, n)
+
+
+def kind_finding(limiter: LimiterFinding) -> Finding:
+    """The identified kind as a finding (the report's table shows its evidence)."""
+    identified = limiter.kind in LIMITER_KINDS
+    label = LIMITER_LABELS.get(limiter.kind, limiter.kind)
+    verdict = "pass" if identified else "unknown"
+    measured = limiter.window_s if limiter.window_s is not None and math.isfinite(
+        limiter.window_s) else None  # fmt: skip
+    return Finding(f"limiter kind ({limiter.dimension})", measured, None, "s window", verdict,
+                   f"{label}: {limiter.evidence}", limiter.n)  # fmt: skip

@@ -94,7 +94,9 @@ __all__ = [
 ]
 
 # Bumped when a field of to_dict() is renamed or removed, so readers of old summary.json
-# files can tell which layout they hold.
+# files can tell which layout they hold. Fields added with a default (errors.top_errors and
+# errors.distinct_errors, None in a file written before them) need no bump: an older file
+# reads with the default, and an older auraon-bench reading a newer file ignores them.
 SCHEMA_VERSION = 1
 
 
@@ -109,6 +111,7 @@ INPUT_COLUMNS = (
     "status",
     "http_status",
     "error_type",
+    "error_message",
     "t_sent",
     "t_last_token",
     "t_done",

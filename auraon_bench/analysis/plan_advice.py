@@ -19,6 +19,11 @@ Method
     * Growth g per month compounds: needed after m months = needed x (1 + g)^m. The dimension
       that breaks first under a plan is the one whose limit is reached soonest; the month it
       breaks is ``log(limit / needed) / log(1 + g)`` (never, with no growth or no limit).
+    * Extrapolation needs a measurement: a run that sent fewer than 200 attempts or measured
+      less than 60 s (first to last send) is refused unless forced, since its "peak minute" is a
+      scaled-up fraction of a minute. Every measured workload states what it rests on: the
+      attempts, the seconds measured, the window and the peak's 95% interval
+      (:func:`auraon_bench.analysis.plan_fit.peak_interval`).
     * Monthly cost per arm = average requests/min x 43,200 (minutes in 30 days) x the arm's
       cost per request (measured: the gateway's reported cost). Plan fees are not published
       and not included.
@@ -28,15 +33,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from auraon_bench.analysis.plan_fit import PlanFit, PlanLimit, documented_plans
+from auraon_bench.analysis.plan_fit import Measurement, PlanFit, PlanLimit, documented_plans
+from auraon_bench.errors import ConfigError
 
 MINUTES_PER_MONTH = 60 * 24 * 30
 DEFAULT_HEADROOM = 0.30
-
-
 @dataclass(frozen=True)
 class Workload:
     peak_rpm: float
@@ -46,6 +50,7 @@ class Workload:
     monthly_growth: float = 0.0
     cost_per_request: Mapping[str, float] = field(default_factory=dict)  # USD per arm
     source: str = ""
+    measured: Measurement | None = None  # None: a described workload
 
     @property
     def peak_tpm(self) -> float:
@@ -69,6 +74,7 @@ class Advice:
     plans: tuple[PlanVerdict, ...]
     recommended: str | None
     monthly_cost: dict[str, float]
+    caveats: tuple[str, ...] = ()
 
     def plan_fit(self) -> PlanFit:
         """The needed figures as a :class:`PlanFit`, for the report's plan-fit chart."""
@@ -86,7 +92,9 @@ class Advice:
                 "completion_tokens": w.completion_tokens,
                 "monthly_growth": w.monthly_growth,
                 "peak_tokens_per_min": w.peak_tpm,
+                "measured": None if w.measured is None else asdict(w.measured),
             },
+            "caveats": list(self.caveats),
             "headroom": self.headroom,
             "plans": [
                 {
@@ -120,7 +128,17 @@ def advise(
     workload: Workload,
     plans: Sequence[PlanLimit] | None = None,
     headroom: float = DEFAULT_HEADROOM,
+    *,
+    force: bool = False,
 ) -> Advice:
+    """Advice for ``workload``; ``ConfigError`` for a measurement too short to extrapolate
+    from unless ``force`` (then the advice carries the caveat)."""
+    caveats = []
+    short = workload.measured.too_short() if workload.measured is not None else None
+    if short is not None:
+        if not force:
+            raise ConfigError(f"{short}: measure longer, or pass --force to extrapolate anyway")
+        caveats.append(f"extrapolated anyway (--force): {short}")
     verdicts = []
     for plan in plans if plans is not None else documented_plans():
         rpm_room, tpm_room = plan.headroom(workload.peak_rpm, workload.peak_tpm)
@@ -153,4 +171,4 @@ def advise(
         arm: workload.average_rpm * MINUTES_PER_MONTH * cost
         for arm, cost in workload.cost_per_request.items()
     }
-    return Advice(workload, headroom, tuple(verdicts), recommended, monthly)
+    return Advice(workload, headroom, tuple(verdicts), recommended, monthly, tuple(caveats))

@@ -15,6 +15,7 @@ from typing import Any
 from auraon_bench.catalog.schema import (
     AUTO_MODES,
     FAULT_RATES,
+    LIMITER_KINDS,
     METADATA_KEYS,
     TIERS,
     Catalog,
@@ -42,6 +43,7 @@ _MODEL_FIELDS = frozenset(
         "source",
     }
 )
+_PLAN_FIELDS = frozenset({"requests_per_min", "tokens_per_min", "retry_after_factor", "limiter"})
 
 
 def load_catalog(
@@ -231,13 +233,19 @@ class _Parser:
     def plan(self, name: str, p: Any) -> Plan:
         full = f"plans.{name}"
         p = self.table(p, full)
+        self.known(p, _PLAN_FIELDS, full)
         limits = {}
         for key in ("requests_per_min", "tokens_per_min"):
             limits[key] = (
                 None if p.get(key) is None else self.number(p, key, full, lo=1, integer=True)
             )
         factor = float(self.number(p, "retry_after_factor", full, default=1.0, lo=0.0))
-        return Plan(name=name, retry_after_factor=factor, **limits)
+        limiter = p.get("limiter", LIMITER_KINDS[0])
+        if limiter not in LIMITER_KINDS:
+            raise self.fail(
+                f"{full}.limiter", f"must be one of {', '.join(LIMITER_KINDS)}, got {limiter!r}"
+            )
+        return Plan(name=name, retry_after_factor=factor, limiter=limiter, **limits)
 
     def defaults(self) -> Defaults:
         d = self.table(self.raw.get("defaults", {}), "defaults")

@@ -21,6 +21,8 @@ FAULT_RATES = (
     "stream_error_rate",
 )
 METADATA_KEYS = ("blockrun", "auraon")
+# How a plan's per-minute limits are enforced (see auraon_bench/emulator/limiter.py).
+LIMITER_KINDS = ("token_bucket", "fixed_window", "sliding_log", "sliding_window")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +72,15 @@ class Plan:
     """A plan's per-minute limits; ``None`` means unlimited.
 
     ``retry_after_factor`` below 1 makes the emulator advertise a Retry-After shorter than the
-    truth: a deliberate lie for testing tools that check Retry-After honesty.
+    truth: a deliberate lie for testing tools that check Retry-After honesty. ``limiter`` is one
+    of :data:`LIMITER_KINDS`: how the emulator enforces the limits.
     """
 
     name: str
     requests_per_min: int | None
     tokens_per_min: int | None
     retry_after_factor: float = 1.0
+    limiter: str = "token_bucket"
 
 
 @dataclass(frozen=True, slots=True)

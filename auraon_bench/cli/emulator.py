@@ -6,6 +6,7 @@ import click
 import orjson
 
 from auraon_bench.catalog import FAULT_RATES
+from auraon_bench.catalog.schema import LIMITER_KINDS
 
 FAULT_FLAG_NAMES = sorted(name.removesuffix("_rate") for name in FAULT_RATES)
 
@@ -84,6 +85,13 @@ def emulator() -> None:
     type=click.IntRange(1, 1024),
     help="Largest request body accepted (413 above).",
 )
+@click.option(
+    "--limiter",
+    type=click.Choice(LIMITER_KINDS),
+    default=None,
+    help="How every plan's limits are enforced (default: each plan's catalog 'limiter', "
+    "token_bucket unless set).",
+)
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 def serve(
     host: str,
@@ -95,12 +103,18 @@ def serve(
     faults: dict,
     metadata: str | None,
     max_body_mb: int,
+    limiter: str | None,
     allow_remote: bool,
 ) -> None:
     """Serve the emulator until interrupted. Prints 'READY <url>' once it listens."""
+    from auraon_bench.catalog import load_catalog
     from auraon_bench.emulator.server import EmulatorConfig, build_gateway, run
 
     overrides: dict = {}
+    if limiter:
+        # Every plan of the catalog in use, so an overlay's own plans are covered too.
+        plans = load_catalog(catalog).plans
+        overrides["plans"] = {name: {"limiter": limiter} for name in plans}
     if faults:
         overrides["faults"] = faults
     if metadata:

@@ -81,6 +81,12 @@ def eval_command(**flags: Any) -> None:
         max_cost_usd=flags["max_cost"],
         judge=flags["judge"],
         command=sys.argv,
+        prices_file=flags["prices_file"],
+        allow_unlisted_models=flags["allow_unlisted_models"],
     )
     result = run_with_live_line(run_eval, options, yes=flags["yes"])
     print_eval_report(result)
+    # 130 interrupted, 1 an arm failed on every attempt (its 0% is no accuracy), else 0.
+    from auraon_bench.cli.exit_codes import run_summary_code
+
+    sys.exit(run_summary_code(result.load.status, result.load.summary))

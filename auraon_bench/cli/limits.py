@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from auraon_bench.limits.session import LimitsResult
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unknown": "yellow"}
+INTERRUPTED = 130  # exit code of a probe stopped by Ctrl-C or SIGTERM (128 + SIGINT)
+UNITS = {"requests": "requests/min", "tokens": "tokens/min"}
 
 
 def _figure(value: Any, unit: str) -> str:
@@ -39,7 +41,8 @@ def print_limits(result: LimitsResult) -> None:
     for name in ("check", "measured", "documented", "unit", "verdict"):
         table.add_column(name, justify="right" if name in ("measured", "documented") else "left")
     for f in result.findings:
-        documented = "unlimited" if f.documented is None and "sustainable" in f.check else None
+        unlimited = f.documented is None and "sustainable" in f.check and result.plan
+        documented = "unlimited" if unlimited else None
         style = VERDICT_STYLE.get(f.verdict, "")
         table.add_row(
             f.check,
@@ -50,11 +53,52 @@ def print_limits(result: LimitsResult) -> None:
         )
     out.print(table)
     for f in result.findings:
-        if f.detail:
+        if f.detail and not f.check.startswith("limiter kind"):
             out.print(f"- {f.check}: {f.detail}")
+    print_limiters(result)
     for warning in result.summary.warnings:
         out.print(f"[bold yellow]WARNING[/]: {warning}")
-    click.echo(f"{result.requests} requests sent; limits.json in {result.run_dir}")
+    status = result.status if result.stop_reason is None else (
+        f"{result.status} (stopped: {result.stop_reason})")  # fmt: skip
+    click.echo(f"{result.requests} requests sent; {status}; limits.json in {result.run_dir}")
+
+
+def print_limiters(result: LimitsResult) -> None:
+    """Each limit's kind, the evidence, and sustainable against advertised."""
+    from rich.markup import escape
+
+    from auraon_bench.analysis.limits import LIMITER_LABELS
+    from auraon_bench.cli.render import out
+
+    time_note = " (simulated time)" if result.target.simulated else ""
+    for dim, limiter in result.summary.limiters.items():
+        unit = UNITS.get(dim, f"{dim}/min")
+        label = LIMITER_LABELS.get(limiter.kind, limiter.kind)
+        window = ""
+        if limiter.window_s is not None and limiter.allowance is not None:
+            window = (
+                f", window {limiter.window_s:.1f} s{time_note}, "
+                f"{limiter.allowance:,.0f} {dim} per window"
+            )
+        out.print(f"[bold]{dim} limit: {label}[/]{window}", soft_wrap=True)
+        sustainable = (
+            "not measured"
+            if limiter.sustainable_per_min is None
+            else f"{limiter.sustainable_per_min:,.1f} {unit}"
+        )
+        advertised = (
+            "none advertised"
+            if limiter.advertised_per_min is None
+            else f"advertised {limiter.advertised_per_min:,.0f} {unit}"
+        )
+        comparison = ""
+        if limiter.sustainable_per_min is not None and limiter.advertised_per_min:
+            error = limiter.sustainable_per_min / limiter.advertised_per_min - 1
+            comparison = f" (measured {error:+.1%} against advertised)"
+        # Whole lines (no wrapping at the console's width): they are read and grepped.
+        out.print(f"  sustainable {sustainable} (n={limiter.n} identification attempts); "
+                  f"{advertised}{comparison}", soft_wrap=True)  # fmt: skip
+        out.print(f"  evidence: {escape(limiter.evidence)}", soft_wrap=True)
 
 
 @click.command(name="limits")
@@ -103,6 +147,11 @@ def print_limits(result: LimitsResult) -> None:
 )
 @click.option("--yes", is_flag=True, help="Do not ask before probing a real target.")
 @click.option(
+    "--allow-unlisted-models",
+    is_flag=True,
+    help="Probe a model the target's /models does not list (a warning, not an error).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -112,10 +161,14 @@ def limits_command(**flags: Any) -> None:
     """Measure the sustainable requests/min and tokens/min of a key, whether its Retry-After
     and x-ratelimit-* headers tell the truth, and how fast it recovers from a burst.
 
-    Every figure is compared with the plan's documented one: pass, fail or unknown. The probe
-    is bounded by --max-requests, --max-tokens and --max-duration, stops if the target looks
-    unwell or shared, and shows its worst-case cost before probing a real target. On the
-    built-in emulator, --plan picks the demo key (starter, pro or enterprise).
+    First it identifies the limiter (token bucket, fixed window, sliding log, sliding window
+    counter) from how a drained budget comes back, and says why. Every figure is compared with
+    the plan's documented one and with the key's own x-ratelimit-limit-* headers: pass, fail or
+    unknown. The probe is bounded by --max-requests, --max-tokens and --max-duration, stops if
+    the target looks unwell or shared (a stop at a cap completes the probe, with the reason),
+    and shows its worst-case cost before probing a real target. On the built-in emulator,
+    --plan picks the demo key (starter, pro or enterprise). Exit codes: 0 complete, 130
+    interrupted (Ctrl-C), 2 a configuration error.
     """
     from auraon_bench.cli.render import confirm_real_target, err
     from auraon_bench.client.http import Timeouts
@@ -135,6 +188,7 @@ def limits_command(**flags: Any) -> None:
         timeouts=Timeouts(total=flags["timeout"], read=flags["timeout"]),
         out=flags["out"],
         command=tuple(sys.argv),
+        allow_unlisted_models=flags["allow_unlisted_models"],
     )
     result = run_limits(
         options,
@@ -142,3 +196,5 @@ def limits_command(**flags: Any) -> None:
         on_phase=lambda name: err.print(f"[dim]{name}[/]"),
     )
     print_limits(result)
+    if result.status == "interrupted":
+        raise click.exceptions.Exit(INTERRUPTED)

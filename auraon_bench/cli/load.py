@@ -86,8 +86,14 @@ def load(**flags: Any) -> None:
                 "workers",
                 "executor",
                 "ray_address",
+                "prices_file",
+                "allow_unlisted_models",
             )
         },
     )
     result = run_with_live_line(run_load, options, yes=flags["yes"])
     print_run_summary(result)
+    # 130 interrupted, 1 an arm (or the run) failed on every attempt, else 0: exit_codes.py.
+    from auraon_bench.cli.exit_codes import run_summary_code
+
+    sys.exit(run_summary_code(result.status, result.summary))

@@ -1,4 +1,5 @@
-"""``auraon-bench``: the root command group. Library errors become one-line messages."""
+"""``auraon-bench``: the root command group. Library errors become one-line messages and exit 2;
+Ctrl-C outside a load loop exits 130 (codes: :mod:`auraon_bench.cli.exit_codes`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import click
 
 from auraon_bench import __version__
+from auraon_bench.cli.exit_codes import INTERRUPTED, USAGE
 from auraon_bench.errors import AuraonBenchError
 
 # Subcommand -> "module:attribute" of its click command. A module is imported only when its
@@ -53,22 +55,41 @@ class LazyGroup(click.Group):
         return command
 
 
+class LibraryError(click.ClickException):
+    """A deliberate auraon-bench error shown as ``Error: <one line>``. It exits 2 (USAGE), as
+    click's own usage errors do: the command could not run as asked, so there is no result to
+    judge, unlike 1 (FAILED), which a finished run earns."""
+
+    exit_code = USAGE
+
+
 class FriendlyGroup(LazyGroup):
-    """Turns every deliberate library error into ``Error: <one line>`` and exit code 2."""
+    """Turns every deliberate library error into ``Error: <one line>`` and exit code 2, and an
+    interruption that escapes a command into exit code 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except AuraonBenchError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise LibraryError(str(exc)) from None
+        except (KeyboardInterrupt, click.Abort):
+            # The load loop handles SIGINT itself (it stops, keeps every record, and the command
+            # exits 130 after printing them). Ctrl-C anywhere else (starting the emulator,
+            # grading, writing the report, a confirmation prompt, which click turns into Abort)
+            # lands here: click would print "Aborted!" and exit 1, the code of a failed SLO.
+            click.echo("\ninterrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
         except BaseExceptionGroup as group:
             # Task groups wrap what their tasks raise (e.g. a results write that failed).
+            if group.subgroup(KeyboardInterrupt) is not None:
+                click.echo("\ninterrupted", err=True)
+                raise click.exceptions.Exit(INTERRUPTED) from None
             ours = group.subgroup(lambda exc: isinstance(exc, AuraonBenchError))
             if ours is None:
                 raise
             while isinstance(ours, BaseExceptionGroup):
                 ours = ours.exceptions[0]
-            raise click.ClickException(str(ours)) from None
+            raise LibraryError(str(ours)) from None
 
 
 @click.group(

@@ -234,6 +234,21 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--yes", is_flag=True, help="Do not ask before sending load to a real target."
             ),
+            click.option(
+                "--prices",
+                "prices_file",
+                type=click.Path(dir_okay=False),
+                default=None,
+                metavar="FILE",
+                help="TOML prices (USD per 1M tokens) for models genai-prices does not know; "
+                "they win over genai-prices. Format: auraon_bench/prices/file.py.",
+            ),
+            click.option(
+                "--allow-unlisted-models",
+                is_flag=True,
+                help="Send arms the target's /models does not list (a warning, not an error), "
+                "for gateways whose list is incomplete.",
+            ),
             click.option("--seed", type=int, default=0, show_default=True),
             click.option(
                 "--out",

@@ -26,6 +26,7 @@ def _months(verdict_months: float | None) -> str:
 
 
 def print_advice(advice: Advice) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from auraon_bench.cli.render import out
@@ -37,6 +38,10 @@ def print_advice(advice: Advice) -> None:
         f"completion tokens per request; peak {w.peak_tpm:,.0f} tokens/min; growth "
         f"{w.monthly_growth:.0%}/month"
     )
+    if w.measured is not None:
+        out.print(w.measured.describe())
+    for caveat in advice.caveats:
+        out.print(f"[bold yellow]caveat:[/] {escape(caveat)}")
     table = Table(
         title=f"plans (fits = at least {advice.headroom:.0%} headroom on both)",
         title_justify="left",
@@ -100,8 +105,18 @@ def print_advice(advice: Advice) -> None:
     default=None,
     help="Where to write plan.json (default: RUN/plan.json, or beside --workload).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Extrapolate from a run shorter than 60 s or with fewer than 200 attempts (marked so).",
+)
 def plan_command(
-    run: Path | None, workload: Path | None, headroom: float, growth: float | None, out: Path | None
+    run: Path | None,
+    workload: Path | None,
+    headroom: float,
+    growth: float | None,
+    out: Path | None,
+    force: bool,
 ) -> None:
     """Advise a plan from a measured RUN or a --workload file: needed requests/min and
     tokens/min at peak, headroom under each plan, the cheapest plan that fits, what breaks
@@ -124,7 +139,7 @@ def plan_command(
         assert run is not None
         described = workload_from_run(read_run(run), growth or 0.0)
         target = out or run / PLAN_FILE
-    advice = advise(described, headroom=headroom)
+    advice = advise(described, headroom=headroom, force=force)
     print_advice(advice)
     write_json(target, advice.to_dict())
     click.echo(f"plan advice written to {target}")

@@ -39,6 +39,7 @@ def read_thresholds(path: Path) -> dict[str, float]:
 
 def print_comparison(result: Comparison) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from auraon_bench.cli.render import out
     from auraon_bench.regress.outputs import describe_change, describe_value
@@ -53,15 +54,22 @@ def print_comparison(result: Comparison) -> None:
         table.add_column(name, justify="right" if name in ("baseline", "current", "p") else "left")
     style = {"regression": "bold red", "improvement": "green", "not significant": "yellow"}
     for c in shown:
+        # Cells are Text, not markup: names and verdicts may hold brackets, and a verdict
+        # without a style ("too few samples") must not become an empty markup tag.
         table.add_row(
-            c.part,
-            c.arm,
-            c.metric,
-            describe_value(c, c.baseline),
-            describe_value(c, c.current),
-            describe_change(c, with_limit=False),
-            "-" if c.p_adjusted is None else f"{c.p_adjusted:.3g}",
-            f"[{style.get(c.verdict, '')}]{c.verdict}[/]",
+            *(
+                Text(str(cell))
+                for cell in (
+                    c.part,
+                    c.arm,
+                    c.metric,
+                    describe_value(c, c.baseline),
+                    describe_value(c, c.current),
+                    describe_change(c, with_limit=False),
+                    "-" if c.p_adjusted is None else f"{c.p_adjusted:.3g}",
+                )
+            ),
+            Text(c.verdict, style=style.get(c.verdict, "")),
         )
     out.print(table)
     counts = ", ".join(f"{v} {n}" for v, n in result.counts().items() if n)

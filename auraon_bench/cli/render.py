@@ -13,10 +13,12 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from auraon_bench.analysis.load_summary import ArmSummary, RunSummary
+from auraon_bench.cli.exit_codes import failed_arms
 from auraon_bench.errors import ConfigError
 from auraon_bench.load.runner import LoadRunner
 from auraon_bench.load.target import Target
@@ -134,11 +136,58 @@ def arm_table(summary: RunSummary, title: str) -> Table:
     return table
 
 
+def error_lines(summary: RunSummary) -> list[str]:
+    """Per arm with attempts that were not ok: how many, then its most frequent error groups
+    as the summary holds them (count, status, HTTP status, type: normalized message). An arm
+    whose every attempt failed says so first, so its empty latency columns are not taken for a
+    result."""
+    lines = []
+    for arm in summary.arms:
+        errors = arm.errors
+        if not errors.not_ok:
+            continue
+        if errors.all_failed:
+            lines.append(f"  {arm.arm}: all {errors.attempts} attempts failed")
+        else:
+            lines.append(f"  {arm.arm}: {errors.not_ok} of {errors.attempts} attempts failed")
+        for group in errors.top_errors or ():
+            lines.append(f"    {group.count:>6}  {group.describe()}")
+        shown = len(errors.top_errors or ())
+        if errors.distinct_errors is not None and errors.distinct_errors > shown:
+            lines.append(f"    ({errors.distinct_errors - shown} less frequent kinds not shown)")
+    return lines
+
+
+def print_errors(summary: RunSummary, heading: str = "errors") -> None:
+    """The :func:`error_lines` of ``summary`` under ``heading``; nothing when every attempt
+    was ok. Escaped and never wrapped: a message may hold rich markup or a long URL."""
+    lines = error_lines(summary)
+    if not lines:
+        return
+    out.print(
+        f"{escape(heading)} (most frequent first; count, status, HTTP status, type: message, "
+        "numbers and ids as {n} and {id}):",
+        soft_wrap=True,
+    )
+    for line in lines:
+        out.print(escape(line), soft_wrap=True, highlight=False)
+
+
+def print_failed_arms(summary: RunSummary) -> None:
+    """One line naming the arms with no ok attempt: why the command exits 1."""
+    failed = failed_arms(summary.arms)
+    if failed:
+        out.print(
+            f"[bold red]FAILED[/]: no ok attempt for {escape(', '.join(failed))}", soft_wrap=True
+        )
+
+
 def print_run_summary(result: Any) -> None:
     summary = result.summary
     n_note = "n = attempts measured, warm-up excluded"
     title = f"{'SIMULATED - ' if result.target.simulated else ''}per-arm summary ({n_note})"
     out.print(arm_table(summary, title))
+    print_errors(summary)
     check = result.self_check
     lag50, lag99 = check["schedule_lag_p50_s"], check["schedule_lag_p99_s"]
     achieved = check["achieved_rate_rps"]
@@ -166,6 +215,7 @@ def print_run_summary(result: Any) -> None:
         )
     for warning in result.warnings:
         out.print(f"[bold yellow]WARNING[/]: {warning}")
+    print_failed_arms(summary)
     out.print(f"run {result.status}: {result.run_dir}")
 
 
@@ -198,13 +248,16 @@ def print_eval_report(result: Any) -> None:
     ):
         table.add_column(name, justify="left" if name == "arm" else "right")
     overhead = {a.arm: a.gateway_overhead_s for a in result.load.summary.arms}
+    failed = set(report.failed_arms)
     for row in report.accuracy.rows:
         cost = report.cost.rows.get(row.arm)
         ci = "" if row.ci_low is None else f" [{row.ci_low * 100:.0f}-{row.ci_high * 100:.0f}]"
+        # Every answer failed: a 0% here would read as a measured quality; it is a refusal.
+        accuracy = "ALL FAILED" if row.arm in failed else f"{_pct(row.accuracy)}{ci}"
         table.add_row(
             str(row.arm),
             str(row.n),
-            f"{_pct(row.accuracy)}{ci}",
+            accuracy,
             _pct(row.failure_rate),
             _usd(cost.per_1k_requests_usd if cost else None, 3),
             _usd(cost.per_correct_usd if cost else None, 5),
@@ -216,6 +269,7 @@ def print_eval_report(result: Any) -> None:
         "p50 s: latency; gw ms: client latency minus the gateway's own latency_ms (what "
         "network and gateway add); n per arm in summary.json"
     )
+    print_errors(result.load.summary)
     categories = sorted({r.category for r in report.accuracy_by_category.rows if r.category})
     by_cat = Table(title="accuracy by category (n prompts per cell)", title_justify="left")
     by_cat.add_column("arm")
@@ -226,7 +280,8 @@ def print_eval_report(result: Any) -> None:
         for category in categories:
             try:
                 row = report.accuracy_by_category.row(arm, category)
-                cells.append(f"{_pct(row.accuracy)} ({row.n})")
+                shown = "failed" if arm in failed else _pct(row.accuracy)
+                cells.append(f"{shown} ({row.n})")
             except KeyError:
                 cells.append("-")
         by_cat.add_row(arm, *cells)
@@ -249,6 +304,7 @@ def print_eval_report(result: Any) -> None:
         )
     for warning in result.load.warnings:
         out.print(f"[bold yellow]WARNING[/]: {warning}")
+    print_failed_arms(result.load.summary)
     out.print(
         f"run {result.load.status}: {result.load.run_dir} (evaluation.json beside the records)"
     )

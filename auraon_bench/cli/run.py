@@ -42,14 +42,16 @@ class PartProgress:
 
 
 def print_result(result: ExperimentResult) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    from auraon_bench.cli.render import out
+    from auraon_bench.cli.render import out, print_errors
     from auraon_bench.experiment.runner import REPORT_DIR
 
     table = Table(title="parts (n = attempts, warm-up excluded)", title_justify="left")
     for name in ("part", "kind", "status", "requests", "ok", "429", "cost (USD)", "accuracy"):
         table.add_column(name, justify="left" if name in ("part", "kind", "status") else "right")
+    measured = []  # (part name, its RunSummary) of load and eval parts, for the error lines
     for item, outcome in result.parts:
         findings = getattr(outcome, "findings", None)
         if findings is not None:  # the rate-limit probe
@@ -67,16 +69,21 @@ def print_result(result: ExperimentResult) -> None:
             continue
         load = getattr(outcome, "load", outcome)
         overall = load.summary.overall
+        measured.append((item.name, load.summary))
         report = getattr(outcome, "report", None)
         accuracy = "-"
         if report is not None:
-            best = max(report.accuracy.rows, key=lambda r: r.accuracy or 0, default=None)
-            if best is not None and best.accuracy is not None:
+            # Never an arm that failed on every request: its 0% is a refusal, not a quality.
+            best = report.best()
+            if best is not None:
                 accuracy = f"best {best.arm} {best.accuracy:.0%} (n={best.n})"
+            elif report.failed_arms:
+                accuracy = "every arm failed"
+        status = load.status + (", ALL FAILED" if overall.errors.all_failed else "")
         table.add_row(
             item.name,
             item.kind,
-            load.status,
+            status,
             str(overall.requests),
             str(overall.ok),
             str(overall.errors.rate_limited),
@@ -84,6 +91,8 @@ def print_result(result: ExperimentResult) -> None:
             accuracy,
         )
     out.print(table)
+    for name, summary in measured:
+        print_errors(summary, heading=f"errors of part {name}")
     if result.slo:
         failed = [v for v in result.slo if v.verdict == "fail"]
         unknown = [v for v in result.slo if v.verdict == "unknown"]
@@ -98,6 +107,13 @@ def print_result(result: ExperimentResult) -> None:
             )
     for warning in result.warnings:
         out.print(f"[bold yellow]WARNING[/]: {warning}")
+    for name, summary in measured:
+        if summary.overall.errors.all_failed:
+            out.print(
+                f"[bold red]FAILED PART[/] {escape(name)}: all {summary.overall.requests} "
+                "attempts failed",
+                soft_wrap=True,
+            )
     # Paths through click, not rich: rich would wrap a long path over two lines.
     click.echo(f"run {result.status}: {result.run_dir}")
     html = [p for p in result.report_files if p.name == "index.html"]
@@ -105,6 +121,29 @@ def print_result(result: ExperimentResult) -> None:
         click.echo(f"report: {html[0]}")
     elif result.report_files:
         click.echo(f"report: {result.run_dir / REPORT_DIR}")
+
+
+def exit_code(result: ExperimentResult) -> int:
+    """130 when a part was interrupted; 1 when a part or an arm failed (every attempt, or it
+    ended ``failed``) or an SLO was missed; else 0 (codes: ``cli/exit_codes.py``)."""
+    from auraon_bench.cli.exit_codes import failed_arms, outcome_code
+
+    statuses, failed_part = [], False
+    for _, outcome in result.parts:
+        if getattr(outcome, "findings", None) is not None:  # a probe's own verdicts are no SLO
+            statuses.append(outcome.status)
+            continue
+        load = getattr(outcome, "load", outcome)
+        statuses.append(load.status)
+        # An arm with no ok answer fails the run as it fails ``load`` and ``eval``: its
+        # figures are errors, not a result (a gateway that does not serve it, a broken key).
+        failed_part = (
+            failed_part
+            or load.summary.overall.errors.all_failed
+            or bool(failed_arms(load.summary.arms))
+        )
+    failed = failed_part or "failed" in statuses or any(v.verdict == "fail" for v in result.slo)
+    return outcome_code(interrupted="interrupted" in statuses, failed=failed)
 
 
 @click.command(name="run")
@@ -196,3 +235,4 @@ def run_command(
     finally:
         progress.close()
     print_result(result)
+    sys.exit(exit_code(result))

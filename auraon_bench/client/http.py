@@ -41,7 +41,7 @@ import anyio
 import httpx
 import orjson
 
-from auraon_bench.catalog import PriceTable
+from auraon_bench.client.listing import ModelListing, fetch_listing
 from auraon_bench.client.ratelimit_headers import parse_rate_headers
 from auraon_bench.client.sse import SSEDecoder
 from auraon_bench.client.transport import (
@@ -60,8 +60,8 @@ from auraon_bench.client.wire import (
     parse_error_body,
     tool_calls_text,
 )
-from auraon_bench.errors import TargetError
 from auraon_bench.formulas import tpot
+from auraon_bench.prices.table import PriceTable
 from auraon_bench.results.schema import RequestRecord
 
 NS = 1_000_000_000
@@ -143,33 +143,17 @@ class MeasuringClient:
         return (t_ns - self.t0_ns) / NS
 
     # -- preflight -------------------------------------------------------------------------
+    async def list_models(self, timeout: float = 10.0) -> ModelListing:
+        """The target's model list (every page); a one-line ``TargetError`` if the target is
+        unreachable or rejects the key. A target without a usable list gives a listing with
+        ``ids = None`` and the reason, not an error (see :mod:`auraon_bench.client.listing`)."""
+        return await fetch_listing(self._transport, self.base_url, self._headers, timeout)
+
     async def check_target(self, timeout: float = 10.0) -> list[str]:
-        """List the target's models; a one-line ``TargetError`` if it is unreachable or rejects
-        the key. Returns [] when the target has no models endpoint."""
-        url = f"{self.base_url}/models"
-        try:
-            with anyio.fail_after(timeout):
-                response = await self._transport.send("GET", url, self._headers, None)
-                try:
-                    raw = await response.aread()
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            raise TargetError(f"no answer from {url} within {timeout:g}s") from None
-        except httpx.HTTPError as exc:
-            raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
-        if response.status_code in (401, 403):
-            error = parse_error_body(raw)
-            raise TargetError(
-                f"the target rejected the API key (HTTP {response.status_code} at "
-                f"{url}): {error.message}"
-            )
-        if response.status_code != 200:
-            return []
-        try:
-            return [m["id"] for m in orjson.loads(raw).get("data", []) if "id" in m]
-        except (orjson.JSONDecodeError, AttributeError, TypeError):
-            return []
+        """The listed model ids ([] when the target has no usable list); raises as
+        :meth:`list_models`."""
+        listing = await self.list_models(timeout)
+        return list(listing.ids or ())
 
     # -- one attempt -----------------------------------------------------------------------
     async def chat(
@@ -400,10 +384,26 @@ class MeasuringClient:
         record.server_latency_ms = meta.server_latency_ms
         record.cost_usd, record.cost_source = meta.cost_usd, meta.cost_source
         if record.cost_usd is None and record.status == "ok" and self.prices is not None:
-            model = record.routed_to or record.model_reported or record.model_requested
-            cost = self.prices.cost(model, record.prompt_tokens, record.completion_tokens)
-            if cost is not None:
-                record.cost_usd, record.cost_source = cost, "price_table"
+            quote = self.prices.quote_answer(
+                (
+                    meta.billed_model,
+                    record.routed_to,
+                    record.model_reported,
+                    record.model_requested,
+                )
+            )
+            if quote is not None and None not in (record.prompt_tokens, record.completion_tokens):
+                record.cost_usd = quote.cost(
+                    record.prompt_tokens, record.completion_tokens, cached_tokens(usage) or 0
+                )
+                record.cost_source = "price_table"
+
+
+def cached_tokens(usage: Any) -> int | None:
+    """OpenAI's ``usage.prompt_tokens_details.cached_tokens`` (billed at the cache-read rate)."""
+    details = usage.get("prompt_tokens_details") if isinstance(usage, Mapping) else None
+    value = details.get("cached_tokens") if isinstance(details, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _fail(record: RequestRecord, status: str, kind: str, message: str) -> None:

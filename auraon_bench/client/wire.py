@@ -5,8 +5,12 @@
   finish reason, usage, metadata and any error. A *content event* is a chunk whose delta carries
   generated content: text, reasoning text or a tool call (the role-only first chunk is not one).
 * Metadata adapters (``extract_metadata``), tried in order: Auraon's ``blockrun`` object, its
-  ``auraon`` alias, OpenRouter (``model`` + ``usage.cost``), LiteLLM (``x-litellm-*`` headers),
-  else nothing (the caller may compute cost from a price table and flag it).
+  ``auraon`` alias, LiteLLM, OpenRouter, else nothing (the caller may compute cost from a price
+  table and flag it). LiteLLM (measured on 1.108) puts the cost in ``x-litellm-response-cost``
+  on a whole answer, but a stream's headers go out before the cost is known: there the cost is
+  the last chunk's ``usage.cost`` and the header is missing (only ``...-cost-original: 0.0``,
+  which is not the cost). So ``usage.cost`` means LiteLLM when any ``x-litellm-`` header came
+  with it, OpenRouter otherwise. A model LiteLLM has no price for gets neither: no cost.
 * ``parse_error_body``: OpenAI's ``{"error": {...}}``, or a snippet of whatever else came.
 """
 
@@ -49,6 +53,10 @@ class Metadata:
     server_latency_ms: float | None = None
     cost_usd: float | None = None
     cost_source: str = "none"
+    # The model that was billed, when the gateway names it apart from the answer's ``model``
+    # (LiteLLM's deployment, e.g. ``openai/gpt-4o-mini`` behind a model group): the name a
+    # price table should look up when the gateway gave no cost.
+    billed_model: str | None = None
 
 
 def number(value: Any) -> float | None:
@@ -76,23 +84,36 @@ def extract_metadata(body: Mapping[str, Any] | None, headers: Mapping[str, str])
                 cost_source=key,
             )
     usage = body.get("usage")
-    if isinstance(usage, Mapping) and number(usage.get("cost")) is not None:
+    usage_cost = number(usage.get("cost")) if isinstance(usage, Mapping) else None
+    if _is_litellm(headers):
+        header_cost = number(headers.get("x-litellm-response-cost"))
+        cost = header_cost if header_cost is not None else usage_cost
+        return Metadata(
+            routed_to=body.get("model") or headers.get("x-litellm-model-group"),
+            routing_reason=_litellm_fallbacks(headers),
+            server_latency_ms=number(headers.get("x-litellm-response-duration-ms")),
+            cost_usd=cost,
+            cost_source="litellm" if cost is not None else "none",
+            billed_model=headers.get("x-litellm-model-name"),
+        )
+    if usage_cost is not None:
         return Metadata(
             routed_to=body.get("model"),
             routing_reason=body.get("provider"),
-            cost_usd=number(usage.get("cost")),
+            cost_usd=usage_cost,
             cost_source="openrouter",
         )
-    cost = headers.get("x-litellm-response-cost")
-    if cost is not None and number(cost) is not None:
-        return Metadata(
-            routed_to=body.get("model") or headers.get("x-litellm-model-id"),
-            routing_reason=headers.get("x-litellm-attempted-fallbacks"),
-            server_latency_ms=number(headers.get("x-litellm-response-duration-ms")),
-            cost_usd=number(cost),
-            cost_source="litellm",
-        )
     return Metadata()
+
+
+def _is_litellm(headers: Mapping[str, str]) -> bool:
+    return any(name.lower().startswith("x-litellm-") for name in headers)
+
+
+def _litellm_fallbacks(headers: Mapping[str, str]) -> str | None:
+    """``x-litellm-attempted-fallbacks`` is a count; "0" says nothing worth keeping."""
+    value = headers.get("x-litellm-attempted-fallbacks")
+    return f"fallbacks:{value}" if value not in (None, "", "0") else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import orjson
 from auraon_bench.catalog import Catalog, ModelProfile, Plan
 from auraon_bench.emulator import faults as fault_rules
 from auraon_bench.emulator.answers import AnswerBook, simulate_answer
-from auraon_bench.emulator.limiter import KeyLimiter, Verdict
+from auraon_bench.emulator.limiter import SECONDS_PER_MINUTE, KeyLimiter, Verdict
 from auraon_bench.emulator.protocol import ApiError, ChatRequest
 from auraon_bench.emulator.router import Route, route_auto, route_fixed, score_prompt
 from auraon_bench.emulator.text import (
@@ -34,6 +34,9 @@ from auraon_bench.emulator.text import (
 from auraon_bench.emulator.timing import draw_gaps, draw_output_length, draw_ttft
 
 DEFAULT_TIMEOUT_S = 30.0
+# Where the window limiter kinds put their first boundary: a seeded share of a window, kept away
+# from 0 so that a client cannot assume windows aligned with the emulator's start.
+WINDOW_PHASE_SHARE = (0.1, 0.9)
 UNAVAILABLE = "Selected model is temporarily unavailable. Enable fallbacks."
 
 
@@ -149,6 +152,9 @@ class Gateway:
         self.random = random.Random(seed)
         self.np_random = np.random.default_rng(seed)
         self.limiters: dict[str, KeyLimiter] = {}
+        # Its own generator: drawing it from ``self.random`` would shift every seeded fault draw.
+        share = random.Random(f"{seed}:window-phase").uniform(*WINDOW_PHASE_SHARE)
+        self.window_phase = share * SECONDS_PER_MINUTE
         self.cooldown_until: dict[str, float] = {}
         self._ids = itertools.count(1)
 
@@ -169,7 +175,7 @@ class Gateway:
             return None
         limiter = self.limiters.get(key)
         if limiter is None:
-            limiter = self.limiters[key] = KeyLimiter(plan, self.sim_now())
+            limiter = self.limiters[key] = KeyLimiter(plan, self.sim_now(), self.window_phase)
         return limiter
 
     def rate_limited(self, verdict: Verdict, plan: Plan, requested_tokens: int) -> ApiError:
@@ -266,7 +272,7 @@ class Gateway:
                 headers,
             )
         if limiter is not None:
-            limiter.refund(prompt_tokens + reserved_output, self.sim_now())
+            limiter.refund(prompt_tokens + reserved_output, self.sim_now(), verdict.charged_at)
         tried = ", ".join(f"{m} ({c})" for m, c in attempts) or "none"
         raise ApiError(
             503,
@@ -378,7 +384,7 @@ class Gateway:
         if limiter is None:
             return sim.verdict
         now = self.sim_now()
-        limiter.refund(sim.reserved_output - sim.completion_tokens, now)
+        limiter.refund(sim.reserved_output - sim.completion_tokens, now, sim.verdict.charged_at)
         return limiter.snapshot(now)
 
 

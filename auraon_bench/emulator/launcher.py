@@ -33,6 +33,7 @@ class EmulatorProcess:
         datasets: Sequence[str] = (),
         extra_args: Sequence[str] = (),
         ready_timeout: float = 20.0,
+        limiter: str | None = None,
     ) -> None:
         self.args = [
             sys.executable,
@@ -53,6 +54,8 @@ class EmulatorProcess:
             self.args += ["--catalog", str(catalog)]
         for path in datasets:
             self.args += ["--dataset", str(path)]
+        if limiter:  # every plan's limiter kind (token_bucket, fixed_window, ...)
+            self.args += ["--limiter", limiter]
         self.args += list(extra_args)
         self.time_scale = time_scale
         self.ready_timeout = ready_timeout

@@ -11,7 +11,13 @@ from typing import Any
 import pandas as pd
 
 from auraon_bench.analysis._json import jsonable
-from auraon_bench.analysis.quality import AccuracyTable, CostTable, accuracy_table, cost_table
+from auraon_bench.analysis.quality import (
+    AccuracyRow,
+    AccuracyTable,
+    CostTable,
+    accuracy_table,
+    cost_table,
+)
 from auraon_bench.analysis.records import value_counts
 from auraon_bench.analysis.routing import RoutingReport, evaluate_routing, routing_v1_to_v2
 
@@ -73,6 +79,30 @@ class EvalReport:
     status: str | None = None
     warnings: tuple[str, ...] = ()
     judge: JudgeSummary | None = None
+
+    @property
+    def failed_arms(self) -> tuple[str, ...]:
+        """Arms none of whose answers arrived (failure rate 1: every last attempt failed).
+
+        Failed answers score 0 and stay in the denominator, so such an arm shows an accuracy
+        of 0%: a measure of the target refusing it (an unknown model, a dead route), not of
+        its quality. Read from the accuracy rows the report holds, so an evaluation.json of
+        any version answers it; an evaluation's records are all graded answers, so this is
+        the arms whose ``ErrorSummary.all_failed`` is true in the part's summary.
+        """
+        return tuple(
+            str(row.arm)
+            for row in self.accuracy.rows
+            if row.arm is not None and row.n_rows > 0 and row.failure_rate == 1.0
+        )
+
+    def best(self) -> AccuracyRow | None:
+        """The most accurate arm among those that answered (first in the table on ties);
+        None when no arm has an accuracy, e.g. every arm failed. An arm in
+        :attr:`failed_arms` is never the best, even when every other arm scored 0 too."""
+        failed = set(self.failed_arms)
+        answered = [r for r in self.accuracy.rows if r.accuracy is not None and r.arm not in failed]
+        return max(answered, key=lambda r: r.accuracy or 0.0, default=None)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(

@@ -15,14 +15,18 @@ from typing import Any
 import anyio
 
 from auraon_bench.client.http import MeasuringClient, Timeouts
-from auraon_bench.data.dataset import load_items
+from auraon_bench.client.listing import ModelListing
+from auraon_bench.data.dataset import PromptItem, load_items
+from auraon_bench.data.graders import judge_prompt
 from auraon_bench.eval import DEFAULT_ARMS
 from auraon_bench.eval.grading import grade_records, write_grades
-from auraon_bench.eval.judge import judge_answers
+from auraon_bench.eval.judge import JUDGE_MAX_TOKENS, judge_answers
 from auraon_bench.eval.report import EvalReport, JudgeSummary, build_report
 from auraon_bench.load.arrivals import ScheduleSpec
+from auraon_bench.load.preflight import ExtraRequests
 from auraon_bench.load.session import LoadOptions, LoadResult, run_load, write_json
 from auraon_bench.load.target import Target
+from auraon_bench.prices.estimate import UNBOUNDED_OUTPUT_TOKENS, Demand, TokenCounter
 from auraon_bench.results.reader import read_records
 
 EVALUATION_FILE = "evaluation.json"
@@ -47,6 +51,9 @@ class EvalOptions:
     max_cost_usd: float | None = None
     judge: str | None = None  # model that rates judge-graded answers (through the same target)
     command: Sequence[str] = ()
+    prices_file: str | None = None  # --prices FILE (see auraon_bench.prices.file)
+    allow_unlisted_models: bool = False
+    listing: ModelListing | None = None  # the target's model list, when already read
 
 
 @dataclass
@@ -64,30 +71,10 @@ def run_eval(
     on_tick: Callable[..., None] | None = None,
     target: Target | None = None,
 ) -> EvalResult:
-    items = load_items(
-        options.datasets, options.items_per_dataset
-    )  # a bad file fails here, before anything starts
-    pairs = len(items) * len(options.arms) * options.repeat
-    load_options = LoadOptions(
-        arms=options.arms,
-        spec=ScheduleSpec(
-            profile="concurrent", concurrency=options.concurrency, requests=pairs, seed=options.seed
-        ),
-        stream=True,
-        datasets=options.datasets,
-        items_per_dataset=options.items_per_dataset,
-        output_tokens=options.max_tokens,
-        keep_text=True,
-        repeat=options.repeat,
-        timeouts=options.timeouts,
-        max_cost_usd=options.max_cost_usd,
-        out=options.out,
-        base_url=options.base_url,
-        api_key=options.api_key,
-        plan=options.plan,
-        time_scale=options.time_scale,
-        command=options.command,
-    )
+    # A bad file fails here, before anything starts; the same seeded sample as the load's
+    # prompts (load_prompts samples with the schedule's seed), so every answer has its item.
+    items = load_items(options.datasets, options.items_per_dataset, options.seed)
+    load_options = eval_load_options(options, len(items))
     by_id = {item.id: item for item in items}
 
     async def grade_while_the_target_is_up(client: MeasuringClient, run_dir: Path) -> Any:
@@ -107,6 +94,7 @@ def run_eval(
         on_tick=on_tick,
         after=grade_while_the_target_is_up,
         target=target,
+        extra=judge_requests(options, items),
     )
     graded, judge = loaded.after
     report = build_report(graded, options.arms, reference=options.reference, seed=options.seed)
@@ -119,3 +107,58 @@ def run_eval(
     )
     write_json(loaded.run_dir / EVALUATION_FILE, report.to_dict())
     return EvalResult(loaded, report, judge)
+
+
+def eval_load_options(options: EvalOptions, n_items: int) -> LoadOptions:
+    """The load an evaluation sends: every arm on every item, ``repeat`` times (also what the
+    experiment runner estimates)."""
+    pairs = n_items * len(options.arms) * options.repeat
+    return LoadOptions(
+        arms=options.arms,
+        spec=ScheduleSpec(
+            profile="concurrent", concurrency=options.concurrency, requests=pairs, seed=options.seed
+        ),
+        stream=True,
+        datasets=options.datasets,
+        items_per_dataset=options.items_per_dataset,
+        output_tokens=options.max_tokens,
+        keep_text=True,
+        repeat=options.repeat,
+        timeouts=options.timeouts,
+        max_cost_usd=options.max_cost_usd,
+        out=options.out,
+        base_url=options.base_url,
+        api_key=options.api_key,
+        plan=options.plan,
+        time_scale=options.time_scale,
+        command=options.command,
+        prices_file=options.prices_file,
+        allow_unlisted_models=options.allow_unlisted_models,
+        listing=options.listing,
+    )
+
+
+def judge_requests(options: EvalOptions, items: Sequence[PromptItem]) -> ExtraRequests | None:
+    """The judge's requests, for the preflight: its model must be served, and its cost is in
+    the estimate. At most one per answer to a judge-graded item, each holding the question and
+    an answer as long as ``max_tokens`` allows."""
+    judge = options.judge
+    if judge is None:
+        return None
+    judged = [item for item in items if item.grader == "judge"]
+    answers = len(options.arms) * options.repeat
+    answer_tokens = options.max_tokens or UNBOUNDED_OUTPUT_TOKENS
+
+    def demand(counter: TokenCounter) -> list[Demand]:
+        return [
+            Demand(
+                arm=f"judge:{judge}",
+                prompt_tokens=counter.count(judge_prompt(item, ""), None) + answer_tokens,
+                output_tokens=JUDGE_MAX_TOKENS,
+                requests=answers,
+                model=judge,
+            )
+            for item in judged
+        ]
+
+    return ExtraRequests(models=(judge,), field="--judge", demand=demand)

@@ -13,37 +13,40 @@ Parts run one after another, the evaluation first, on one target: the embedded e
 started once for all of them. With ``repetitions = N`` every part runs N times (directories
 ``<part>.r1`` ... ``<part>.rN``), each repetition's schedules seeded ``seed + r - 1``. An
 interrupted part (Ctrl-C, SIGTERM) stops the experiment; what was measured is kept and the
-report still written, labelled incomplete. Against a real target the total estimated cost is
-shown, and confirmed, once, before the first request.
+report still written, labelled incomplete.
+
+Before the first part, once for all of them: the target's model list is read and every part's
+arms (an evaluation's judge and a rate-limit probe's model too) are checked against it (see
+:mod:`auraon_bench.load.preflight`; ``allow_unlisted_models = true`` in ``[target]`` turns a
+refusal into a warning), and against a real target the total estimated cost, with its basis,
+is shown and confirmed once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from auraon_bench.analysis.slo import SloVerdict, check_slos
-from auraon_bench.catalog import PriceTable
+from auraon_bench.client.listing import ModelListing
 from auraon_bench.emulator.launcher import DEMO_KEYS
 from auraon_bench.errors import ConfigError
-from auraon_bench.eval.session import EvalOptions, EvalResult, run_eval
+from auraon_bench.eval.session import EvalResult, run_eval
+from auraon_bench.experiment.preflight import (
+    check_experiment_arms,
+    estimate_total,
+    part_eval_options,
+    part_load_options,
+    read_listing,
+)
 from auraon_bench.experiment.schema import EvalPart, Experiment, LimitsPart, LoadPart
 from auraon_bench.experiment.summary import ExperimentSummary, PartHeadline
 from auraon_bench.limits.prober import Caps
 from auraon_bench.limits.session import LimitsOptions, LimitsResult, run_limits
-from auraon_bench.load.arrivals import ScheduleSpec
-from auraon_bench.load.session import (
-    LoadOptions,
-    LoadResult,
-    estimate_cost,
-    load_prompts,
-    planned_requests,
-    run_load,
-    write_json,
-)
+from auraon_bench.load.preflight import UNCHECKED, confirm_text, price_table
+from auraon_bench.load.session import LoadResult, run_load, write_json
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.results.manifest import Manifest, new_run_dir
 
@@ -73,6 +76,7 @@ class ExperimentResult:
     slo: list[SloVerdict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     report_files: list[Path] = field(default_factory=list)
+    preflight: list[str] = field(default_factory=list)  # the model-list check's warnings
 
 
 def plan_parts(experiment: Experiment) -> list[PlannedPart]:
@@ -82,79 +86,6 @@ def plan_parts(experiment: Experiment) -> list[PlannedPart]:
             name = part.name if experiment.repetitions == 1 else f"{part.name}.r{repetition}"
             planned.append(PlannedPart(name, name, part, repetition))
     return planned
-
-
-def _eval_options(part: EvalPart, experiment: Experiment, seed: int, out: Path) -> EvalOptions:
-    return EvalOptions(
-        datasets=part.datasets,
-        items_per_dataset=part.items_per_dataset,
-        arms=part.arms,
-        repeat=part.repeat,
-        concurrency=part.concurrency,
-        max_tokens=part.max_tokens,
-        reference=part.reference,
-        seed=seed,
-        out=out,
-        timeouts=experiment.target.timeouts,
-        max_cost_usd=experiment.target.max_cost_usd,
-        judge=part.judge,
-    )
-
-
-def _load_options(part: LoadPart, experiment: Experiment, seed: int, out: Path) -> LoadOptions:
-    return LoadOptions(
-        arms=part.arms,
-        spec=dataclasses.replace(part.spec, seed=seed),
-        stream=part.stream,
-        datasets=(part.dataset,) if part.dataset else (),
-        items_per_dataset=part.items_per_dataset,
-        input_tokens=part.input_tokens,
-        output_tokens=part.output_tokens,
-        retry=part.retry,
-        timeouts=experiment.target.timeouts,
-        max_cost_usd=experiment.target.max_cost_usd,
-        out=out,
-        workers=part.workers,
-        executor=part.executor,
-        ray_address=os.environ.get("RAY_ADDRESS"),
-    )
-
-
-def estimate_total(experiment: Experiment, planned: Sequence[PlannedPart]) -> tuple[int, float]:
-    """Upper bounds of requests and USD for a real target; ``ConfigError`` when a part's count
-    is unbounded (it could not be confirmed honestly)."""
-    prices = PriceTable.builtin()
-    requests, usd = 0, 0.0
-    for item in planned:
-        part = item.part
-        if isinstance(part, LimitsPart):
-            requests += part.max_requests
-            price = prices.lookup(part.model)
-            usd += part.max_tokens * (price.input_per_mtok if price else 15.0) / 1e6
-            continue
-        if isinstance(part, EvalPart):
-            load = LoadOptions(
-                arms=part.arms,
-                spec=ScheduleSpec(profile="synchronous", requests=1),
-                datasets=part.datasets,
-                items_per_dataset=part.items_per_dataset,
-                output_tokens=part.max_tokens,
-            )
-            prompts = load_prompts(load, simulated=False)
-            n = len(prompts) * len(part.arms) * part.repeat
-        else:
-            load = _load_options(part, experiment, experiment.seed, Path("."))
-            prompts = load_prompts(load, simulated=False)
-            n = planned_requests(load.spec)
-            if n is None:
-                raise ConfigError(
-                    "cost cannot be estimated: the part has no request bound (set requests, "
-                    "or duration with a rate profile)",
-                    field=f"load.{part.name}",
-                )
-        requests += n
-        usd += estimate_cost(load, prompts, prices, n) or 0.0
-    return requests, usd
 
 
 def _part_target(target: Target, part: EvalPart | LoadPart | LimitsPart) -> Target:
@@ -195,32 +126,42 @@ def run_experiment(
         datasets=experiment.datasets,
         catalog=settings.catalog,
     ) as target:
+        listing = read_listing(target, settings)
+        preflight = check_experiment_arms(experiment, listing, target.base_url)
+        estimate = None
         if not target.simulated:
-            n, usd = estimate_total(experiment, planned)
-            limit = f"; stops at ${settings.max_cost_usd:g}" if settings.max_cost_usd else ""
-            text = f"{len(planned)} parts, up to {n} requests, estimated cost up to ${usd:.4f}"
-            if not confirm(f"{text} against {target.base_url}{limit}"):
+            estimate = estimate_total(
+                experiment,
+                planned,
+                price_table(settings.prices),
+                listing,
+                emulator=listing.emulator,
+            )
+            text = confirm_text(settings.max_cost_usd, target.base_url, estimate)
+            if not confirm(f"{len(planned)} parts: {text}"):
                 raise ConfigError("aborted before sending any request", field="--yes")
         run_id, run_dir = new_run_dir(out, experiment.output.dir)
         manifest = Manifest.create(
             run_dir,
             run_id,
             list(command),
-            target=target.describe(),
+            target={**target.describe(), "models": listing.describe()},
             status="running",
+            warnings=preflight,
+            cost={"estimate": estimate.to_dict() if estimate is not None else None},
             experiment={
                 **experiment.describe(),
                 "emulator_seed": experiment.seed if emulator_seed is None else emulator_seed,
             },
             parts=[{"name": p.name, "kind": p.kind, "dir": p.dir} for p in planned],
         )
-        result = ExperimentResult(run_dir, "running", target)
+        result = ExperimentResult(run_dir, "running", target, preflight=preflight)
         try:
             for index, item in enumerate(planned):
                 if on_part:
                     on_part(item, index, len(planned))
                 outcome = _run_part(experiment, item, _part_target(target, item.part), run_dir,
-                                    on_start, on_tick)  # fmt: skip
+                                    on_start, on_tick, listing)  # fmt: skip
                 result.parts.append((item, outcome))
                 if _status_of(outcome) == "interrupted":
                     break
@@ -250,6 +191,7 @@ def _run_part(
     run_dir: Path,
     on_start: Callable[..., None] | None,
     on_tick: Callable[..., None] | None,
+    listing: ModelListing | None = None,
 ) -> Outcome:
     seed = experiment.seed + item.repetition - 1
     out = run_dir / item.dir
@@ -263,11 +205,13 @@ def _run_part(
             caps=Caps(part.max_requests, part.max_tokens, part.max_duration),
             timeouts=experiment.target.timeouts,
             out=out,
+            # Checked with every part's arms before the first part started.
+            allow_unlisted_models=True,
         )
         return run_limits(options, target=target)
     if isinstance(item.part, EvalPart):
-        return run_eval(_eval_options(item.part, experiment, seed, out), **hooks)
-    return run_load(_load_options(item.part, experiment, seed, out), **hooks)
+        return run_eval(part_eval_options(item.part, experiment, seed, out, listing), **hooks)
+    return run_load(part_load_options(item.part, experiment, seed, out, listing), **hooks)
 
 
 def _load_of(outcome: Outcome) -> LoadResult | LimitsResult:
@@ -298,10 +242,16 @@ def _slo_verdicts(
 
 
 def _warnings(result: ExperimentResult) -> list[str]:
-    warnings = dict.fromkeys(
-        f"{item.name}: {w}" if not w.startswith("SIMULATED") else w
-        for item, outcome in result.parts
-        for w in _load_of(outcome).warnings
+    # The model-list check ran once for every part: its warnings once, not once per part.
+    warnings = dict.fromkeys(result.preflight)
+    unchecked = any(w.startswith(UNCHECKED) for w in result.preflight)
+    warnings.update(
+        dict.fromkeys(
+            f"{item.name}: {w}" if not w.startswith("SIMULATED") else w
+            for item, outcome in result.parts
+            for w in _load_of(outcome).warnings
+            if w not in warnings and not (w.startswith(UNCHECKED) and unchecked)
+        )
     )
     failed = [v for v in result.slo if v.verdict == "fail"]
     if failed:

@@ -33,6 +33,7 @@ from auraon_bench.load.arrivals import Profile, ScheduleSpec
 from auraon_bench.load.retry import POLICIES, RetryPolicy
 from auraon_bench.load.spec import build_spec, read_trace, sweep_stages
 from auraon_bench.load.split import check_workers
+from auraon_bench.prices.file import load_price_file
 
 PLANS = ("starter", "pro", "enterprise")
 REPORT_FORMATS = ("html", "md", "png", "svg", "csv")
@@ -60,6 +61,9 @@ class TargetSettings:
     catalog: str | None = None  # emulator only: a catalog overlay file
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_cost_usd: float | None = None
+    # Arms the target's /models does not list are sent with a warning instead of refused.
+    allow_unlisted_models: bool = False
+    prices: str | None = None  # a prices file (auraon_bench/prices/file.py), checked on load
 
 
 @dataclass(frozen=True)
@@ -231,8 +235,15 @@ class _Reader:
             total=f.get("timeout", "float", 600.0, check=positive),
         )
         max_cost = f.get("max_cost_usd", "float", check=at_least(0))
+        allow_unlisted = f.get("allow_unlisted_models", "bool", False)
+        prices = f.get("prices", "str")
+        if prices is not None:
+            prices = self.file(f, "prices", prices)
+            load_price_file(prices)  # its own one-line errors name its file, line and field
         f.done()
-        return TargetSettings(base_url, plan, time_scale, catalog, timeouts, max_cost)
+        return TargetSettings(
+            base_url, plan, time_scale, catalog, timeouts, max_cost, allow_unlisted, prices
+        )
 
     def arms_of(self, f: Fields, default: tuple[str, ...]) -> tuple[str, ...]:
         arms = tuple(f.get("arms", "list[str]", list(default), check=non_empty))

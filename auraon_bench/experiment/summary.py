@@ -7,10 +7,11 @@ part. Read back with :func:`auraon_bench.results.typed.from_dict`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from auraon_bench.analysis._json import jsonable
+from auraon_bench.analysis.error_groups import every_attempt_failed
 from auraon_bench.analysis.slo import SloResult, parse_slo
 
 # 1 had no version key; 2 added it and the SLO verdicts' ``shown`` value.
@@ -35,7 +36,14 @@ MIGRATIONS = {1: _v1_to_v2}
 
 @dataclass(frozen=True)
 class PartHeadline:
-    """One part's status and headline counts (load and eval parts, or a limits probe)."""
+    """One part's status and headline counts (load and eval parts, or a limits probe).
+
+    ``status`` says how the part ended (complete, interrupted, failed); ``failed`` says what it
+    measured: True for a *failed part*, one that sent attempts and got no ok answer to any of
+    them (warm-up excluded), so its figures describe the target's refusal, not its service.
+    ``failed`` is derived from ``requests`` and ``ok`` when the headline is made or read back
+    (the rule of ``ErrorSummary.all_failed``), so a file written before it existed has it too.
+    """
 
     kind: str  # load, eval or limits
     dir: str
@@ -49,6 +57,11 @@ class PartHeadline:
     plan: str | None = None  # limits parts
     findings: dict[str, int] | None = None  # limits parts: verdict -> count
     stop_reason: str | None = None
+    failed: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        # A derived field of a frozen dataclass: set once here, written by to_dict (asdict).
+        object.__setattr__(self, "failed", every_attempt_failed(self.requests, self.ok))
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,11 @@ class ExperimentSummary:
     parts: dict[str, PartHeadline]
     slo: tuple[SloResult, ...]
     warnings: tuple[str, ...] = ()
+
+    @property
+    def failed_parts(self) -> list[str]:
+        """Names of the parts whose every attempt failed, in run order."""
+        return [name for name, part in self.parts.items() if part.failed]
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, **jsonable(asdict(self))}

@@ -60,7 +60,8 @@ def workload_from_run(run: Run, monthly_growth: float = 0.0) -> Workload:
     measured = [(fit, p.load_summary) for p in parts if (fit := p.plan_fit) is not None]
     if not measured:
         raise ConfigError("the run has no records to derive a workload from", source=str(run.path))
-    peak = max(fit.needed_rpm for fit, _ in measured)
+    busiest = max((fit for fit, _ in measured), key=lambda fit: fit.needed_rpm)
+    peak = busiest.needed_rpm
     averages = [
         s.overall.requests / s.overall.window_s * 60
         for _, s in measured
@@ -82,6 +83,7 @@ def workload_from_run(run: Run, monthly_growth: float = 0.0) -> Workload:
         monthly_growth=monthly_growth,
         cost_per_request={arm: _weighted(values) for arm, values in costs.items()},
         source=str(run.path),
+        measured=busiest.measurement,
     )
 
 

@@ -29,6 +29,16 @@ TRIAL_EXCESS = 0.03  # the smallest excess over the refill rate a trial is sized
 RECOVERY_GRID = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
 STREAK = 3
 EARLY_LIMIT = 0.75  # an early retry that arrived later than this share of the wait is void
+# "On time": a little past the advertised wait (factor, plus real seconds): header rounding, the
+# clock's grain, and the few milliseconds by which the gateway may see a retry sooner after its
+# 429 than the client sent them apart. A lie of half the wait is still far outside it.
+ON_TIME = (1.05, 0.005)
+
+
+def on_time_wait(advertised: float) -> float:
+    """Real seconds after a 429 at which a retry counts as sent at its advertised time."""
+    factor, extra = ON_TIME
+    return advertised * factor + extra
 
 
 @dataclass
@@ -74,11 +84,16 @@ async def sustainable_rate(
     tolerance: float = 0.05,
     drain_max: int = 600,
     carry: float = 0.0,
+    drained: tuple[list[RequestRecord], bool] | None = None,
 ) -> RateResult:
-    """Highest rate (requests per target second) sent with no 429 of ``kind``'s dimension."""
+    """Highest rate (requests per target second) sent with no 429 of ``kind``'s dimension.
+    ``drained``: a drain just done (records, limited), instead of draining first."""
     dim = kind.dimension
-    prober.phase(f"{dim}: drain")
-    first, limited = await prober.drain(kind, max_requests=drain_max)
+    if drained is None:
+        prober.phase(f"{dim}: drain")
+        first, limited = await prober.drain(kind, max_requests=drain_max)
+    else:
+        first, limited = drained
     records = list(first)
     search = RateSearch(start=min(start, ceiling), ceiling=ceiling, tolerance=tolerance)
     drained = limited
@@ -138,7 +153,7 @@ async def _after_fresh_429(
     for _ in range(tries):
         if latest.retry_after_s is None:
             return None
-        await _wait_from(prober, latest, latest.retry_after_s * 1.02 + 0.002)
+        await _wait_from(prober, latest, on_time_wait(latest.retry_after_s))
         probe = await prober.send(kind)
         if probe.status == "ok":
             break
@@ -171,7 +186,7 @@ async def retry_after_checks(
         async def retry(reference: RequestRecord) -> RequestRecord:
             advertised = reference.retry_after_s or 0.0
             # On time: a hair past the advertised wait (header rounding, the clock's grain).
-            wait = advertised * 1.02 + 0.002 if fraction >= 1 else advertised * fraction
+            wait = on_time_wait(advertised) if fraction >= 1 else advertised * fraction
             await _wait_from(prober, reference, wait)
             return await prober.send(kind)
 
@@ -226,13 +241,16 @@ async def reset_and_remaining(
     dim = kind.dimension
     prober.phase(f"{dim}: exhaust before reset check")
     records, limited = await prober.drain(kind)
-    reference = _latest_429(records, dim)
+    # The last decision, not the last 429: a request in flight when the 429 came may still be
+    # accepted after it and move the reset later (a window kind's by a whole window).
+    stated = [r for r in records if getattr(r, f"ratelimit_reset_{dim}_s") is not None]
+    reference = max(stated, key=_decided) if stated else None
     reset = getattr(reference, f"ratelimit_reset_{dim}_s", None)
     raw_limit = getattr(reference, f"ratelimit_limit_{dim}", None)
     if not limited or reset is None or raw_limit is None:
         return HeaderResult(dim, None, None, 0, [])
     limit = raw_limit if dim == "requests" else int(raw_limit // max(1.0, tokens_per_request))
-    await _wait_from(prober, reference, reset * 1.02 + 0.002)
+    await _wait_from(prober, reference, on_time_wait(reset))
     prober.phase(f"{dim}: burst after reset")
     burst, _ = await prober.drain(kind, max_requests=int(limit * 3) + 10)
     ok = sorted(_ok(burst), key=lambda r: r.t_done or 0.0)
@@ -255,16 +273,20 @@ async def reset_and_remaining(
     return HeaderResult(dim, limit, reset / prober.scale, accepted, errors, prober.drain_workers)
 
 
-async def burst_recovery(prober: Prober, kind: RequestKind, rate: float) -> float | None:
+async def burst_recovery(
+    prober: Prober, kind: RequestKind, rate: float, window_s: float = 0.0
+) -> float | None:
     """Target seconds from exhaustion until ``STREAK`` requests in a row at 90% of ``rate``
-    are accepted; None if that never happened within the trial."""
+    are accepted; None if that never happened within the trial, which lasts at least
+    ``window_s`` (a sliding window counter may hold a drained key until its next boundary)."""
     prober.phase("burst recovery")
     records, limited = await prober.drain(kind)
     reference = _latest_429(records, kind.dimension)
     if not limited or reference is None:
         return None
     start = reference.t_done or 0.0
-    trial = await prober.paced(kind, 0.9 * rate, 8 * STREAK, stop_on_limit=False)
+    n = max(8 * STREAK, int(0.9 * rate * window_s) + 8 * STREAK)
+    trial = await prober.paced(kind, 0.9 * rate, n, stop_on_limit=False)
     streak = 0
     for record in trial:
         streak = streak + 1 if record.status == "ok" else 0

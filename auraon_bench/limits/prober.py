@@ -78,7 +78,8 @@ class Prober:
         self.caps = caps
         self.scale = time_scale if time_scale > 0 else 1.0
         self.started = time.monotonic()
-        self.requests = 0
+        self.requests = 0  # attempts started (what the caps count)
+        self.recorded = 0  # attempts that finished and were written (not cancelled in flight)
         self.tokens = 0
         self.phases: list[str] = []
         self.stop_reason: str | None = None
@@ -91,7 +92,14 @@ class Prober:
         return (time.monotonic() - self.started) / self.scale
 
     async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(max(0.0, seconds) * self.scale)
+        """Sleep ``seconds`` of target time, but not past the duration cap: a wait for a window
+        to turn can be most of a minute, and the cap is a promise about wall-clock time."""
+        real = max(0.0, seconds) * self.scale
+        left = self.caps.max_duration_s - (time.monotonic() - self.started)
+        if real > left:
+            await anyio.sleep(max(0.0, left))
+            self._stop(f"duration cap reached ({self.caps.max_duration_s:g} s)")
+        await anyio.sleep(real)
 
     def phase(self, name: str) -> None:
         self.phases.append(name)
@@ -128,6 +136,7 @@ class Prober:
         )
         record = await self.client.chat(kind.body, record, stream=False)
         self.write([record])
+        self.recorded += 1
         failed = record.status in ("timeout", "connection_error") or (
             record.status == "http_error" and (record.http_status or 0) >= 500
         )
@@ -173,7 +182,7 @@ class Prober:
         records.sort(key=lambda r: r.t_sent or 0.0)
         return records
 
-    async def _wait_out_other_limit(self, record: RequestRecord, kind: RequestKind) -> None:
+    async def wait_out_other_limit(self, record: RequestRecord, kind: RequestKind) -> None:
         """A 429 of the *other* limit (the requests budget while draining tokens, say) says
         nothing about this one: wait what it advertises instead of hammering on."""
         other = limit_dimension(record)
@@ -205,7 +214,7 @@ class Prober:
                 if limit_dimension(record) == kind.dimension:
                     limited.set()
                 else:
-                    await self._wait_out_other_limit(record, kind)
+                    await self.wait_out_other_limit(record, kind)
 
         async with anyio.create_task_group() as group:
             for _ in range(workers or self.drain_workers):
@@ -224,7 +233,7 @@ class Prober:
             records.append(record)
             if limit_dimension(record) == kind.dimension:
                 break
-            await self._wait_out_other_limit(record, kind)
+            await self.wait_out_other_limit(record, kind)
             remaining = _remaining(record, kind.dimension, kind.tokens)
             if (
                 previous is not None

@@ -1,8 +1,10 @@
 """One load test from options to a finished run directory: the library side of ``load``.
 
-Resolves the target (embedded emulator by default), checks it before any load is sent, guards the
-money, runs the schedule with the runner, streams records to Parquet, judges whether the client
-kept up, and writes the manifest and the summary. The CLI only parses flags and prints.
+Resolves the target (embedded emulator by default), checks it before any load is sent (reachable,
+key accepted, every arm in its model list: :mod:`auraon_bench.load.preflight`), guards the money
+(the estimate of :mod:`auraon_bench.prices.estimate`, confirmed against a real target), runs the
+schedule with the runner, streams records to Parquet, judges whether the client kept up, and
+writes the manifest and the summary. The CLI only parses flags and prints.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from auraon_bench.analysis.load_summary import (
     RunSummary,
     summarize_run,
 )
-from auraon_bench.catalog import PriceTable
 from auraon_bench.client.http import MeasuringClient, Timeouts
+from auraon_bench.client.listing import ModelListing
 from auraon_bench.client.transport import Transport
 from auraon_bench.data.dataset import load_items
 from auraon_bench.data.prompts import Prompt, prompts_from_items, synthetic_prompts
@@ -31,12 +33,22 @@ from auraon_bench.errors import ConfigError
 from auraon_bench.load.arrivals import Profile, ScheduleSpec, build_schedule, expand_stages
 from auraon_bench.load.live import LiveStats
 from auraon_bench.load.pool import Executor, LocalExecutor, WorkerPool
+from auraon_bench.load.preflight import (
+    ExtraRequests,
+    confirm_text,
+    cost_section,
+    estimate_load,
+    price_table,
+    require_listed,
+)
 from auraon_bench.load.retry import RetryPolicy
 from auraon_bench.load.runner import LoadRunner, RunnerConfig
 from auraon_bench.load.selfcheck import judge_client, worker_health
 from auraon_bench.load.split import Shard, check_workers
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.load.worker import WorkerJob, schedules_for, write_batch
+from auraon_bench.prices.estimate import CostEstimate
+from auraon_bench.prices.table import PriceTable
 from auraon_bench.results.layout import PARTS_DIR
 from auraon_bench.results.manifest import Manifest, new_run_dir
 from auraon_bench.results.reader import read_compact
@@ -70,6 +82,11 @@ class LoadOptions:
     workers: int = 1  # load-generating processes sharing the schedule
     executor: str = "local"  # where workers run: "local" processes or "ray"
     ray_address: str | None = None  # an existing Ray cluster ("auto", "ray://host:10001")
+    allow_unlisted_models: bool = False  # arms the target's /models lacks: warn, do not refuse
+    prices_file: str | None = None  # --prices FILE: prices that win over genai-prices
+    # The target's model list when the caller already read it (an experiment reads it once for
+    # all its parts); None: read here, before anything is sent.
+    listing: ModelListing | None = None
 
 
 # Runs after the load, with the run's client and the target still open: (client, run_dir).
@@ -87,6 +104,8 @@ class LoadResult:
     estimated_cost_usd: float | None
     summary: RunSummary
     after: Any = None  # what the ``after`` hook returned
+    estimate: CostEstimate | None = None  # the money guard's estimate, with its basis
+    price_source: str = ""  # where price_table costs came from (genai-prices, a file)
 
 
 def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
@@ -121,26 +140,6 @@ def planned_requests(spec: ScheduleSpec) -> int | None:
     return total
 
 
-def estimate_cost(
-    options: LoadOptions, prompts: Sequence[Prompt], prices: PriceTable, n_requests: int | None
-) -> float | None:
-    """Upper-bound estimate: every prompt at full output length, ``auto`` at the dearest model."""
-    if n_requests is None:
-        return None
-    dearest = max(prices.prices.values(), key=lambda p: p.output_per_mtok)
-    in_tokens = sum(
-        sum(len(str(m.get("content", ""))) for m in p.messages) / 4 + 7 for p in prompts
-    ) / len(prompts)
-    out_tokens = options.output_tokens or 1024
-    per_arm = []
-    for arm in options.arms:
-        price = prices.lookup(arm) or dearest
-        per_arm.append(
-            (in_tokens * price.input_per_mtok + out_tokens * price.output_per_mtok) / 1e6
-        )
-    return n_requests * sum(per_arm) / len(per_arm)
-
-
 def run_load(
     options: LoadOptions,
     *,
@@ -150,20 +149,23 @@ def run_load(
     after: AfterHook | None = None,
     target: Target | None = None,
     transport: Transport | None = None,
+    extra: ExtraRequests | None = None,
 ) -> LoadResult:
     """Run one load test to completion (or interruption). Blocking.
 
     ``target``: an already open target (an experiment's parts share one); by default the
     options' URL and key, or a fresh embedded emulator. ``transport``: the HTTP layer under the
-    measuring client (default: aiohttp with the options' timeouts)."""
+    measuring client (default: aiohttp with the options' timeouts). ``extra``: requests sent
+    besides the load (checked and estimated with it)."""
     if options.workers > 1:
         try:
             check_workers(options.workers, options.spec)
         except ValueError as exc:
             raise ConfigError(str(exc), field="--workers") from None
-    prices = PriceTable.builtin()
+    prices = price_table(options.prices_file)  # a bad file fails here, first
+    hooks = (confirm, on_start, on_tick, after, transport, extra)
     if target is not None:
-        return _run_on(options, target, prices, confirm, on_start, on_tick, after, transport)
+        return _run_on(options, target, prices, *hooks)
     with open_target(
         options.base_url,
         options.api_key,
@@ -172,7 +174,7 @@ def run_load(
         seed=options.spec.seed,
         datasets=options.datasets,
     ) as opened:
-        return _run_on(options, opened, prices, confirm, on_start, on_tick, after, transport)
+        return _run_on(options, opened, prices, *hooks)
 
 
 def _run_on(
@@ -184,6 +186,7 @@ def _run_on(
     on_tick: Callable[[LoadRunner], None] | None,
     after: AfterHook | None,
     transport: Transport | None,
+    extra: ExtraRequests | None,
 ) -> LoadResult:
     prompts = load_prompts(options, target.simulated)
     return anyio.run(
@@ -197,6 +200,7 @@ def _run_on(
         on_tick,
         after,
         transport,
+        extra,
         backend_options={"use_uvloop": _has_uvloop()},
     )
 
@@ -211,6 +215,7 @@ async def _execute(
     on_tick: Callable[[LoadRunner], None] | None,
     after: AfterHook | None,
     transport: Transport | None,
+    extra: ExtraRequests | None,
 ) -> LoadResult:
     client = MeasuringClient(
         target.base_url,
@@ -222,31 +227,45 @@ async def _execute(
         transport=transport,
     )
     async with client:
-        await client.check_target()  # before any file is written or load is sent
-        estimate = None
-        if not target.simulated:
-            n_requests = planned_requests(options.spec)
-            estimate = estimate_cost(options, prompts, prices, n_requests)
-            text = (
-                f"estimated cost up to ${estimate:.4f} for {n_requests} requests"
-                if estimate is not None
-                else "cost cannot be estimated (unbounded request count)"
+        # Before any file is written or load is sent: reachable, key accepted, arms served.
+        listing = options.listing or await client.list_models()
+        preflight = list(
+            require_listed(
+                listing, options.arms, options.allow_unlisted_models, base_url=target.base_url
             )
-            if not confirm(
-                f"{text} against {target.base_url}"
-                + (f"; stops at ${options.max_cost_usd:g}" if options.max_cost_usd else "")
-            ):
-                raise ConfigError("aborted before sending any request", field="--yes")
+        )
+        if extra is not None:
+            preflight += require_listed(
+                listing,
+                extra.models,
+                options.allow_unlisted_models,
+                base_url=target.base_url,
+                field=extra.field,
+            )
+        estimate = estimate_load(
+            options,
+            prompts,
+            prices,
+            listing,
+            emulator=target.simulated,
+            extra=extra.demand if extra is not None else None,
+        )
+        if not target.simulated and not confirm(
+            confirm_text(options.max_cost_usd, target.base_url, estimate)
+        ):
+            raise ConfigError("aborted before sending any request", field="--yes")
         run_id, run_dir = new_run_dir(options.out, options.results_dir)
         sink = RecordSink(run_dir)
+        cost = cost_section(options.max_cost_usd, estimate, prices)
         manifest = Manifest.create(
             run_dir,
             run_id,
             list(options.command),
-            target=target.describe(),
+            target={**target.describe(), "models": listing.describe()},
             status="running",
             options=_options_dict(options),
-            cost={"estimated_usd": estimate, "max_cost_usd": options.max_cost_usd},
+            cost=cost,
+            warnings=preflight,
         )
         runner, run = _engine(options, target, prompts, client, sink, run_id)
         if on_start:
@@ -282,8 +301,7 @@ async def _execute(
     summary = summarize_run(read_compact(run_dir, columns))
     manifest.update(
         cost={
-            "estimated_usd": estimate,
-            "max_cost_usd": options.max_cost_usd,
+            **cost,
             # What --max-cost counted: every attempt, warm-up included (it was paid for).
             "spent_usd": runner.stats.cost_usd,
             # The summary's figure: non-warm-up attempts, as every statistic.
@@ -292,6 +310,7 @@ async def _execute(
         },
     )
     check, warnings = judge_client(summary.overall, options.spec, cpu)
+    warnings = preflight + warnings
     if isinstance(runner, WorkerPool):
         health, worker_warnings = worker_health(
             run_dir, runner.reports, runner.failures, options.spec
@@ -315,7 +334,17 @@ async def _execute(
     )
     write_json(run_dir / "summary.json", summary.to_dict())
     return LoadResult(
-        run_dir, target, runner.stats, status, check, warnings, estimate, summary, after_result
+        run_dir,
+        target,
+        runner.stats,
+        status,
+        check,
+        warnings,
+        estimate.total_usd,
+        summary,
+        after_result,
+        estimate,
+        prices.source,
     )
 
 
@@ -360,6 +389,8 @@ def _options_dict(options: LoadOptions) -> dict[str, Any]:
                 "input_tokens": options.input_tokens,
                 "output_tokens": options.output_tokens,
                 "retry": options.retry.kind,
+                "allow_unlisted_models": options.allow_unlisted_models,
+                "prices_file": options.prices_file,
                 "timeouts": [
                     options.timeouts.connect,
                     options.timeouts.read,
@@ -391,6 +422,7 @@ def _engine(
                 target.api_key,
                 replace(options, command=()),
                 tuple(prompts),
+                client.prices,
             )
             for i in range(options.workers)
         ]

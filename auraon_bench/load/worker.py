@@ -55,6 +55,7 @@ class WorkerJob:
     api_key: str | None
     options: Any
     prompts: tuple[Prompt, ...]
+    prices: PriceTable | None = None  # the coordinator's table (a --prices file included)
 
 
 @dataclass
@@ -143,7 +144,7 @@ async def run_worker(
         job.base_url,
         job.api_key,
         timeouts=options.timeouts,
-        prices=PriceTable.builtin(),
+        prices=job.prices if job.prices is not None else PriceTable.builtin(),
         keep_text=options.keep_text,
         max_connections=4096,
         t0_ns=t0_ns,

@@ -1,7 +1,8 @@
 """What a report says, before it is rendered: a list of blocks built from one or more runs.
 
-Order: the simulated banner and every warning first (client-bound runs, incomplete runs, too few
-samples, high variance, errors, missed SLOs), then what was run, then one section per part (or
+Order: the simulated banner and every warning first (failed parts and arms, whose every attempt
+failed, before anything else; then incomplete runs, client-bound runs, missed SLOs, too few
+samples, high variance, errors), then what was run, then one section per part (or
 per matched part when runs are compared) with its tables and charts, then how the figures were
 computed. Markdown and HTML render the same blocks, so they never disagree.
 """
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auraon_bench.report.comparison import Source, comparison_table, matched_parts
+from auraon_bench.report.error_tables import failure_warnings
+from auraon_bench.report.methods import cost_sentence, merge_counts
 from auraon_bench.report.palette import Palette
 from auraon_bench.report.tables import (
     Table,
@@ -37,10 +40,8 @@ METHODS = (
     "connection: connection setup is measured apart), latency runs to the last byte, TPOT is "
     "(last content event - first content event) / (completion tokens - 1). Throughput is ok "
     "attempts (or their completion tokens) over the window from the first send to the last "
-    "completion. Cost is the gateway's own per-request figure "
-    "(blockrun.cost_usd) where reported, else computed from the built-in price table and flagged. "
-    "Accuracy intervals are 95% percentile-bootstrap intervals over prompts. Plan fit uses the "
-    "peak 60 s window of sent attempts. Every table states its n."
+    "completion. Accuracy intervals are 95% percentile-bootstrap intervals over prompts. Plan "
+    "fit uses the peak 60 s window of sent attempts. Every table states its n."
 )
 
 
@@ -96,6 +97,8 @@ def sample_warnings(run: Run) -> list[str]:
         if part.kind == "limits":
             continue  # a probe seeks out 429s and sends few requests per phase on purpose
         for s in part.load_summary.arms:
+            if s.errors.all_failed:
+                continue  # failure_warnings says it, with the reason; n=0 and 100% add nothing
             latency = s.latency_s
             n = latency.n
             where = f"{part.name}/{s.arm}" if len(run.parts) > 1 else str(s.arm)
@@ -120,7 +123,7 @@ def sample_warnings(run: Run) -> list[str]:
 
 
 def run_warnings(run: Run) -> list[str]:
-    ordered = [*run.problems, *run.warnings, *sample_warnings(run)]
+    ordered = [*failure_warnings(run), *run.problems, *run.warnings, *sample_warnings(run)]
     return [w for w in dict.fromkeys(ordered) if not w.startswith("SIMULATED")]
 
 
@@ -199,8 +202,20 @@ def build_document(runs: Sequence[Run]) -> Document:
                     table = _relabel(table, label)
                 doc.add(TableBlock(table))
         doc.add(*_charts(group, sources, palette, simulated))
-    doc.add(Heading("Method"), Paragraph(METHODS))
+    doc.add(Heading("Method"), Paragraph(f"{METHODS} {cost_method(runs)}"))
     return doc
+
+
+def cost_method(runs: Sequence[Run]) -> str:
+    """Where the cost figures came from, with counts, as the parts' summaries hold them."""
+    parts = [part for run in runs for part in run.parts]
+    counts = merge_counts(part.load_summary.overall.cost.cost_sources for part in parts)
+    tables = []
+    for part in parts:
+        table = (part.manifest.get("cost") or {}).get("price_table") or {}
+        if isinstance(table, dict) and table.get("source"):
+            tables.append(str(table["source"]))
+    return cost_sentence(counts, tables)
 
 
 def _table(table: Table | None) -> TableBlock | None:

@@ -92,11 +92,13 @@ def overview_table(run: Run) -> Table:
         overall = part.load_summary.overall
         check = part.manifest.get("self_check") or {}
         kept = check.get("kept_schedule")
+        # How the part ended, and whether it measured anything: every attempt failed.
+        status = part.status + (", ALL FAILED" if overall.errors.all_failed else "")
         rows.append(
             (
                 part.name,
                 part.kind,
-                part.status,
+                status,
                 ", ".join(arm_names(part)),
                 overall.requests,
                 overall.ok,
@@ -218,16 +220,20 @@ def accuracy_table(part: Part) -> Table | None:
     if evaluation is None or not evaluation.accuracy.rows:
         return None
     costs = evaluation.cost.rows  # arm -> CostRow
+    failed = set(evaluation.failed_arms)
     rows = []
     for row in evaluation.accuracy.rows:
         cost = costs.get(row.arm) if row.arm is not None else None
+        # An arm none of whose answers arrived has no accuracy to show: its 0% (failed answers
+        # score 0) would read as a measured quality. "-" here, 100% in the failed column.
+        answered = row.arm not in failed
         rows.append(
             (
                 row.arm,
                 row.n,
-                row.accuracy,
-                row.ci_low,
-                row.ci_high,
+                row.accuracy if answered else None,
+                row.ci_low if answered else None,
+                row.ci_high if answered else None,
                 row.failure_rate,
                 None if cost is None else cost.per_request_usd,
                 None if cost is None else cost.per_correct_usd,
@@ -247,6 +253,8 @@ def accuracy_table(part: Part) -> Table | None:
     )
     confidence = evaluation.accuracy.confidence
     note = f"accuracy over graded prompts, {confidence:.0%} percentile-bootstrap CI"
+    if failed:
+        note += f"; no answer arrived from {', '.join(sorted(failed))}: no accuracy (-)"
     title = f"Quality and cost per arm: {part.name}"
     return Table(_key("accuracy", part.name), title, columns, tuple(rows), note)
 
@@ -259,11 +267,13 @@ def category_table(part: Part) -> Table | None:
     categories = sorted({r.category for r in rows_in if r.category})
     arms = list(dict.fromkeys(r.arm for r in rows_in))
     cell = {(r.arm, r.category): r for r in rows_in}
+    failed = set(evaluation.failed_arms) if evaluation is not None else set()
     rows = []
     for arm in arms:
         found = [cell.get((arm, c)) for c in categories]
         values: list[Any] = [arm]
-        values += [None if r is None else r.accuracy for r in found]
+        # No answer arrived from a failed arm: no accuracy ("-"), as in the quality table.
+        values += [None if r is None or arm in failed else r.accuracy for r in found]
         values.append(" / ".join(fmt_int(None if r is None else r.n) for r in found))
         rows.append(tuple(values))
     columns = (
@@ -368,9 +378,22 @@ def plan_fit_table(part: Part, headroom: float = 0.3) -> Table | None:
         Column(f"fits with {headroom:.0%} headroom", numeric=False),
     )
     window = "60 s" if fit.window_s >= 60 else f"the whole run ({fit.window_s:.0f} s)"
+    interval = (
+        f"; peak 95% interval {fmt_num(fit.peak_rpm_low, 1)}-{fmt_num(fit.peak_rpm_high, 1)} "
+        "req/min (moving-block bootstrap over windows)"
+        if fit.peak_rpm_low is not None
+        else ""
+    )
+    short = fit.measurement.too_short()
     note = (
         f"needed: peak over a sliding window of {window}, scaled to a minute; n = "
-        f"{fit.n_requests} attempts (429s count: the gateway counts them too)"
+        f"{fit.n_requests} attempts over {fit.duration_s:.1f} s (429s count: the gateway counts "
+        f"them too){interval}"
+        + (
+            ". CAVEAT: too short to extrapolate to a month (plan needs 60 s and 200 attempts)"
+            if short
+            else ""
+        )
     )
     title = f"Plan fit of this workload: {part.name}"
     return Table(_key("plan-fit", part.name), title, columns, tuple(rows), note)
@@ -462,6 +485,9 @@ def _ms(seconds: float | None) -> float | None:
 
 
 def part_tables(part: Part) -> list[Table]:
+    # Imported here: error_tables builds on this module's Table and Column.
+    from auraon_bench.report.error_tables import errors_table
+
     if part.kind == "limits":
         return [t for t in (limits_table(part), limit_trials_table(part)) if t is not None]
     builders: Sequence[Callable[[Part], Table | None]] = (
@@ -469,6 +495,7 @@ def part_tables(part: Part) -> list[Table]:
         category_table,
         routing_table,
         load_table,
+        errors_table,  # right after the counts it explains
         stages_table,
         worker_table,
     )
