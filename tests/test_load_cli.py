@@ -274,14 +274,3 @@ def test_dataset_prompts_and_their_categories(tmp_path: Path) -> None:
     assert (tool_rows["finish_reason"] == "tool_calls").all()
 
 
-def test_planned_requests_is_the_seeded_schedule_length() -> None:
-    from auraon_bench.load.arrivals import ScheduleSpec, Stage, build_schedule
-    from auraon_bench.load.session import planned_requests
-
-    assert planned_requests(ScheduleSpec(profile="constant", rate=50, duration=10)) == 500
-    poisson = ScheduleSpec(profile="poisson", rate=50, duration=10, seed=9)
-    assert planned_requests(poisson) == build_schedule(poisson, ("a",), 1).n_requests
-    stages = (Stage(rate=2), Stage(rate=4))
-    sweep = ScheduleSpec(profile="sweep", stages=stages, duration=5, burstiness=0)  # constant
-    assert planned_requests(sweep) == 10 + 20
-    assert planned_requests(ScheduleSpec(profile="concurrent", concurrency=2, duration=5)) is None

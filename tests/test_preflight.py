@@ -141,6 +141,18 @@ async def test_every_page_of_the_list_is_read() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_gateway_that_ignores_after_gives_its_one_page_as_the_list() -> None:
+    seen: list[bytes] = []
+    same = [models_page(["a", "b"], more=True, seen=seen) for _ in range(3)]
+    async with ScriptedServer(same) as server:
+        async with MeasuringClient(server.base_url) as client:
+            listing = await client.list_models(timeout=5)
+    # The second page added nothing: stop there, and the list still refuses unknown arms.
+    assert listing.ids == ("a", "b") and listing.complete and len(seen) == 2
+    assert check_arms(listing, ["c"], False).refused
+
+
+@pytest.mark.anyio
 async def test_a_404_or_non_json_list_is_unavailable_not_an_error() -> None:
     answers = [http("404 Not Found", b"not here", "text/plain"), http("200 OK", b"<html/>")]
     async with ScriptedServer(answers) as server:

@@ -142,3 +142,9 @@ def test_a_bad_prices_file_is_one_line_naming_file_line_and_field(
 def test_a_missing_prices_file_names_the_flag(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="field '--prices': no such prices file"):
         load_price_file(tmp_path / "absent.toml")
+
+
+def test_a_free_cache_read_is_a_rate_not_no_rate(tmp_path: Path) -> None:
+    path = write(tmp_path, '[models."m"]\ninput = 1.0\noutput = 2.0\ncache_read = 0\n')
+    # 1,000 prompt tokens of which 600 cached for free: only 400 are billed.
+    assert load_price_file(path).cost("m", 1000, 0, 600) == pytest.approx(400 * 1.0 / 1e6)

@@ -214,11 +214,18 @@ def peak_interval(
     rng = np.random.default_rng(seed)
     n_blocks = -(-n_bins // BINS_PER_WINDOW)
     starts = rng.integers(0, n_bins - BINS_PER_WINDOW + 1, size=(RESAMPLES, n_blocks))
-    # Each resample: whole blocks of one window, laid end to end and cut to the run's length.
-    series = counts[starts[..., None] + np.arange(BINS_PER_WINDOW)].reshape(RESAMPLES, -1)
-    series = series[:, :n_bins]
-    cum = np.concatenate((np.zeros((RESAMPLES, 1)), np.cumsum(series, axis=1)), axis=1)
-    peaks = (cum[:, BINS_PER_WINDOW:] - cum[:, :-BINS_PER_WINDOW]).max(axis=1)
+    peaks = np.empty(RESAMPLES)
+    # In chunks of resamples: a week-long run has 120,960 bins, too many to hold 1,000 copies.
+    chunk = max(1, min(RESAMPLES, 2_000_000 // n_bins))
+    for first in range(0, RESAMPLES, chunk):
+        part = starts[first : first + chunk]
+        # Each resample: whole blocks of one window, laid end to end, cut to the run's length.
+        series = counts[part[..., None] + np.arange(BINS_PER_WINDOW)].reshape(len(part), -1)
+        cum = np.cumsum(series[:, :n_bins], axis=1)
+        cum = np.concatenate((np.zeros((len(part), 1)), cum), axis=1)
+        peaks[first : first + len(part)] = (
+            cum[:, BINS_PER_WINDOW:] - cum[:, :-BINS_PER_WINDOW]
+        ).max(axis=1)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(peaks / window_s * MINUTE_S, [tail, 100 - tail])
     return float(low), float(high)

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from auraon_bench.limits.session import LimitsResult
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unknown": "yellow"}
-INTERRUPTED = 130  # exit code of a probe stopped by Ctrl-C or SIGTERM (128 + SIGINT)
 UNITS = {"requests": "requests/min", "tokens": "tokens/min"}
 
 
@@ -197,4 +196,6 @@ def limits_command(**flags: Any) -> None:
     )
     print_limits(result)
     if result.status == "interrupted":
+        from auraon_bench.cli.exit_codes import INTERRUPTED
+
         raise click.exceptions.Exit(INTERRUPTED)

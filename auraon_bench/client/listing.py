@@ -113,8 +113,11 @@ async def fetch_listing(
                         return ModelListing(url, tuple(ids), page, False, emulator)
                     return ModelListing(url, None, page, True, emulator)
                 found, cursor = page
+                before = len(ids)
                 ids.update(dict.fromkeys(found))
-                if cursor is None:
+                # A gateway that ignores ``after`` sends the same page forever: its list is
+                # what it sent, not an unfinished one.
+                if cursor is None or len(ids) == before:
                     return ModelListing(url, tuple(ids), None, True, emulator)
     except TimeoutError:
         raise TargetError(f"no answer from {url} within {timeout:g}s") from None

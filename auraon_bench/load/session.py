@@ -30,7 +30,7 @@ from auraon_bench.client.transport import Transport
 from auraon_bench.data.dataset import load_items
 from auraon_bench.data.prompts import Prompt, prompts_from_items, synthetic_prompts
 from auraon_bench.errors import ConfigError
-from auraon_bench.load.arrivals import Profile, ScheduleSpec, build_schedule, expand_stages
+from auraon_bench.load.arrivals import ScheduleSpec
 from auraon_bench.load.live import LiveStats
 from auraon_bench.load.pool import Executor, LocalExecutor, WorkerPool
 from auraon_bench.load.preflight import (
@@ -122,22 +122,6 @@ def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
         seed=options.spec.seed,
         pin_output=pin,
     )
-
-
-def planned_requests(spec: ScheduleSpec) -> int | None:
-    """Requests the schedule will send, when knowable up front."""
-    total = 0
-    for number, stage in enumerate(expand_stages(spec)):
-        if stage.requests is not None:
-            total += stage.requests
-        elif stage.profile == Profile.REPLAY:
-            total += len(stage.trace)
-        elif stage.duration is not None and stage.rate is not None and not stage.is_closed_loop:
-            # Seeded: the schedule's own length, not an estimate of it.
-            total += build_schedule(stage, ("-",), 1, stage=number).n_requests or 0
-        else:
-            return None
-    return total
 
 
 def run_load(

@@ -59,7 +59,11 @@ class Price:
     cache_read_per_mtok: float | None = None
 
     def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
-        cached = min(max(cached_tokens, 0), prompt_tokens) if self.cache_read_per_mtok else 0
+        cached = (
+            min(max(cached_tokens, 0), prompt_tokens)
+            if self.cache_read_per_mtok is not None  # a free cache read is a rate too
+            else 0
+        )
         return (
             (prompt_tokens - cached) * self.input_per_mtok
             + cached * (self.cache_read_per_mtok or 0.0)
