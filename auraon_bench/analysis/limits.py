@@ -18,11 +18,15 @@ Method
       detail says lower or higher), and is **unknown** with no documented figure. A documented
       "unlimited" passes when no 429 was seen up to the probe's cap, and fails when one was.
     * Retry-After honesty: retries sent at the advertised time should succeed, retries sent at
-      half of it should fail. Honest when at least ``HONEST_SHARE`` of each did; "too short"
-      when on-time retries failed (the gateway asks for less than it needs); "too long" when
-      early retries succeeded. The recovery error is ``(actual - advertised) / advertised``, the
-      actual recovery time being the midpoint between the last failed and the first successful
-      probe on a grid of fractions of the advertised time.
+      half of it should fail. "Too short" when fewer than ``HONEST_SHARE`` of the on-time
+      retries succeeded (the gateway asks for less than it needs: the harmful lie, judged
+      strictly); "too long" when at least half of the early retries succeeded; else honest. An
+      early retry reaches the gateway's limiter later than it was sent by the gateway's own
+      scheduling delay (at an emulator time scale of 0.1, 10 ms of it is 0.1 s of simulated
+      time), so a single early success among a handful is noise, not a lie. The recovery
+      error is ``(actual - advertised) / advertised``, the actual recovery time being the
+      midpoint between the last failed and the first successful probe on a grid of fractions of
+      the advertised time.
     * Header checks: ``x-ratelimit-reset-*`` is honest when a burst sent after waiting it gets at
       least ``FULL_SHARE`` of the limit accepted; ``x-ratelimit-remaining-*`` when the requests
       accepted after a response, minus what refilled meanwhile, differ from the ``remaining``
@@ -42,6 +46,7 @@ from auraon_bench.analysis._json import jsonable
 from auraon_bench.catalog.schema import LIMITER_KINDS  # the emulator's kinds: one vocabulary
 
 HONEST_SHARE = 0.8
+EARLY_SUCCESS_SHARE = 0.5  # this share of early retries succeeding means "too long"
 FULL_SHARE = 0.9
 TOLERANCE = 0.10
 
@@ -238,12 +243,12 @@ def retry_after_finding(
         return unknown, _recovery_finding(recoveries)
     ok_share = sum(on_time) / len(on_time)
     early_fail_share = sum(not ok for ok in early) / len(early)
-    if ok_share >= HONEST_SHARE and early_fail_share >= HONEST_SHARE:
-        verdict, what = "pass", "honest"
-    elif ok_share < HONEST_SHARE:
+    if ok_share < HONEST_SHARE:
         verdict, what = "fail", "TOO SHORT: retries at the advertised time were refused"
-    else:
+    elif early_fail_share <= EARLY_SUCCESS_SHARE:
         verdict, what = "fail", "too long: retries at half the advertised time succeeded"
+    else:
+        verdict, what = "pass", "honest"
     detail = (
         f"{what}; at the advertised time {sum(on_time)}/{len(on_time)} retries succeeded, at "
         f"half of it {len(early) - sum(early)}/{len(early)} were refused"
