@@ -35,6 +35,7 @@ from auraon_bench.experiment.schema import (
     LoadPart,
     TargetSettings,
 )
+from auraon_bench.limits.session import token_cap_cost
 from auraon_bench.load.preflight import check_arms, estimate_load
 from auraon_bench.load.session import LoadOptions, load_prompts
 from auraon_bench.load.target import Target
@@ -148,9 +149,7 @@ def _limits_estimate(name: str, part: LimitsPart, prices: PriceTable) -> CostEst
         requests=part.max_requests,
         prompt_tokens=part.max_tokens,
         output_tokens=0,
-        usd=None
-        if quote is None
-        else part.max_tokens * max(quote.price.input_per_mtok, quote.price.output_per_mtok) / 1e6,
+        usd=None if quote is None else token_cap_cost(part.max_tokens, quote.price),
         priced_as=quote.describe() if quote is not None else None,
         basis="the probe's token cap, each token at the dearer rate"
         if quote is not None

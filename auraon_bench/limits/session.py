@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from auraon_bench.analysis.limits import Finding, LimitsSummary
-from auraon_bench.catalog import PriceTable
+from auraon_bench.catalog import Price, PriceTable
 from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.errors import ConfigError
 from auraon_bench.limits.measure import findings, limiter_findings, measure, plan_from_headers
@@ -29,7 +29,14 @@ from auraon_bench.load.target import Target, open_target
 from auraon_bench.results.manifest import Manifest, new_run_dir
 from auraon_bench.results.sink import RecordSink
 
-__all__ = ["LimitsOptions", "LimitsResult", "estimate", "plan_from_headers", "run_limits"]
+__all__ = [
+    "LimitsOptions",
+    "LimitsResult",
+    "estimate",
+    "plan_from_headers",
+    "run_limits",
+    "token_cap_cost",
+]
 
 LIMITS_FILE = "limits.json"
 FLUSH_INTERVAL_S = 1.0
@@ -81,8 +88,12 @@ def estimate(options: LimitsOptions, prices: PriceTable) -> tuple[int, int, floa
     caps = options.caps
     if price is None:
         return caps.max_requests, caps.max_tokens, None
-    per_token = max(price.input_per_mtok, price.output_per_mtok) / 1e6
-    return caps.max_requests, caps.max_tokens, caps.max_tokens * per_token
+    return caps.max_requests, caps.max_tokens, token_cap_cost(caps.max_tokens, price)
+
+
+def token_cap_cost(max_tokens: int, price: Price) -> float:
+    """What a probe's token cap can cost at most: every token at the dearer rate."""
+    return max_tokens * max(price.input_per_mtok, price.output_per_mtok) / 1e6
 
 
 def run_limits(
