@@ -11,6 +11,7 @@ POSIX only (process groups). `check_page` calls `asyncio.run`, so call it from s
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -92,8 +93,11 @@ def find_chromium() -> str:
     )
 
 
-def check_page(path: Path, timeout: float = 30.0) -> PageReport:
-    """Load `path` in a fresh headless Chromium and report errors, images, SVGs and requests."""
+def check_page(
+    path: Path, timeout: float = 30.0, screenshot: Path | None = None, height: int = 2400
+) -> PageReport:
+    """Load `path` in a fresh headless Chromium and report errors, images, SVGs and requests;
+    with `screenshot`, also save the page's top `height` CSS pixels (1200 wide) as a PNG."""
     page = Path(path).resolve()
     if not page.is_file():
         raise FileNotFoundError(page)
@@ -124,7 +128,9 @@ def check_page(path: Path, timeout: float = 30.0) -> PageReport:
         port = _wait_for_devtools_port(proc, stderr_log, deadline, timeout)
         try:
             return asyncio.run(
-                asyncio.wait_for(_inspect(port, page.as_uri(), deadline), _left(deadline))
+                asyncio.wait_for(
+                    _inspect(port, page.as_uri(), deadline, screenshot, height), _left(deadline)
+                )
             )
         except TimeoutError as exc:
             raise BrowserError(f"checking {page} took longer than {timeout}s") from exc
@@ -171,7 +177,9 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-async def _inspect(port: int, url: str, deadline: float) -> PageReport:
+async def _inspect(
+    port: int, url: str, deadline: float, screenshot: Path | None = None, height: int = 2400
+) -> PageReport:
     report = PageReport()
     # trust_env stays False: a proxy must never sit between us and the local browser.
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
@@ -196,10 +204,25 @@ async def _inspect(port: int, url: str, deadline: float) -> PageReport:
             while facts["readyState"] != "complete" or facts["protocol"] != "file:":
                 await cdp.drain(min(0.1, _left(deadline)))
                 facts = await cdp.evaluate(_PAGE_FACTS_JS)
+            if screenshot is not None:
+                await _capture(cdp, screenshot, height)
     report.title = facts["title"]
     report.svg_count = facts["svgCount"]
     report.images = [(src, loaded, int(width)) for src, loaded, width in facts["images"]]
     return report
+
+
+async def _capture(cdp: _Cdp, out: Path, height: int) -> None:
+    width = 1200
+    await cdp.call(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+    shot = await cdp.call(
+        "Page.captureScreenshot",
+        {"format": "png", "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}},
+    )
+    out.write_bytes(base64.b64decode(shot["data"]))
 
 
 async def _page_websocket_url(http: aiohttp.ClientSession, base: str) -> str:

@@ -352,6 +352,7 @@ def test_error_accounting_per_attempt() -> None:
         "timeout": 1,
         "connection_error": 0,
         "protocol_error": 0,
+        "cancelled": 0,
     }
     assert s.status_shares["rate_limited"] == pytest.approx(2 / 6)
     assert s.rate_limited == 2

@@ -86,7 +86,7 @@ def test_kill_9_leaves_a_readable_partial_run_and_no_orphan_emulator(tmp_path: P
     assert len(run.part("steady").records) > 0
     report = CliRunner().invoke(cli, ["report", str(out), "--format", "md"])
     assert report.exit_code == 0, report.output
-    head = (out / "report" / "report.md").read_text().split("## ")[0]
+    head = (out / "report" / "report.md").read_text().split("## What was run")[0]
     assert "INCOMPLETE RUN" in head
 
 

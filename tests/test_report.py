@@ -59,7 +59,7 @@ def test_comparison_markdown_matches_its_golden_file(comparison_report: Path) ->
 def test_the_report_says_simulated_and_warns_at_the_top(experiment_report: Path) -> None:
     lines = (experiment_report / "report.md").read_text().splitlines()
     assert lines[2].startswith("> **SIMULATED")
-    first_heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    first_heading = lines.index("## What was run")
     warnings = "\n".join(lines[:first_heading])
     assert "SLO MISSED" in warnings  # the sweep part reached the starter plan's limit
     assert "TOO FEW SAMPLES" in warnings
@@ -123,7 +123,7 @@ def test_an_interrupted_run_is_reported_and_labelled_incomplete(tmp_path: Path) 
     assert not loaded.complete and any("INCOMPLETE" in p for p in loaded.problems)
     assert len(loaded.part("sweep").records) == 83  # every flushed record still counts
     write_report([run], tmp_path / "out", ("md",))
-    head = (tmp_path / "out" / "report.md").read_text().split("## ")[0]
+    head = (tmp_path / "out" / "report.md").read_text().split("## What was run")[0]
     assert "INCOMPLETE RUN" in head
 
 

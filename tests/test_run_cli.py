@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from auraon_bench.cli.main import cli
+from auraon_bench.report.headline import headline
 from auraon_bench.results.run import read_run
 from tests.conftest import FIXTURES, ROOT
 
@@ -115,7 +116,17 @@ def test_the_quickstart_experiment_runs_and_leaves_a_report(tmp_path: Path) -> N
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (out / "report" / "index.html").is_file()
-    assert {p.name for p in read_run(out).parts} == {"eval", "steady"}
+    run = read_run(out)
+    assert {p.name for p in run.parts} == {"eval", "steady"}
+    # Sized so that its figures are sound: the shipped default opens without a warning, with
+    # the headline first, on the console as in the report.
+    markdown = (out / "report" / "report.md").read_text()
+    assert "**Warnings**" not in markdown, markdown[:2000]
+    assert all(a.latency_s.n >= 30 for p in run.parts for a in p.load_summary.arms)
+    sentences = headline(run)
+    assert markdown.index("## In short") < markdown.index("## What was run")
+    assert " ".join(sentences) in markdown
+    assert result.output.index("In short") < result.output.index("parts (n = attempts")
 
 
 def test_an_experiment_can_probe_rate_limits_as_a_part(tmp_path: Path) -> None:

@@ -4,8 +4,11 @@ All functions drop warm-up rows (``warmup == True``) themselves.
 
 Errors (per attempt, i.e. per row)
     counts and shares (count / attempts) of each status — ok, http_error, rate_limited,
-    timeout, connection_error, protocol_error, always all six, then any other value —;
-    ``rate_limited`` = the 429 count (``status == "rate_limited"``); counts of
+    timeout, connection_error, protocol_error, cancelled, always all seven, then any other
+    value —; ``rate_limited`` = the 429 count (``status == "rate_limited"``); ``cancelled`` =
+    attempts the run's own stop (Ctrl-C, SIGTERM, the money guard) cut in flight: sent, maybe
+    billed, but without an outcome, so they are neither ok nor failed and leave the error
+    rate's denominator; counts of
     ``http_status`` and of ``error_type`` over the failed rows; the largest groups of failed
     rows by (status, HTTP status, error type, normalized message), 429s included
     (:mod:`~auraon_bench.analysis.error_groups`); ``all_failed`` when there was at least one
@@ -90,23 +93,41 @@ class ErrorSummary:
 
     @property
     def all_failed(self) -> bool:
-        """Every measured attempt failed (errors and 429s alike), and there was at least one."""
-        return every_attempt_failed(self.attempts, self.status_counts.get("ok", 0))
+        """Every measured attempt that got an outcome failed (errors and 429s alike), and there
+        was at least one; cancelled attempts had no outcome."""
+        return every_attempt_failed(self.attempts, self.status_counts.get("ok", 0), self.cancelled)
+
+    @property
+    def cancelled(self) -> int:
+        """Attempts cut in flight by the run's own stop: no outcome, neither ok nor failed."""
+        return self.status_counts.get("cancelled", 0)
+
+    @property
+    def judged(self) -> int:
+        """Attempts with an outcome (``attempts - cancelled``): every rate's denominator."""
+        return self.attempts - self.cancelled
 
     @property
     def not_ok(self) -> int:
-        """Attempts that were not ok, 429s included: what the error groups count."""
+        """Attempts that were not ok, 429s and cancelled included: what the error groups
+        count."""
         return self.attempts - self.status_counts.get("ok", 0)
 
     @property
     def failed(self) -> int:
-        """Failed attempts, 429s not counted (they are ``rate_limited``, a verdict of their own)."""
-        return self.attempts - self.status_counts.get("ok", 0) - self.rate_limited
+        """Failed attempts, 429s not counted (they are ``rate_limited``, a verdict of their own)
+        and cancelled ones neither (the run stopped them, not the target)."""
+        return self.judged - self.status_counts.get("ok", 0) - self.rate_limited
+
+    @property
+    def rate_limited_rate(self) -> float | None:
+        """``rate_limited / judged``: the SLO check's and the history's 429 rate."""
+        return self.rate_limited / self.judged if self.judged else None
 
     @property
     def error_rate(self) -> float | None:
-        """``failed / attempts``: the SLO check's, the history's and the console's error rate."""
-        return self.failed / self.attempts if self.attempts else None
+        """``failed / judged``: the SLO check's, the history's and the console's error rate."""
+        return self.failed / self.judged if self.judged else None
 
     def to_dict(self) -> dict[str, object]:
         return {

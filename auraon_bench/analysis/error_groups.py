@@ -1,11 +1,14 @@
 """The most frequent kinds of failed attempt in a slice of request records: what went wrong.
 
 An error *group* is every failed attempt (any status but ``ok``, 429s included) that shares a
-status, an HTTP status, an error type and a normalized message. Counts alone ("40 http_error")
-say that a target refused an arm but not why; the message does ("Invalid model name passed in
-model=fast-mock"), and until it is grouped it sits only in ``requests.parquet``, one row per
-attempt. The summary keeps the :data:`TOP_GROUPS` largest groups of each arm, computed once when
-the run is summarised, so the console and the report print the same groups.
+status, an HTTP status, an error type and a normalized message. Attempts the run itself cut in
+flight (status ``cancelled``) are not ok either and make groups of their own, so that they are
+seen beside the errors; they are no error of the target, and no rule here counts them as one.
+Counts alone ("40 http_error") say that a target refused an arm but not why; the message does
+("Invalid model name passed in model=fast-mock"), and until it is grouped it sits only in
+``requests.parquet``, one row per attempt. The summary keeps the :data:`TOP_GROUPS` largest groups
+of each arm, computed once when the run is summarised, so the console and the report print the
+same groups.
 
 Normalization (:func:`normalize_message`) merges messages that differ only in per-request
 details, so that one cause is one group, not one group per attempt:
@@ -74,11 +77,13 @@ def normalize_message(text: str | None) -> str:
     return text
 
 
-def every_attempt_failed(attempts: int, ok: int | None) -> bool:
-    """The one definition of "failed entirely": at least one attempt was measured and none was
-    ok (errors and 429s alike). An arm or a part like this measured the target's refusal, not
-    its latency or quality; ``ok`` None (a rate-limit probe's headline) is never failed."""
-    return ok is not None and attempts > 0 and ok == 0
+def every_attempt_failed(attempts: int, ok: int | None, cancelled: int = 0) -> bool:
+    """The one definition of "failed entirely": at least one attempt got an outcome and none
+    was ok (errors and 429s alike). An arm or a part like this measured the target's refusal,
+    not its latency or quality; ``ok`` None (a rate-limit probe's headline) is never failed.
+    ``cancelled`` attempts (cut in flight by the run's own stop) have no outcome: an arm whose
+    every attempt was cancelled measured nothing, which is not a failure of the target."""
+    return ok is not None and attempts - cancelled > 0 and ok == 0
 
 
 @dataclass(frozen=True, slots=True)

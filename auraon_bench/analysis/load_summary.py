@@ -27,8 +27,9 @@ Method (row-level definitions in :mod:`~auraon_bench.analysis.records`)
       n sends span n − 1 gaps, so evenly spaced sends at rate R give exactly R.
     * Goodput (only when SLOs are given, e.g. ``{"ttft_s": 0.5, "tpot_s": 0.05,
       "latency_s": 10}``): a request is good if ok and every given metric is <= its
-      threshold; ``request_goodput`` = good / window, ``good_fraction`` = good / all
-      non-warm-up requests.
+      threshold; ``request_goodput`` = good / window, ``good_fraction`` = good / the
+      non-warm-up requests that have an outcome (``cancelled`` ones, cut in flight by the
+      run's own stop, have none).
     * Errors per attempt, logical-request outcomes (last attempt) with retry-spanning
       latency, tokens and cost: :mod:`~auraon_bench.analysis.accounting`.
 
@@ -58,6 +59,7 @@ from auraon_bench.analysis.accounting import (
     summarize_tokens,
 )
 from auraon_bench.analysis.records import (
+    cancelled_mask,
     column,
     connect_column,
     first_attempt_mask,
@@ -295,10 +297,11 @@ def _summarize(df: pd.DataFrame, slos: dict[str, float], arm: str | None) -> Arm
     goodput = None
     if slos:
         good = int(slo_mask(m, slos).sum())
+        decided = len(m) - int(cancelled_mask(m).sum())
         goodput = Goodput(
             slos=dict(slos),
             good_requests=good,
-            good_fraction=good / len(m) if len(m) else None,
+            good_fraction=good / decided if decided else None,
             request_goodput=rate(good, window_s),
         )
 

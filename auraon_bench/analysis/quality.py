@@ -117,6 +117,10 @@ def graded_records(df: pd.DataFrame) -> pd.DataFrame:
     """Normalised rows: ``arm, prompt_id, category, routed_to, failed, correct_value,
     score_value, cost, latency, ttft, rep`` (floats, NaN when missing; see the module doc)."""
     df = measured(df)
+    if "status" in df.columns and len(df):
+        # An attempt the run's own stop cut in flight has no answer to grade: it is no wrong
+        # answer either (the prompt stays ungraded for that arm).
+        df = df.loc[(df["status"].astype(object) != "cancelled").to_numpy(dtype=bool)]
     if {"request_id", "attempt"} <= set(df.columns) and len(df):
         keys = [c for c in ("run_id", "request_id") if c in df.columns]
         last = df.groupby(keys, dropna=False)["attempt"].transform("max")

@@ -30,9 +30,15 @@ these includes DNS, TCP or TLS)
     * connection setup = ``connect_s`` of the attempts that opened a new connection (null
       when the connection was reused); reuse = ``connection_reused`` where known.
 
+Status ``cancelled`` (the run's own stop cut the attempt in flight: it was sent, but it has no
+outcome from the target) is counted with the other statuses, never as ok, and its row's end is
+the cancel, which no timing below reads as the target's: only ok rows give latencies, and the
+measurement window does not end at a cancel.
+
 Aggregates (these drop warm-up rows themselves, ``warmup == True``)
     * measurement window = first ``t_sent`` → last ``t_done`` over all non-warm-up rows,
-      errors included (a late timeout still occupies the run).
+      errors included (a late timeout still occupies the run); a cancelled row's ``t_sent``
+      counts, its ``t_done`` (the moment the run gave up on it) does not.
     * send window = first → last ``t_sent`` of non-warm-up first attempts.
     * logical requests: attempts grouped by ``(run_id, stage, request_id)``; the outcome is the
       last attempt's (highest ``attempt``, then latest ``t_sent``) and the end-to-end
@@ -53,10 +59,12 @@ import numpy as np
 import pandas as pd
 
 from auraon_bench import formulas
+from auraon_bench.results.schema import STATUS_ORDER
 
 __all__ = [
     "SLO_METRICS",
     "STATUSES",
+    "cancelled_mask",
     "column",
     "connect_column",
     "first_attempt_mask",
@@ -83,14 +91,7 @@ __all__ = [
     "warmup_mask",
 ]
 
-STATUSES: tuple[str, ...] = (
-    "ok",
-    "http_error",
-    "rate_limited",
-    "timeout",
-    "connection_error",
-    "protocol_error",
-)
+STATUSES: tuple[str, ...] = STATUS_ORDER  # every outcome, always listed, in this order
 SLO_METRICS: tuple[str, ...] = ("ttft_s", "tpot_s", "latency_s")
 _MISSING = "missing"
 
@@ -148,6 +149,11 @@ def measured(df: pd.DataFrame) -> pd.DataFrame:
 def ok_mask(df: pd.DataFrame) -> np.ndarray:
     """True where ``status == "ok"``."""
     return _bool_column(df, "status", "ok")
+
+
+def cancelled_mask(df: pd.DataFrame) -> np.ndarray:
+    """True where ``status == "cancelled"``: attempts the run cut in flight."""
+    return _bool_column(df, "status", "cancelled")
 
 
 def first_attempt_mask(df: pd.DataFrame) -> np.ndarray:
@@ -263,9 +269,11 @@ def _span(start: np.ndarray, end: np.ndarray) -> tuple[float, float] | None:
 
 
 def measurement_window(df: pd.DataFrame) -> tuple[float, float] | None:
-    """(first ``t_sent``, last ``t_done``) over non-warm-up rows; None if undefined."""
+    """(first ``t_sent``, last ``t_done``) over non-warm-up rows, cancelled rows' ends left
+    out; None if undefined."""
     keep = ~warmup_mask(df)
-    return _span(column(df, "t_sent")[keep], column(df, "t_done")[keep])
+    ended = keep & ~cancelled_mask(df)
+    return _span(column(df, "t_sent")[keep], column(df, "t_done")[ended])
 
 
 def send_window(df: pd.DataFrame) -> tuple[float, float] | None:

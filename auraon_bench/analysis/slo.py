@@ -120,11 +120,10 @@ def _measure(
         stats: Percentiles = getattr(arm, f"{slo.metric}_s")
         return stats.get(float(slo.percentile)) if stats.n else None, stats.n
     errors = arm.errors
-    attempts = errors.attempts
     if slo.metric == "rate_limited_rate":
-        return errors.status_shares.get("rate_limited", 0.0 if attempts else None), attempts
+        return errors.rate_limited_rate, errors.judged
     if slo.metric == "error_rate":
-        return errors.error_rate, attempts
+        return errors.error_rate, errors.judged
     if slo.metric == "cost_per_1k":
         return arm.cost.per_1k_requests_usd, arm.cost.rows_with_cost
     if slo.metric == "accuracy":

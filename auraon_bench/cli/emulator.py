@@ -7,6 +7,7 @@ import orjson
 
 from auraon_bench.catalog import FAULT_RATES
 from auraon_bench.catalog.schema import LIMITER_KINDS
+from auraon_bench.cli.options import FiniteFloatRange
 
 FAULT_FLAG_NAMES = sorted(name.removesuffix("_rate") for name in FAULT_RATES)
 
@@ -38,7 +39,13 @@ def emulator() -> None:
 
 @emulator.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port; 0 picks a free one.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port; 0 picks a free one.",
+)
 @click.option(
     "--catalog",
     type=click.Path(dir_okay=False),
@@ -46,13 +53,17 @@ def emulator() -> None:
     help='Catalog TOML (full, or an overlay with [meta] extends = "builtin").',
 )
 @click.option(
-    "--seed", default=0, show_default=True, type=int, help="Seed of every simulated draw."
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed of every simulated draw.",
 )
 @click.option(
     "--time-scale",
     default=1.0,
     show_default=True,
-    type=float,
+    type=FiniteFloatRange(min=0),
     help="Multiply every simulated delay and time window (0.01 = 100x faster; 0 = no "
     "delays and no rate limits).",
 )
@@ -142,7 +153,7 @@ def serve(
 @click.option(
     "--prompt", default="Explain in two sentences why rate limits exist.", show_default=True
 )
-@click.option("--time-scale", default=1.0, show_default=True, type=float)
+@click.option("--time-scale", default=1.0, show_default=True, type=FiniteFloatRange(min=0))
 def demo(model: str, prompt: str, time_scale: float) -> None:
     """Start the emulator, send one streaming request, print what came back, stop it."""
     import httpx

@@ -13,8 +13,11 @@ code  name            meaning
 ====  ==============  ==========================================================================
 
 An interruption outranks a failure: a run cut short is first of all incomplete, whatever it
-measured before. ``regress`` keeps its own documented codes (0 no regression, 1 regression, 2
-invalid input), which fit the same table.
+measured before. ``load``, ``eval`` and ``run`` all end this way on Ctrl-C or SIGTERM: sending
+stops, requests in flight get a grace period and those still in flight are recorded as
+``cancelled``; a second Ctrl-C ends the grace at once, and still exits 130 with the records
+written and the manifest saying ``interrupted``. ``regress`` keeps its own documented codes (0 no
+regression, 1 regression, 2 invalid input), which fit the same table.
 
 Light on purpose (it imports nothing of auraon_bench: the analysis package loads pandas): the
 root command imports it at start-up, and ``--help`` must stay fast. The rules read the typed

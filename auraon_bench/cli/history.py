@@ -87,7 +87,7 @@ def history_command(
     out = out if out is not None else results_dir / HISTORY_DIR
     steps = find_steps(history, chosen)
     files = write_history(history, out, chosen, wanted, steps)
-    simulated = " (SIMULATED)" if history.simulated else ""
+    simulated = history.simulated_label
     click.echo(
         f"history: {len(history.runs)} runs{simulated}, {len(history.unreadable)} unreadable, "
         f"{len(steps)} steps"

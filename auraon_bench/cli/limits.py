@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from auraon_bench.cli.options import target_options
+from auraon_bench.cli.options import FiniteFloatRange, target_options
 
 if TYPE_CHECKING:
+    from auraon_bench.analysis.limits import Finding
     from auraon_bench.limits.session import LimitsResult
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "unknown": "yellow"}
@@ -27,12 +28,27 @@ def _figure(value: Any, unit: str) -> str:
     return f"{value:,.1f}"
 
 
+def documented_cell(finding: Finding, plan: str | None) -> str:
+    """The "documented" column: the plan's figure; "unlimited" only when the plan is known and
+    its documentation says so for that limit; "unknown" when the plan is not known (nothing is
+    documented for a plan nobody named), never "unlimited"."""
+    from auraon_bench.analysis.plan_fit import DOCUMENTED_PLANS
+
+    if not finding.check.startswith("sustainable") or finding.documented is not None:
+        return _figure(finding.documented, finding.unit)
+    limits = DOCUMENTED_PLANS.get(plan) if plan else None
+    if limits is None:
+        return "unknown (plan unknown)"
+    rpm, tpm = limits
+    return "unlimited" if (rpm if "requests" in finding.check else tpm) is None else "-"
+
+
 def print_limits(result: LimitsResult) -> None:
     from rich.table import Table
 
     from auraon_bench.cli.render import out
 
-    plan = result.plan or "unknown"
+    plan = result.plan or "unknown (pass --plan-hint to compare with a documented plan)"
     where = "SIMULATED (built-in emulator)" if result.target.simulated else result.target.base_url
     table = Table(
         title=f"rate limits of this key: plan {plan}, target {where}", title_justify="left"
@@ -40,13 +56,11 @@ def print_limits(result: LimitsResult) -> None:
     for name in ("check", "measured", "documented", "unit", "verdict"):
         table.add_column(name, justify="right" if name in ("measured", "documented") else "left")
     for f in result.findings:
-        unlimited = f.documented is None and "sustainable" in f.check and result.plan
-        documented = "unlimited" if unlimited else None
         style = VERDICT_STYLE.get(f.verdict, "")
         table.add_row(
             f.check,
             _figure(f.measured, f.unit),
-            documented or _figure(f.documented, f.unit),
+            documented_cell(f, result.plan),
             f.unit,
             f"[{style}]{f.verdict.upper()}[/]",
         )
@@ -126,7 +140,7 @@ def print_limiters(result: LimitsResult) -> None:
 )
 @click.option(
     "--max-duration",
-    type=click.FloatRange(min=1),
+    type=FiniteFloatRange(min=1),
     default=600.0,
     show_default=True,
     help="Cap on wall-clock seconds.",
@@ -139,7 +153,7 @@ def print_limiters(result: LimitsResult) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=60.0,
     show_default=True,
     help="Total seconds allowed per attempt.",

@@ -26,20 +26,19 @@ FLAG_FOR_FIELD = {
     "warmup_requests": "--warmup-requests",
     "warmup_seconds": "--warmup-seconds",
     "max_concurrency": "--max-concurrency",
+    "seed": "--seed",
 }
 
 
 def spec_from_flags(flags: dict[str, Any]) -> ScheduleSpec:
     """The schedule the flags describe; a bad combination is one line naming the flag."""
-    from auraon_bench.load.arrivals import Stage
-    from auraon_bench.load.spec import build_spec, read_trace
+    from auraon_bench.load.spec import build_spec, read_trace, stages_of
 
     values = {
         **{k: flags[k] for k in FLAG_FOR_FIELD if k not in ("stages", "trace") and k in flags},
-        "seed": flags["seed"],
         "stages": (
-            tuple(Stage(rate=r, concurrency=c) for r, c in parse_sweep(flags["sweep"]))
-            if flags["sweep"]
+            stages_of(parse_sweep(flags["sweep"]), "--sweep")
+            if flags["sweep"] is not None
             else None
         ),
         "trace": read_trace(flags["trace"], "--trace") if flags["trace"] else None,

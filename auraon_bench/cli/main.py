@@ -1,10 +1,13 @@
 """``auraon-bench``: the root command group. Library errors become one-line messages and exit 2;
-Ctrl-C outside a load loop exits 130 (codes: :mod:`auraon_bench.cli.exit_codes`)."""
+Ctrl-C or SIGTERM outside a load loop exits 130 (codes: :mod:`auraon_bench.cli.exit_codes`)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import click
@@ -69,7 +72,8 @@ class FriendlyGroup(LazyGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _sigterm_interrupts():
+                return super().invoke(ctx)
         except AuraonBenchError as exc:
             raise LibraryError(str(exc)) from None
         except (KeyboardInterrupt, click.Abort):
@@ -90,6 +94,25 @@ class FriendlyGroup(LazyGroup):
             while isinstance(ours, BaseExceptionGroup):
                 ours = ours.exceptions[0]
             raise LibraryError(str(ours)) from None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM as Ctrl-C while a command runs: the same clean-up (the embedded emulator and any
+    worker stopped, records kept) and exit code 130, instead of dying where it stands. The load
+    loops watch both signals themselves and put this handler back when they end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @click.group(

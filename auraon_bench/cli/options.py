@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,19 @@ import click
 
 # The values of auraon_bench.load.arrivals.Profile, spelled out so that --help imports no numpy
 # (tests/test_imports.py checks that they agree).
+MAX_INPUT_TOKENS = 2_000_000
 PROFILES = ["synchronous", "concurrent", "constant", "poisson", "gamma", "ramp", "sweep", "replay"]
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange without nan and inf: every comparison with nan is false, so click's
+    own bounds let it through, and no delay, rate or budget is infinite."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,7 +55,7 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--time-scale",
-                type=click.FloatRange(min=0),
+                type=FiniteFloatRange(min=0),
                 default=1.0,
                 show_default=True,
                 help="Embedded emulator only: multiply simulated delays (0.01 = 100x faster).",
@@ -81,7 +94,7 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--rate",
-                type=click.FloatRange(min=0, min_open=True),
+                type=FiniteFloatRange(min=0, min_open=True),
                 default=None,
                 help="Requests per second (a bare --rate means constant).",
             ),
@@ -93,20 +106,20 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--duration",
-                type=click.FloatRange(min=0, min_open=True),
+                type=FiniteFloatRange(min=0, min_open=True),
                 default=None,
                 help="Stop sending after this many seconds.",
             ),
             click.option(
                 "--burstiness",
-                type=click.FloatRange(min=0),
+                type=FiniteFloatRange(min=0),
                 default=1.0,
                 show_default=True,
                 help="Gamma profile: squared CV of gaps (1 = Poisson).",
             ),
             click.option(
                 "--ramp-to",
-                type=click.FloatRange(min=0),
+                type=FiniteFloatRange(min=0),
                 default=None,
                 help="Ramp profile: final rate (req/s); starts at --rate.",
             ),
@@ -130,7 +143,7 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--warmup-seconds",
-                type=click.FloatRange(min=0),
+                type=FiniteFloatRange(min=0),
                 default=0.0,
                 help="Requests sent in the first S seconds excluded from statistics.",
             ),
@@ -149,7 +162,9 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--input-tokens",
-                type=click.IntRange(min=1),
+                # The longest context windows hold 2M tokens; a larger prompt is never
+                # answered, and its synthetic text would not fit in memory.
+                type=click.IntRange(min=1, max=MAX_INPUT_TOKENS),
                 default=128,
                 show_default=True,
                 help="Synthetic prompts: input length (tokens, ~4 chars).",
@@ -206,27 +221,27 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         [
             click.option(
                 "--timeout",
-                type=click.FloatRange(min=0, min_open=True),
+                type=FiniteFloatRange(min=0, min_open=True),
                 default=600.0,
                 show_default=True,
                 help="Total seconds allowed per attempt.",
             ),
             click.option(
                 "--read-timeout",
-                type=click.FloatRange(min=0, min_open=True),
+                type=FiniteFloatRange(min=0, min_open=True),
                 default=120.0,
                 show_default=True,
                 help="Longest silence within a response.",
             ),
             click.option(
                 "--connect-timeout",
-                type=click.FloatRange(min=0, min_open=True),
+                type=FiniteFloatRange(min=0, min_open=True),
                 default=10.0,
                 show_default=True,
             ),
             click.option(
                 "--max-cost",
-                type=click.FloatRange(min=0),
+                type=FiniteFloatRange(min=0),
                 default=None,
                 metavar="USD",
                 help="Stop sending once the measured cost reaches this.",
@@ -249,7 +264,7 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="Send arms the target's /models does not list (a warning, not an error), "
                 "for gateways whose list is incomplete.",
             ),
-            click.option("--seed", type=int, default=0, show_default=True),
+            click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True),
             click.option(
                 "--out",
                 type=click.Path(file_okay=False, path_type=Path),
@@ -263,18 +278,71 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def parse_sweep(text: str) -> list[tuple[float | None, int | None]]:
-    """'1,5,10' -> rates; 'c1,c4' -> concurrencies. Raises click.BadParameter."""
-    stages = []
+    """'1,5,10' -> rates; 'c1,c4' -> concurrencies. A stage that cannot run (a rate that is
+    not a finite number > 0, a concurrency that is not an integer >= 1) raises
+    click.BadParameter naming it, before any schedule is built."""
+    stages: list[tuple[float | None, int | None]] = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
+        if part.lower().startswith("c"):
+            try:
+                concurrency = int(part[1:])
+            except ValueError:
+                concurrency = 0
+            if concurrency < 1:
+                raise click.BadParameter(
+                    f"{part!r}: a concurrency stage is c<integer >= 1>, e.g. c4",
+                    param_hint="--sweep",
+                )
+            stages.append((None, concurrency))
+            continue
         try:
-            if part.lower().startswith("c"):
-                stages.append((None, int(part[1:])))
-            else:
-                stages.append((float(part), None))
+            rate = float(part)
         except ValueError:
             raise click.BadParameter(
                 f"{part!r} is neither a rate nor c<concurrency>", param_hint="--sweep"
             ) from None
+        if not (math.isfinite(rate) and rate > 0):
+            raise click.BadParameter(
+                f"{part!r}: a rate stage must be a finite number of requests/s > 0",
+                param_hint="--sweep",
+            )
+        stages.append((rate, None))
     if not stages:
         raise click.BadParameter("needs at least one stage", param_hint="--sweep")
     return stages
+
+
+# What a run directory holds of its own (results/layout.py, results/run.py): never an output.
+RUN_RECORDS = (
+    "manifest.json",
+    "requests.parquet",
+    "summary.json",
+    "evaluation.json",
+    "limits.json",
+)
+
+
+def is_run_record(path: Path) -> bool:
+    """Whether ``path`` is one of a run's own files (its manifest, records or summaries, in a
+    directory that has a manifest), which a report or a comparison must never replace."""
+    parent = path.absolute().parent
+    if parent.name == "requests.parts":
+        return (parent.parent / "manifest.json").is_file()
+    return path.name in RUN_RECORDS and (parent / "manifest.json").is_file()
+
+
+def check_output_file(path: Path, flag: str, inputs: tuple[Path, ...] = ()) -> None:
+    """Refuse an output file that would destroy what is already there: one of the command's
+    ``inputs``, or one of a run's own files. ConfigError naming ``flag``."""
+    from auraon_bench.errors import ConfigError
+
+    resolved = path.resolve()
+    if any(resolved == given.resolve() for given in inputs):
+        raise ConfigError(
+            f"{path} is also an input of this command; refusing to overwrite it", field=flag
+        )
+    if is_run_record(path):
+        raise ConfigError(
+            f"{path} is one of a run's own files; refusing to overwrite it (choose another)",
+            field=flag,
+        )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from auraon_bench.cli.options import FiniteFloatRange
 from auraon_bench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -88,14 +89,14 @@ def print_advice(advice: Advice) -> None:
 )
 @click.option(
     "--headroom",
-    type=click.FloatRange(0, 0.99),
+    type=FiniteFloatRange(0, 0.99),
     default=0.30,
     show_default=True,
     help="Share of each limit to keep free.",
 )
 @click.option(
     "--growth",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=None,
     help="Monthly growth of the workload (0.1 = 10%); overrides the file's.",
 )
@@ -122,6 +123,7 @@ def plan_command(
     tokens/min at peak, headroom under each plan, the cheapest plan that fits, what breaks
     first as the workload grows, and the monthly cost of each arm."""
     from auraon_bench.analysis.plan_advice import advise
+    from auraon_bench.cli.options import check_output_file
     from auraon_bench.experiment.workload import workload_from_file, workload_from_run
     from auraon_bench.load.session import write_json
     from auraon_bench.results.run import read_run
@@ -139,7 +141,13 @@ def plan_command(
         assert run is not None
         described = workload_from_run(read_run(run), growth or 0.0)
         target = out or run / PLAN_FILE
+    check_output_file(target, "--out", inputs=(workload,) if workload is not None else ())
     advice = advise(described, headroom=headroom, force=force)
     print_advice(advice)
-    write_json(target, advice.to_dict())
+    try:
+        write_json(target, advice.to_dict())
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {target}: {exc.strerror or exc}", field="--out" if out else "RUN"
+        ) from None
     click.echo(f"plan advice written to {target}")

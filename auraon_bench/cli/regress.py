@@ -37,6 +37,23 @@ def read_thresholds(path: Path) -> dict[str, float]:
     return values
 
 
+def check_outputs(outputs: dict[str, Path | None], inputs: tuple[Path, ...]) -> None:
+    """Every output file given is new or replaceable: not an input, not one of a run's own
+    files, and not given twice (the second write would replace the first)."""
+    from auraon_bench.cli.options import check_output_file
+    from auraon_bench.errors import ConfigError
+
+    seen: dict[Path, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        check_output_file(path, flag, inputs)
+        resolved = path.resolve()
+        if resolved in seen:
+            raise ConfigError(f"{path} is also given to {seen[resolved]}", field=flag)
+        seen[resolved] = flag
+
+
 def print_comparison(result: Comparison) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -125,6 +142,10 @@ def regress_command(
     from auraon_bench.results.run import read_run
 
     try:
+        check_outputs(
+            {"--markdown": markdown_path, "--json": json_path, "--junit": junit_path},
+            inputs=(baseline, current) + ((thresholds,) if thresholds else ()),
+        )
         override = read_thresholds(thresholds) if thresholds else None
         result = compare_runs(
             read_run(baseline), read_run(current), thresholds=override, force=force

@@ -146,10 +146,16 @@ def error_lines(summary: RunSummary) -> list[str]:
         errors = arm.errors
         if not errors.not_ok:
             continue
+        cancelled = f" ({errors.cancelled} cancelled in flight)" if errors.cancelled else ""
         if errors.all_failed:
-            lines.append(f"  {arm.arm}: all {errors.attempts} attempts failed")
+            lines.append(f"  {arm.arm}: all {errors.judged} attempts failed{cancelled}")
+        elif errors.not_ok > errors.cancelled:
+            lines.append(
+                f"  {arm.arm}: {errors.not_ok - errors.cancelled} of {errors.judged} attempts "
+                f"failed{cancelled}"
+            )
         else:
-            lines.append(f"  {arm.arm}: {errors.not_ok} of {errors.attempts} attempts failed")
+            lines.append(f"  {arm.arm}: none failed{cancelled}")
         for group in errors.top_errors or ():
             lines.append(f"    {group.count:>6}  {group.describe()}")
         shown = len(errors.top_errors or ())

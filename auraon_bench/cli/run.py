@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from auraon_bench.cli.options import FiniteFloatRange
+
 if TYPE_CHECKING:
     from auraon_bench.cli.render import LiveLine
     from auraon_bench.experiment.runner import ExperimentResult, PlannedPart
@@ -48,6 +50,7 @@ def print_result(result: ExperimentResult) -> None:
     from auraon_bench.cli.render import out, print_errors
     from auraon_bench.experiment.runner import REPORT_DIR
 
+    print_headline(result)
     table = Table(title="parts (n = attempts, warm-up excluded)", title_justify="left")
     for name in ("part", "kind", "status", "requests", "ok", "429", "cost (USD)", "accuracy"):
         table.add_column(name, justify="left" if name in ("part", "kind", "status") else "right")
@@ -123,6 +126,26 @@ def print_result(result: ExperimentResult) -> None:
         click.echo(f"report: {result.run_dir / REPORT_DIR}")
 
 
+def print_headline(result: ExperimentResult) -> None:
+    """The report's opening sentences, from the run directory read back as the report reads
+    it, so the console and the report cannot disagree."""
+    from rich.markup import escape
+
+    from auraon_bench.cli.render import out
+    from auraon_bench.errors import AuraonBenchError
+    from auraon_bench.report.headline import headline
+    from auraon_bench.results.run import read_run
+
+    try:
+        sentences = headline(read_run(result.run_dir))
+    except AuraonBenchError:
+        return  # an unreadable run has no headline; the table below still says what ran
+    if sentences:
+        out.print("[bold]In short[/]")
+        for sentence in sentences:
+            out.print(f"  {escape(sentence)}")
+
+
 def exit_code(result: ExperimentResult) -> int:
     """130 when a part was interrupted; 1 when a part or an arm failed (every attempt, or it
     ended ``failed``) or an SLO was missed; else 0 (codes: ``cli/exit_codes.py``)."""
@@ -165,7 +188,7 @@ def exit_code(result: ExperimentResult) -> int:
 )
 @click.option(
     "--time-scale",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=None,
     help="Embedded emulator only: override the file's time_scale (0.01 = 100x faster).",
 )
@@ -177,7 +200,7 @@ def exit_code(result: ExperimentResult) -> int:
 )
 @click.option(
     "--emulator-seed",
-    type=int,
+    type=click.IntRange(min=0),
     default=None,
     help="Embedded emulator only: seed its simulated latencies and answers apart from the "
     "experiment's seed (e.g. a new one each night).",

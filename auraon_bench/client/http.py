@@ -221,9 +221,15 @@ class MeasuringClient:
                 _fail(record, "protocol_error", "oversized", str(exc))
             except Exception as exc:  # one bad response must not end a run
                 _fail(record, "protocol_error", type(exc).__name__, str(exc))
+            except anyio.get_cancelled_exc_class():
+                # Cut from outside (the run's stop) or by our own deadline, which catches it
+                # below and overwrites these: keep what had arrived for the caller's record.
+                self._keep_partial(record, timing, t_start, state, stream)
+                raise
             finally:
                 if response is not None:
-                    await response.aclose()
+                    with anyio.CancelScope(shield=True):  # a cancelled close must still close
+                        await response.aclose()
         if deadline.cancelled_caught:
             _fail(record, "timeout", "total", f"no complete answer within {self.timeouts.total:g}s")
         if record.t_done is None:  # abandoned: when the attempt ended, as the schema says
@@ -244,6 +250,23 @@ class MeasuringClient:
             _coerce_server_values(record)
             record.tpot_s = tpot(record.ttft_s, record.ttlt_s, record.completion_tokens)
         return record
+
+    def _keep_partial(
+        self,
+        record: RequestRecord,
+        timing: SendTiming,
+        t_start: int,
+        state: StreamState,
+        stream: bool,
+    ) -> None:
+        """What an attempt cut in flight had measured: its send, and a stream's events."""
+        t_sent = timing.sent_ns or t_start
+        record.t_sent = self.seconds(t_sent)
+        record.connection_reused = timing.reused
+        if timing.connect_ns is not None:
+            record.connect_s = timing.connect_ns / NS
+        if stream and record.http_status == 200:
+            self._stream_timings(record, state, t_sent)
 
     async def _read_body(self, response: RawResponse, t_headers: int) -> tuple[bytes, int]:
         """The whole body and the arrival of its last byte (``t_headers`` when it is empty)."""

@@ -80,6 +80,21 @@ def parse_page(status: int, raw: bytes, url: str) -> tuple[list[str], str | None
     return ids, cursor
 
 
+def unreachable(exc: httpx.HTTPError) -> str:
+    """Why a request got no HTTP answer, in one line: a server that speaks another protocol
+    (SSH greets first, so aiohttp sees its greeting before it sends) or closes at once is
+    named as such, and no library message runs on over several lines."""
+    text = " ".join((str(exc) or type(exc).__name__).split())
+    if not isinstance(exc, httpx.ConnectError | httpx.TimeoutException) and (
+        "disconnected" in text.lower() or "closing transport" in text.lower()
+    ):
+        return (
+            f"the server closed the connection without an HTTP answer ({text}): is this the "
+            "port of an HTTP server?"
+        )
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 async def fetch_listing(
     transport: Transport,
     base_url: str,
@@ -122,6 +137,6 @@ async def fetch_listing(
     except TimeoutError:
         raise TargetError(f"no answer from {url} within {timeout:g}s") from None
     except httpx.HTTPError as exc:
-        raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+        raise TargetError(f"cannot reach {url}: {unreachable(exc)}") from None
     problem = f"GET {url} still had more pages after {MAX_PAGES}"
     return ModelListing(url, tuple(ids), problem, False, emulator)

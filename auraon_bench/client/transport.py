@@ -31,6 +31,7 @@ transport the fields stay unknown. Nothing runs per response chunk.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
@@ -125,13 +126,27 @@ def mapped_errors() -> Iterator[None]:
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
         raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
     except aiohttp.ClientResponseError as exc:  # unparseable status line or headers
-        raise httpx.DecodingError(str(exc)) from exc  # the client calls it a protocol_error
+        raise httpx.DecodingError(not_http(exc)) from exc  # the client calls it a protocol_error
     except aiohttp.ClientOSError as exc:  # reset by peer and friends
         raise httpx.ReadError(str(exc)) from exc
     except aiohttp.ClientError as exc:
         raise httpx.NetworkError(str(exc) or type(exc).__name__) from exc
     except TimeoutError as exc:
         raise httpx.TimeoutException("timeout") from exc
+
+
+_QUOTED_BYTES = re.compile(r"""b(['"])(.*?)(?<!\\)\1""")
+
+
+def not_http(exc: aiohttp.ClientResponseError) -> str:
+    """One line for an answer aiohttp could not parse as HTTP, with the bytes it began with
+    when aiohttp quotes them: its own message spans several lines (the bytes, a caret)."""
+    message = str(exc.message)
+    if "status line" in message.lower():
+        quoted = _QUOTED_BYTES.search(message)
+        began = f" (it began '{quoted.group(2)[:60]}')" if quoted else ""
+        return f"the answer is not HTTP{began}: is this the port of an HTTP server?"
+    return " ".join(f"invalid HTTP answer: {message}".split())[:300]
 
 
 class _AiohttpResponse:

@@ -81,6 +81,9 @@ class EmulatorProcess:
             stderr=self._stderr,
             stdin=subprocess.PIPE,
             env=env,
+            # Its own session: a terminal's Ctrl-C goes to the command, which stops its load
+            # and then the emulator; requests in flight are not cut by the emulator dying first.
+            start_new_session=True,
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + self.ready_timeout

@@ -7,7 +7,9 @@ parent process learns the port it chose (port 0 means "any free port").
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import math
 import os
 import signal
 import sys
@@ -46,8 +48,10 @@ class EmulatorConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        if self.time_scale < 0:
-            raise ConfigError(f"must be >= 0, got {self.time_scale}", field="--time-scale")
+        if not (math.isfinite(self.time_scale) and self.time_scale >= 0):
+            raise ConfigError(
+                f"must be a finite number >= 0, got {self.time_scale}", field="--time-scale"
+            )
         if not self.client_timeout > 0:
             raise ConfigError(f"must be > 0, got {self.client_timeout}", field="client_timeout")
         if not 0 <= self.port <= 65535:
@@ -121,7 +125,17 @@ async def serve(
     )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, backlog=4096, reuse_address=True)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        # A port in use (or below 1024 without privilege) is the port's fault; an unknown
+        # name or an address this machine does not have is the host's.
+        port_fault = exc.errno in (errno.EADDRINUSE, errno.EACCES)
+        raise ConfigError(
+            f"cannot listen on {config.host}:{config.port}: {_reason(exc)}",
+            field="--port" if port_fault else "--host",
+        ) from None
     sockets = site._server.sockets if site._server else ()  # aiohttp exposes no public accessor
     port = sockets[0].getsockname()[1] if sockets else config.port
     host = f"[{config.host}]" if ":" in config.host else config.host
@@ -130,6 +144,17 @@ async def serve(
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def _reason(exc: OSError) -> str:
+    """Why a bind failed, in one line: "address already in use", not uvloop's repetition of
+    the address; a resolver's error (an unknown host name) in its own words."""
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use (another server holds the port; 0 picks a free one)"
+    if exc.errno and exc.errno > 0:  # resolver errors are negative: their own text says it
+        return os.strerror(exc.errno)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return " ".join(reason.split())
 
 
 def run(config: EmulatorConfig, announce: Callable[[str], None] | None = None) -> None:

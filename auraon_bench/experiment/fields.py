@@ -8,6 +8,7 @@ right line, and never wrong about the field's name, which is always given in ful
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Callable, Sequence
@@ -141,12 +142,21 @@ class Fields:
             self.fail(key, f"unknown key{hint} (known here: {known})")
 
 
+def _infinite(value: float) -> bool:
+    # TOML has nan and inf; an int is always finite (and may be too large for a float).
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def positive(value: float) -> str | None:
+    if _infinite(value):
+        return f"must be a finite number > 0, got {value}"
     return None if value > 0 else "must be > 0"
 
 
 def at_least(minimum: float) -> Callable[[float], str | None]:
     def check(value: float) -> str | None:
+        if _infinite(value):
+            return f"must be a finite number >= {minimum:g}, got {value}"
         return None if value >= minimum else f"must be >= {minimum:g}"
 
     return check

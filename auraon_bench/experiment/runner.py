@@ -12,8 +12,10 @@
 Parts run one after another, the evaluation first, on one target: the embedded emulator is
 started once for all of them. With ``repetitions = N`` every part runs N times (directories
 ``<part>.r1`` ... ``<part>.rN``), each repetition's schedules seeded ``seed + r - 1``. An
-interrupted part (Ctrl-C, SIGTERM) stops the experiment; what was measured is kept and the
-report still written, labelled incomplete.
+interrupted part (Ctrl-C, SIGTERM: see :mod:`auraon_bench.load.session`) stops the experiment;
+what was measured is kept and the report still written, labelled incomplete. A Ctrl-C between
+parts, where no part's loop watches for it, ends the experiment at once, its manifest saying
+``interrupted``.
 
 Before the first part, once for all of them: the target's model list is read and every part's
 arms (an evaluation's judge and a rate-limit probe's model too) are checked against it (see
@@ -165,8 +167,8 @@ def run_experiment(
                 result.parts.append((item, outcome))
                 if _status_of(outcome) == "interrupted":
                     break
-        except BaseException:
-            manifest.update(status="failed")
+        except BaseException as exc:
+            manifest.update(status="interrupted" if _is_interrupt(exc) else "failed")
             raise
     statuses = [_status_of(o) for _, o in result.parts]
     complete = len(result.parts) == len(planned) and all(s == "complete" for s in statuses)
@@ -219,9 +221,15 @@ def _load_of(outcome: Outcome) -> LoadResult | LimitsResult:
 
 
 def _status_of(outcome: Outcome) -> str:
-    if isinstance(outcome, LimitsResult):
-        return "complete"  # a probe stopped by its own caps has still finished its part
-    return _load_of(outcome).status
+    # A probe stopped by its own caps has finished its part: its status says "complete".
+    return outcome.status if isinstance(outcome, LimitsResult) else _load_of(outcome).status
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C (or SIGTERM, which the CLI raises as one), alone or inside a task group's group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(KeyboardInterrupt) is not None
+    return isinstance(exc, KeyboardInterrupt)
 
 
 def _slo_verdicts(
@@ -288,6 +296,7 @@ def _summary(experiment: Experiment, result: ExperimentResult) -> ExperimentSumm
             requests=overall.requests,
             ok=overall.ok,
             rate_limited=overall.errors.rate_limited,
+            cancelled=overall.errors.cancelled,
             cost_usd=overall.cost.total_usd,
             client_bound=load.self_check.get("client_bound"),
             accuracy={r.arm: r.accuracy for r in outcome.report.accuracy.rows}

@@ -33,6 +33,7 @@ from auraon_bench.load.arrivals import Profile, ScheduleSpec
 from auraon_bench.load.retry import POLICIES, RetryPolicy
 from auraon_bench.load.spec import build_spec, read_trace, sweep_stages
 from auraon_bench.load.split import check_workers
+from auraon_bench.load.target import check_base_url
 from auraon_bench.prices.file import load_price_file
 
 PLANS = ("starter", "pro", "enterprise")
@@ -186,7 +187,7 @@ class _Reader:
         top = self.top
         name = top.get("name", "str", self.path.stem)
         description = top.get("description", "str", "")
-        seed = top.get("seed", "int", 0)
+        seed = top.get("seed", "int", 0, check=at_least(0))
         repetitions = top.get("repetitions", "int", 1, check=at_least(1))
         arms = tuple(top.get("arms", "list[str]", list(DEFAULT_ARMS), check=non_empty))
         target = self.target(top.get("target", "table", {}))
@@ -221,6 +222,11 @@ class _Reader:
                 "--api-key",
             )
         base_url = f.get("base_url", "str")
+        if base_url is not None:
+            try:
+                base_url = check_base_url(base_url, "base_url")
+            except ConfigError as exc:
+                f.fail("base_url", exc.message)
         plan = f.choice("plan", PLANS, "enterprise")
         time_scale = f.get("time_scale", "float", 1.0, check=at_least(0))
         catalog = f.get("catalog", "str")
@@ -297,6 +303,12 @@ class _Reader:
     def load(self, f: Fields, name: str, arms: tuple[str, ...], target: TargetSettings) -> LoadPart:
         sweep_rates = f.get("sweep", "list[float]", check=non_empty)
         sweep_concurrency = f.get("sweep_concurrency", "list[int]", check=non_empty)
+        try:
+            stages = sweep_stages(sweep_rates, None, "sweep") + sweep_stages(
+                None, sweep_concurrency, "sweep_concurrency"
+            )
+        except ConfigError as exc:
+            f.fail(exc.field, exc.message)
         trace = f.get("trace", "str")
         values = {
             "profile": f.choice("profile", [p.value for p in Profile]),
@@ -310,11 +322,7 @@ class _Reader:
             "warmup_seconds": f.get("warmup_seconds", "float"),
             "max_concurrency": f.get("max_concurrency", "int"),
             "seed": self.top.table.get("seed", 0),
-            "stages": (
-                sweep_stages(sweep_rates, sweep_concurrency)
-                if sweep_rates or sweep_concurrency
-                else None
-            ),
+            "stages": stages or None,
             "trace": read_trace(self.file(f, "trace", trace), f.field("trace")) if trace else None,
         }
         key_of = {"stages": "sweep", "trace": "trace"}
@@ -328,6 +336,7 @@ class _Reader:
         if plan is not None and target.base_url:
             f.fail("plan", "picks an emulator demo key; a real target's key has its own plan")
         retry_kind = f.choice("retry", POLICIES, "none")
+        max_attempts = f.get("max_attempts", "int", 3, check=at_least(1))
         workers = f.get("workers", "int", 1, check=at_least(1))
         try:
             check_workers(workers, spec)
@@ -342,7 +351,7 @@ class _Reader:
             items_per_dataset=f.get("items_per_dataset", "int", check=at_least(1)),
             input_tokens=f.get("input_tokens", "int", 128, check=at_least(1)),
             output_tokens=f.get("output_tokens", "int", 64, check=at_least(1)),
-            retry=RetryPolicy(kind=retry_kind, max_attempts=f.get("max_attempts", "int", 3)),
+            retry=RetryPolicy(kind=retry_kind, max_attempts=max_attempts),
             plan=plan,
             workers=workers,
             executor=f.choice("executor", ("local", "ray"), "local"),

@@ -57,11 +57,13 @@ class PartHeadline:
     plan: str | None = None  # limits parts
     findings: dict[str, int] | None = None  # limits parts: verdict -> count
     stop_reason: str | None = None
+    cancelled: int = 0  # attempts cut in flight by the run's stop: no outcome (0 in old files)
     failed: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         # A derived field of a frozen dataclass: set once here, written by to_dict (asdict).
-        object.__setattr__(self, "failed", every_attempt_failed(self.requests, self.ok))
+        failed = every_attempt_failed(self.requests, self.ok, self.cancelled)
+        object.__setattr__(self, "failed", failed)
 
 
 @dataclass(frozen=True)

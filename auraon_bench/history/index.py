@@ -3,7 +3,7 @@
 ``read_history(root)`` walks ``root`` for run directories (a directory with a ``manifest.json``),
 reads each with :func:`~auraon_bench.results.run.read_run` and returns a :class:`History`:
 
-* ``runs``: one row per run (id, start time, experiment, status, parts, arms);
+* ``runs``: one row per run (id, start time, experiment, status, target, parts, arms);
 * ``index``: one row per (run, part, arm) with the headline metrics of :data:`METRICS`, each
   read from the part's own :class:`~auraon_bench.analysis.load_summary.RunSummary` (or, for
   accuracy, its :class:`~auraon_bench.eval.report.EvalReport`) as the file states it (a part
@@ -17,6 +17,10 @@ are ordered by the manifest's ``created_utc``; ``order`` is a run's position in 
 
 A standalone ``load`` or ``eval`` run names its single part after its directory, which differs
 from run to run; so that such runs line up into a series, their part is called by its kind.
+
+Simulated is a property of each run, read from its own manifest (the built-in emulator marks its
+target ``simulated``): a results directory can hold emulator runs beside runs against a real
+gateway (Auraon, a LiteLLM proxy), and only the former are labelled SIMULATED.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ DEFAULT_METRICS = ("latency_p95_s", "ttft_p50_s", "cost_per_request_usd", "accur
 
 RUN_COLUMNS = (
     "order", "run_id", "created_utc", "experiment", "experiment_sha256", "kind", "status",
-    "simulated", "parts", "arms", "path",
+    "simulated", "target", "parts", "arms", "path",
 )  # fmt: skip
 INDEX_COLUMNS = (
     "order", "run_id", "created_utc", "experiment", "experiment_sha256", "kind", "part", "arm",
@@ -91,7 +95,23 @@ class History:
 
     @property
     def simulated(self) -> bool:
-        return bool(self.runs["simulated"].any())
+        """Every run came from the built-in emulator (and there is at least one)."""
+        return bool(len(self.runs)) and bool(self.runs["simulated"].all())
+
+    @property
+    def n_simulated(self) -> int:
+        """How many of the runs came from the built-in emulator."""
+        return int(self.runs["simulated"].sum())
+
+    @property
+    def simulated_label(self) -> str:
+        """``" (SIMULATED)"`` when every run is, ``" (3 of 12 SIMULATED)"`` when some are, else
+        "": a summary line must not call runs against a real gateway simulated."""
+        if self.simulated:
+            return " (SIMULATED)"
+        if self.n_simulated:
+            return f" ({self.n_simulated} of {len(self.runs)} SIMULATED)"
+        return ""
 
     @property
     def mixed(self) -> bool:
@@ -172,6 +192,7 @@ def run_row(run: Run, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "kind": run.kind,
         "status": run.status,
         "simulated": run.simulated,
+        "target": (run.manifest.get("target") or {}).get("base_url"),
         "parts": ", ".join(part_name(run, p) for p in run.parts),
         "arms": ", ".join(dict.fromkeys(r["arm"] for r in rows)),
         "path": str(run.path),
@@ -242,7 +263,7 @@ def arm_metrics(s: ArmSummary | None, accuracy: float | None) -> dict[str, float
         "tpot_p50_s": s.tpot_s.p50,
         "throughput_rps": s.request_throughput,
         "error_rate": errors.error_rate,
-        "rate_limited_rate": errors.status_shares.get("rate_limited"),
+        "rate_limited_rate": errors.rate_limited_rate,
         "cost_per_request_usd": s.cost.per_request_usd,
         "accuracy": accuracy,
         "n": s.latency_s.n,
@@ -264,12 +285,12 @@ class SeriesKey:
 
 def iter_series(index: pd.DataFrame, metric: str) -> Iterator[tuple[SeriesKey, pd.DataFrame]]:
     """One frame per (experiment, part, arm) with a value of ``metric``, in run order:
-    ``order``, ``run_id``, ``created_utc``, ``experiment_sha256`` and ``value``."""
+    ``order``, ``run_id``, ``created_utc``, ``experiment_sha256``, ``simulated`` and ``value``."""
     rows = index.dropna(subset=[metric])
     keys = ["experiment", "part", "arm"]
     for (experiment, part, arm), frame in rows.groupby(keys, dropna=False, sort=True):
         key = SeriesKey(None if pd.isna(experiment) else str(experiment), str(part), str(arm))
-        columns = ["order", "run_id", "created_utc", "experiment_sha256", metric]
+        columns = ["order", "run_id", "created_utc", "experiment_sha256", "simulated", metric]
         out = frame.sort_values("order")[columns].rename(columns={metric: "value"})
         yield key, out.reset_index(drop=True)
 

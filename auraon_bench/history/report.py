@@ -6,6 +6,10 @@ own document blocks, renderers and chart conventions. The page holds, in order: 
 banner and warnings (unreadable runs, experiment files that changed mid-series, incomplete
 runs), the runs, the steps detected, then one trend chart per metric with its steps marked.
 
+SIMULATED is said of the runs that were: the banner covers the whole page only when every run
+came from the built-in emulator; otherwise it names the simulated runs, the runs table gives each
+run's target, and the charts draw simulated runs' points hollow.
+
 A series is one (experiment, part, arm): its values in run order go to
 :func:`~auraon_bench.analysis.steps.detect_step`. Series are grouped by experiment *name*, so a
 series spans edits of the experiment file; the warnings say at which run each edit took effect.
@@ -172,7 +176,7 @@ def history_warnings(history: History) -> list[str]:
 def runs_table(history: History) -> Table:
     rows = tuple(
         (run["run_id"], _date(run["created_utc"]), _experiment(run), run["status"],
-         "yes" if run["simulated"] else "no", run["parts"], run["arms"])
+         _target(run), run["parts"], run["arms"])
         for _, run in history.runs.iterrows()
     )  # fmt: skip
     columns = (
@@ -180,7 +184,7 @@ def runs_table(history: History) -> Table:
         Column("started (UTC)", numeric=False),
         Column("experiment (sha256)", numeric=False),
         Column("status", numeric=False),
-        Column("simulated", numeric=False),
+        Column("target", numeric=False),
         Column("parts", numeric=False),
         Column("arms", numeric=False),
     )
@@ -221,7 +225,11 @@ def trend_chart(
     simulated: bool = False,
 ) -> Any:
     """One line per series of ``metric`` over the runs, steps as dashed vertical lines; a
-    matplotlib Figure, or None when no run has a value of ``metric``."""
+    matplotlib Figure, or None when no run has a value of ``metric``.
+
+    ``simulated`` stamps the whole figure (every run is); otherwise the points of the runs that
+    were simulated are drawn hollow, and the legend says what hollow means.
+    """
     # matplotlib only when charts are drawn: reading a history must not need it.
     import matplotlib
 
@@ -234,8 +242,11 @@ def trend_chart(
     groups = sorted({(key.experiment or "", key.part) for key, _ in series})
     with matplotlib.rc_context(base.STYLE):
         fig, (ax,) = base.new_figure(size=(10.0, 4.8))
+        hollow = False
         for key, frame in series:
             style = groups.index((key.experiment or "", key.part))
+            emulated = frame["simulated"].fillna(False).to_numpy(dtype=bool)
+            hollow = hollow or (bool(emulated.any()) and not simulated)
             ax.plot(
                 frame["order"],
                 frame["value"] * metric.scale,
@@ -243,8 +254,19 @@ def trend_chart(
                 linestyle=Palette.line_style(style),
                 marker=Palette.marker(style),
                 markersize=4,
+                markevery=list(~emulated) if not simulated else None,
                 label=f"{key.label(multi)} (n={len(frame)} run{'s' if len(frame) != 1 else ''})",
             )
+            if emulated.any() and not simulated:
+                ax.plot(
+                    frame["order"][emulated],
+                    frame["value"][emulated] * metric.scale,
+                    color=palette.colour(key.arm),
+                    linestyle="none",
+                    marker=Palette.marker(style),
+                    markersize=4.5,
+                    markerfacecolor="white",
+                )
         charted = {key.experiment for key, _ in series}
         for name, _, order in experiment_changes(history.runs):
             if name not in charted:
@@ -259,9 +281,21 @@ def trend_chart(
             _note(ax, s.order - 0.5, 0.98 - 0.07 * (i % 6), text, colour, "top")
         _x_axis(ax, history.runs)
         ax.set_ylabel(f"{metric.label} ({metric.unit})")
+        if metric.unit == "USD":
+            base.money_axis(ax, "y")
         ax.set_title("one point per run; dashed vertical lines: detected steps", fontsize=9)
-        base.legend_outside([ax])
+        handles, _ = ax.get_legend_handles_labels()
+        if hollow:
+            handles.append(_hollow_key())
+        base.legend_outside([ax], handles=handles)
         return base.finish(fig, f"{metric.label} over runs", simulated=simulated)
+
+
+def _hollow_key() -> Any:
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color="#555555", marker="o", markerfacecolor="white", linestyle="none",
+                  label="hollow point: a SIMULATED run (built-in emulator)")  # fmt: skip
 
 
 def _x_axis(ax: Any, runs: pd.DataFrame) -> None:
@@ -292,6 +326,8 @@ def build_history_document(
     doc = Document(title, simulated=history.simulated)
     if history.simulated:
         doc.add(Callout("simulated", (SIMULATED_TEXT,)))
+    elif history.n_simulated:
+        doc.add(Callout("simulated", (_some_simulated(history),)))
     warnings = history_warnings(history)
     doc.add(Callout("warning", tuple(warnings)) if warnings else None)
     runs = history.runs
@@ -337,15 +373,16 @@ def write_history(
     if steps is None:
         steps = find_steps(history, chosen)
     doc = build_history_document(history, chosen, steps)
-    charts, files = draw_charts(doc, out, formats)
+    drawn = draw_charts(doc, out, formats)
+    charts, files = drawn.pngs, drawn.files
     writes: list[tuple[Path, str | bytes]] = []
     if "md" in formats:
         # Markdown links PNG files: written even when only "md" was asked for.
         if "png" not in formats:
             writes += [(out / CHARTS_DIR / f"{k}.png", data) for k, data in charts.items()]
-        writes.append((out / MARKDOWN_FILE, to_markdown(doc, charts)))
+        writes.append((out / MARKDOWN_FILE, to_markdown(doc, charts, drawn.notes)))
     if "html" in formats:
-        writes.append((out / HTML_FILE, to_html(doc, charts)))
+        writes.append((out / HTML_FILE, to_html(doc, charts, drawn.notes)))
     if "csv" in formats:
         writes += [(out / TABLES_DIR / f"{t.key}.csv", table_csv(t)) for t in doc.tables()]
         writes.append((out / TABLES_DIR / INDEX_CSV, history.index.to_csv(index=False)))
@@ -370,6 +407,23 @@ def _date(value: Any) -> str:
 
 def _sha(value: Any, digits: int = 12) -> str:
     return "none" if value is None or pd.isna(value) else str(value)[:digits]
+
+
+def _target(run: pd.Series) -> str:
+    if run["simulated"]:
+        return "SIMULATED (built-in emulator)"
+    target = run["target"]
+    return "-" if target is None or pd.isna(target) else str(target)
+
+
+def _some_simulated(history: History) -> str:
+    runs = history.runs
+    ids = ", ".join(str(r) for r in runs.loc[runs["simulated"].astype(bool), "run_id"])
+    return (
+        f"SIMULATED: {history.n_simulated} of {len(runs)} runs come from the built-in Auraon "
+        f"emulator, not a real gateway ({ids}); the runs table names each run's target and the "
+        "charts draw the simulated runs' points hollow; the other runs measured a real gateway."
+    )
 
 
 def _experiment(run: pd.Series) -> str:

@@ -51,7 +51,10 @@ class LiveStats:
 
     @property
     def errors(self) -> int:
-        return self.records - self.statuses["ok"] - self.statuses["rate_limited"]
+        """Failed attempts: not ok, not 429s, and not ``cancelled`` (cut by the run's own stop,
+        which says nothing of the target)."""
+        s = self.statuses
+        return self.records - s["ok"] - s["rate_limited"] - s["cancelled"]
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -67,3 +70,24 @@ class LiveStats:
         """Client process CPU time over wall time (1.0 = one core busy all the time)."""
         elapsed = self.elapsed()
         return (time.process_time() - self.cpu_started) / elapsed if elapsed > 0 else 0.0
+
+
+class Interrupts:
+    """The signal protocol the load runner and the worker pool share: the first Ctrl-C (or
+    SIGTERM) stops the run, the next ends the grace period at once. Subclasses provide
+    ``stop(reason)`` and ``hurry()`` and set ``interrupted = False`` when constructed."""
+
+    interrupted: bool
+
+    def stop(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def hurry(self) -> None:
+        raise NotImplementedError
+
+    def interrupt(self) -> None:
+        if self.interrupted:
+            self.hurry()
+            return
+        self.interrupted = True
+        self.stop("interrupted")

@@ -2,13 +2,16 @@
 and stage barriers, keeps the live counters, and reports every worker's fate.
 
 To the load session a :class:`WorkerPool` looks like a :class:`~auraon_bench.load.runner.LoadRunner`
-(``stats``, ``stop_reason``, ``stop()``, ``cancelled_in_flight``, ``cpu_share()``), so the rest of
-a run (manifest, compaction, summary, self-check) is the same code whatever the worker count.
+(``stats``, ``stop_reason``, ``stop()``, ``interrupt()``, ``hurry()``, ``interrupted``,
+``cancelled_in_flight``, ``closed_loop_workers``, ``cpu_share()``), so the rest of a run
+(manifest, compaction, summary, self-check) is the same code whatever the worker count. Signals
+reach the coordinator only (workers ignore them): a first Ctrl-C is relayed as ``stop``, a second
+as ``hurry``, which ends every worker's grace period at once.
 
-Where the workers run is an :class:`Executor`: local child processes (``LocalExecutor``, the
-``spawn`` method, one pipe each) or Ray actors (``auraon_bench.load.ray_executor``). The pool only
-exchanges small messages with them (see ``auraon_bench.load.worker``); records go straight from
-each worker to Parquet parts.
+Where the workers run is an :class:`Executor`: local child processes (``LocalExecutor``, fresh
+interpreters in sessions of their own, one pipe each) or Ray actors
+(``auraon_bench.load.ray_executor``). The pool only exchanges small messages with them (see
+``auraon_bench.load.worker``); records go straight from each worker to Parquet parts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import multiprocessing
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +31,8 @@ from typing import Any, Protocol
 import anyio
 
 from auraon_bench.errors import AuraonBenchError, WorkerError
-from auraon_bench.load.live import LiveStats
-from auraon_bench.load.worker import PipeLink, WorkerJob, WorkerReport, process_main
+from auraon_bench.load.live import Interrupts, LiveStats
+from auraon_bench.load.worker import PipeLink, WorkerJob, WorkerReport
 
 READY_TIMEOUT_S = 120.0  # spawning Python and importing pandas/pyarrow on a busy machine
 START_DELAY_NS = 200_000_000  # time for the start message to reach every worker
@@ -67,7 +73,7 @@ class _Worker:
         return self.report is not None or self.failure is not None
 
 
-class WorkerPool:
+class WorkerPool(Interrupts):
     def __init__(
         self,
         jobs: Sequence[WorkerJob],
@@ -80,7 +86,10 @@ class WorkerPool:
         self.max_cost_usd = max_cost_usd
         self.stats = LiveStats()
         self.stop_reason: str | None = None
+        self.interrupted = False
+        self.hurried = False
         self.cancelled_in_flight = 0
+        self.closed_loop_workers = 0  # summed over the workers (each one's busiest stage)
         self.write_error: AuraonBenchError | None = None
         self.workers: list[_Worker] = []
 
@@ -91,6 +100,14 @@ class WorkerPool:
         for worker in self.workers:
             if not worker.finished:
                 self._send(worker, ("stop", reason))
+
+    def hurry(self) -> None:
+        """End every worker's grace period now (their in-flight requests are recorded)."""
+        self.stop("interrupted")
+        self.hurried = True
+        for worker in self.workers:
+            if not worker.finished:
+                self._send(worker, ("hurry", None))
 
     def cpu_share(self) -> float:
         """The busiest worker's CPU share: the one that decides whether the client kept up."""
@@ -113,13 +130,14 @@ class WorkerPool:
         handles = await anyio.to_thread.run_sync(self.executor.start, self.jobs)
         self.workers = [_Worker(handle) for handle in handles]
         try:
+            self._relay_stop()  # stopped while they started: none may wait for a start
             await self._until_ready()
             start_ns = time.time_ns() + START_DELAY_NS
             for worker in self.workers:
-                self._send(worker, ("start", start_ns))
+                if not worker.finished:
+                    self._send(worker, ("start", start_ns))
             self.stats = LiveStats(started=time.perf_counter() + START_DELAY_NS / 1e9)
-            if self.stop_reason:  # stopped while the workers started
-                self.stop(self.stop_reason)
+            self._relay_stop()  # stopped while they got ready
             await self._drive()
             await anyio.to_thread.run_sync(self.executor.collect, handles, parts_dir)
         except BaseException:
@@ -132,6 +150,13 @@ class WorkerPool:
                 await anyio.to_thread.run_sync(self.executor.shutdown, handles)
         return self.stats
 
+    def _relay_stop(self) -> None:
+        """Tell every worker of a stop (and a hurry) that came before it could be told."""
+        if self.stop_reason is not None:
+            self.stop(self.stop_reason)
+            if self.hurried:
+                self.hurry()
+
     async def _until_ready(self) -> None:
         ready = [False] * len(self.workers)
         with anyio.move_on_after(READY_TIMEOUT_S) as scope:
@@ -141,7 +166,10 @@ class WorkerPool:
                     if message is not None and message[0] == "ready":
                         ready[i] = True
                     elif message is not None and message[0] == "done":
-                        raise WorkerError(f"worker {i} could not start: {message[1].error}")
+                        if self.stop_reason is None or message[1].error:
+                            raise WorkerError(f"worker {i} could not start: {message[1].error}")
+                        self._on_message(worker, *message)  # stopped before its start
+                        ready[i] = True
                     elif not ready[i] and not worker.handle.alive():
                         raise WorkerError(
                             f"worker {i} could not start: {worker.handle.describe_exit()}"
@@ -212,6 +240,7 @@ class WorkerPool:
             stats.recent_ttft.extend(s.pop("recent_ttft", ()))
         reports = [w.report for w in self.workers if w.report]
         self.cancelled_in_flight = sum(r.cancelled_in_flight for r in reports)
+        self.closed_loop_workers = sum(r.closed_loop_workers for r in reports)
         if self.max_cost_usd is not None and stats.cost_usd >= self.max_cost_usd:
             self.stop("max_cost")
 
@@ -222,43 +251,56 @@ class WorkerPool:
 
 
 # -- local child processes -------------------------------------------------------------------
+# A fresh interpreter: nothing inherited from the coordinator's event loop or threads.
+WORKER_MAIN = "from auraon_bench.load.worker import child_main; child_main()"
+
+
 class _ProcessHandle(PipeLink):
-    def __init__(self, process: multiprocessing.Process, conn: Any) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], conn: Any) -> None:
         super().__init__(conn)
         self.process = process
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self.process.poll() is None
 
     def describe_exit(self) -> str:
-        code = self.process.exitcode
+        code = self.process.poll()
         if code is None:
             return "still running"
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
 
 class LocalExecutor:
-    """Workers as child processes of this one (``spawn``: a fresh interpreter each, no state
-    inherited from the coordinator's event loop)."""
+    """Workers as child processes of this one, each in a session of its own: no signal sent to
+    the coordinator's process group (a terminal's Ctrl-C, a SIGTERM to the group) reaches a
+    worker, not even one still importing, which it would kill before it could ignore it. The
+    coordinator alone decides, and relays ``stop`` and ``hurry``; if it is gone, the end of the
+    worker's pipe stops the worker."""
 
     def __init__(self, use_uvloop: bool = False) -> None:
         self.use_uvloop = use_uvloop
 
     def start(self, jobs: Sequence[WorkerJob]) -> list[Handle]:
-        context = multiprocessing.get_context("spawn")
-        handles: list[Handle] = []
-        for job in jobs:
-            parent_end, child_end = context.Pipe()
-            process = context.Process(
-                target=process_main,
-                args=(job, child_end, self.use_uvloop),
-                name=f"auraon-bench-worker-{job.shard.index}",
-                daemon=True,  # never outlives the coordinator
-            )
-            process.start()
-            child_end.close()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        handles: list[_ProcessHandle] = []
+        for _ in jobs:
+            parent_end, child_end = multiprocessing.Pipe()
+            try:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", WORKER_MAIN, str(child_end.fileno())],
+                    pass_fds=(child_end.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    start_new_session=True,
+                )
+            finally:
+                child_end.close()
             handles.append(_ProcessHandle(process, parent_end))
-        return handles
+        # Every interpreter starts before the first job is sent: they import side by side.
+        for job, handle in zip(jobs, handles, strict=True):
+            with contextlib.suppress(OSError):  # one that died already: the pool notices
+                handle.conn.send((job, self.use_uvloop))
+        return list(handles)
 
     def collect(self, handles: Sequence[Handle], parts_dir: Path) -> None:
         """Local workers wrote their parts into the run directory themselves."""
@@ -267,11 +309,14 @@ class LocalExecutor:
         deadline = time.monotonic() + GRACE_S
         for handle in handles:
             assert isinstance(handle, _ProcessHandle)
-            handle.process.join(max(0.0, deadline - time.monotonic()))
-            if handle.process.is_alive():
-                handle.process.terminate()
-                handle.process.join(2.0)
-            if handle.process.is_alive():
-                handle.process.kill()
-                handle.process.join()
+            process = handle.process
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(2.0)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
             handle.conn.close()

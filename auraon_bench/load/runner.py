@@ -2,21 +2,35 @@
 
 One task group per stage: an open-loop *pacer* sleeps until each scheduled send time and starts a
 request task (so a slow target never delays the schedule, it shows up as latency), or a closed
-loop of ``concurrency`` workers sends back to back. Every attempt's record goes through a bounded
-memory stream to one *writer* task, which hands full batches to the sink in a worker thread (so
-Parquet writing never stalls the event loop) and keeps the live counters; a batch that cannot be
-written stops the run (``write_error``) rather than measuring what cannot be kept. Stopping (Ctrl-C,
-SIGTERM, the money guard) stops new sends at once, lets in-flight requests finish for a grace
-period, then cancels the rest; every completed record is kept.
+loop of workers sends back to back (``concurrency`` of them, never more than there are requests
+to send: :func:`~auraon_bench.load.split.closed_loop_workers`). With ``max_concurrency`` the pacer
+takes a slot before it starts a request's task, so requests due while the cap is full wait in the
+pacer (and are sent late, which their schedule lag shows) instead of piling up as tasks.
+
+Every attempt's record goes through a bounded memory stream to one *writer* task, which hands
+full batches to the sink in a worker thread (so Parquet writing never stalls the event loop) and
+keeps the live counters; a batch that cannot be written stops the run (``write_error``) rather
+than measuring what cannot be kept.
+
+Stopping (Ctrl-C, SIGTERM, the money guard) stops new sends at once and lets requests in flight
+finish for ``grace_s``; :meth:`LoadRunner.hurry` (a second Ctrl-C) ends the grace at once. Those
+still in flight then are cancelled and recorded with status ``cancelled``: they were sent and may
+be billed, so they are kept, with their send time, what the client had seen of the answer, and
+``t_done`` at the cancel. Every completed record is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import math
 import random
+import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -26,10 +40,15 @@ from auraon_bench.client.wire import chat_body
 from auraon_bench.data.prompts import Prompt
 from auraon_bench.errors import AuraonBenchError
 from auraon_bench.load.arrivals import Schedule, ScheduledRequest
-from auraon_bench.load.live import LiveStats
+from auraon_bench.load.live import Interrupts, LiveStats
 from auraon_bench.load.retry import RetryPolicy
-from auraon_bench.load.split import Shard, with_id_offsets
+from auraon_bench.load.split import Shard, closed_loop_workers, with_id_offsets
 from auraon_bench.results.schema import RequestRecord
+
+GRACE_S = 5.0  # how long requests in flight may finish after a stop
+# Pauses shorter than this are plain sleeps: a stop waits for them, and the pacer's hot path
+# stays free of a cancel scope per request.
+SHORT_PAUSE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -41,7 +60,7 @@ class RunnerConfig:
     max_concurrency: int | None = None
     max_cost_usd: float | None = None
     duration_s: float | None = None  # hard stop for closed loops (open loops carry their own)
-    grace_s: float = 5.0
+    grace_s: float = GRACE_S
     batch_rows: int = 2000
     flush_interval_s: float = 2.0
     stream_buffer: int = 8192
@@ -52,7 +71,7 @@ class RunnerConfig:
     stage_start: Callable[[int], Awaitable[int]] | None = None
 
 
-class LoadRunner:
+class LoadRunner(Interrupts):
     def __init__(
         self,
         client: MeasuringClient,
@@ -72,8 +91,12 @@ class LoadRunner:
         self._limiter = (
             anyio.CapacityLimiter(config.max_concurrency) if config.max_concurrency else None
         )
-        self.cancelled_in_flight = 0
         self.write_error: AuraonBenchError | None = None
+        self.interrupted = False  # a Ctrl-C or SIGTERM arrived, whatever stopped the run first
+        self.cancelled_in_flight = 0  # attempts cut at the end of the grace (status cancelled)
+        self.closed_loop_workers = 0  # the most closed-loop workers one stage ran
+        self._hurried = anyio.Event()
+        self._cut: str | None = None  # why requests still in flight were cancelled
 
     # -- control ---------------------------------------------------------------------------
     def cpu_share(self) -> float:
@@ -86,12 +109,31 @@ class LoadRunner:
             self.stop_reason = reason
             self._stopping.set()
 
-    async def _cancel_after_grace(self) -> None:
+    def hurry(self) -> None:
+        """End the grace period now: requests still in flight are cancelled and recorded."""
+        self.stop("interrupted")
+        self._hurried.set()
+
+    async def _end_grace(self) -> None:
         await self._stopping.wait()
-        await anyio.sleep(self.config.grace_s)
+        with anyio.move_on_after(self.config.grace_s):
+            await self._hurried.wait()
+        self._cut = (
+            "still in flight when a second interrupt ended the grace period"
+            if self._hurried.is_set()
+            else f"still in flight {self.config.grace_s:g}s after the run stopped "
+            f"({self.stop_reason})"
+        )
         if self._stage_scope is not None:
-            self.cancelled_in_flight = self.stats.in_flight
             self._stage_scope.cancel()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the run stops meanwhile."""
+        if seconds <= SHORT_PAUSE_S:
+            await anyio.sleep(seconds)
+            return
+        with anyio.move_on_after(seconds):
+            await self._stopping.wait()
 
     # -- the run ---------------------------------------------------------------------------
     async def run(self, schedules: Iterable[Schedule]) -> LiveStats:
@@ -109,14 +151,14 @@ class LoadRunner:
         send, receive = anyio.create_memory_object_stream[RequestRecord](self.config.stream_buffer)
         async with anyio.create_task_group() as group:
             group.start_soon(self._writer, receive)
-            group.start_soon(self._cancel_after_grace)
+            group.start_soon(self._end_grace)
             async with send:
                 for schedule, first_id in with_id_offsets(schedules):
                     if self.stop_reason:
                         break
                     await self._run_stage(schedule, first_id, send)
             await self._drained.wait()
-            group.cancel_scope.cancel()  # only the grace watcher is left
+            group.cancel_scope.cancel()  # only the grace watcher can be left
         return self.stats
 
     async def _run_stage(
@@ -128,6 +170,8 @@ class LoadRunner:
         requests = shard.requests(schedule.iter_requests())
         with anyio.CancelScope() as scope:
             self._stage_scope = scope
+            if self._cut is not None:  # the grace ended while this stage was starting
+                scope.cancel()
             async with anyio.create_task_group() as group:
                 if schedule.is_closed_loop:
                     deadline = (
@@ -136,7 +180,11 @@ class LoadRunner:
                         else None
                     )
                     warmup_ns = int(schedule.spec.warmup_seconds * NS)
-                    for _ in range(shard.concurrency(schedule.concurrency or 1)):
+                    workers = closed_loop_workers(
+                        shard, schedule.concurrency or 1, schedule.n_requests
+                    )
+                    self.closed_loop_workers = max(self.closed_loop_workers, workers)
+                    for _ in range(workers):
                         group.start_soon(
                             self._worker, requests, first_id, stage_t0, warmup_ns, deadline, send
                         )
@@ -152,14 +200,22 @@ class LoadRunner:
         group: anyio.abc.TaskGroup,
         send: ObjectSendStream[RequestRecord],
     ) -> None:
+        limiter = self._limiter
         for request in requests:
             target = stage_t0 + int(request.offset_s * NS)
             delay = (target - time.perf_counter_ns()) / NS
             if delay > 0:
-                await anyio.sleep(delay)
+                await self._pause(delay)
             if self.stop_reason:
                 return
-            group.start_soon(self._request, request, first_id, target, send)
+            slot = None
+            if limiter is not None:
+                slot = object()
+                await limiter.acquire_on_behalf_of(slot)
+                if self.stop_reason:  # waited for the cap while the run stopped
+                    limiter.release_on_behalf_of(slot)
+                    return
+            group.start_soon(self._request, request, first_id, target, send, slot)
 
     async def _worker(
         self,
@@ -186,11 +242,15 @@ class LoadRunner:
         first_id: int,
         t_scheduled_ns: int,
         send: ObjectSendStream[RequestRecord],
+        slot: object | None = None,
     ) -> None:
+        """One logical request, retries included. ``slot``: a place under ``max_concurrency``
+        the pacer already took for the first attempt (released here)."""
         prompt = self.config.prompts[request.prompt_index]
         body = self._body(request.arm, request.prompt_index, prompt)
         request_id = first_id + request.index
         attempt = 1
+        limiter = self._limiter
         self.stats.in_flight += 1
         try:
             while True:
@@ -208,26 +268,79 @@ class LoadRunner:
                     model_requested=request.arm,
                     t_scheduled=self.client.seconds(t_scheduled_ns),
                 )
-                if self._limiter is not None:
-                    async with self._limiter:
+                if limiter is not None:
+                    held, slot = slot, None
+                    if held is None:  # a retry, or a closed loop: take a place under the cap
+                        held = object()
+                        await limiter.acquire_on_behalf_of(held)
+                    try:
                         if self.stop_reason:  # queued behind the cap while the run stopped
                             return
-                        await self.client.chat(body, record, stream=self.config.stream)
+                        await self._attempt(body, record, send)
+                    finally:
+                        limiter.release_on_behalf_of(held)
                 else:
-                    await self.client.chat(body, record, stream=self.config.stream)
-                await send.send(record)
+                    await self._attempt(body, record, send)
                 delay = self.config.retry.next_delay(
                     attempt, record.status, record.http_status, record.retry_after_s, self._rng
                 )
                 if delay is None or self.stop_reason:
                     return
-                await anyio.sleep(delay)
+                await self._pause(delay)
                 if self.stop_reason:
                     return
                 attempt += 1
                 t_scheduled_ns = time.perf_counter_ns()
         finally:
             self.stats.in_flight -= 1
+
+    async def _attempt(
+        self, body: bytes, record: RequestRecord, send: ObjectSendStream[RequestRecord]
+    ) -> None:
+        """Send one attempt and hand its record to the writer, even when it is cancelled."""
+        t_start_ns = time.perf_counter_ns()
+        try:
+            await self.client.chat(body, record, stream=self.config.stream)
+        except anyio.get_cancelled_exc_class():
+            self._mark_cancelled(record, t_start_ns)
+            self.cancelled_in_flight += 1
+            # The writer outlives every stage; only if it is gone too (the run failed) is
+            # there nobody to take the record.
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await self._deliver(record, send)
+            raise
+        await self._deliver(record, send)
+
+    @staticmethod
+    async def _deliver(record: RequestRecord, send: ObjectSendStream[RequestRecord]) -> None:
+        try:
+            send.send_nowait(record)
+        except anyio.WouldBlock:
+            # A full stream means the writer is behind, not gone: wait for it even while this
+            # stage is being cancelled, or a sent request would vanish from the records.
+            with anyio.CancelScope(shield=True):
+                await send.send(record)
+
+    def _mark_cancelled(self, record: RequestRecord, t_start_ns: int) -> None:
+        """What is known of an attempt cut in flight: it is not an error of the target, and
+        whatever the client had filled in (first byte, HTTP status, tokens so far) stays."""
+        record.status = "cancelled"
+        record.error_type = "cancelled"
+        record.error_message = self._cut or "still in flight when the run was cancelled"
+        if record.t_sent is None:  # the client stamps it only once the attempt ends
+            started = (
+                record.t_scheduled + record.schedule_lag_s
+                if record.t_scheduled is not None and record.schedule_lag_s is not None
+                else self.client.seconds(t_start_ns)
+            )
+            record.t_sent = started
+        record.t_done = self.client.seconds(time.perf_counter_ns())
+        record.latency_s = None  # no answer was read whole; in flight: t_done - t_sent
+        record.stream = self.config.stream
+        if record.completion_tokens is None and record.n_events:  # the tokens so far
+            record.completion_tokens, record.token_source = record.n_events, "estimated"
+        record.token_source = record.token_source or "none"
+        record.cost_source = record.cost_source or "none"
 
     def _body(self, arm: str, index: int, prompt: Prompt) -> bytes:
         key = (arm, index)
@@ -287,3 +400,68 @@ class LoadRunner:
         limit = self.config.max_cost_usd
         if limit is not None and self.stats.cost_usd >= limit:
             self.stop("max_cost")
+
+
+# -- Ctrl-C and SIGTERM -----------------------------------------------------------------------
+class Interruptible(Protocol):
+    """A :class:`LoadRunner`, or a pool of them in worker processes."""
+
+    def interrupt(self) -> None: ...
+
+
+class Interrupts:
+    """Ctrl-C and SIGTERM while the load session runs: each one goes to the runner (the first
+    stops it, the next hurries it), and :meth:`cut_short` ends work that outlives the load."""
+
+    def __init__(self, runner: Interruptible, grace_s: float) -> None:
+        self.runner = runner
+        self.grace_s = grace_s
+        self.count = 0
+        self._first = anyio.Event()
+        self._second = anyio.Event()
+
+    async def watch(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.count += 1
+                self.runner.interrupt()
+                (self._first if self.count == 1 else self._second).set()
+
+    async def cut_short(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        """``work()``'s result, or None if it was cut: ``grace_s`` after a first signal that
+        arrives while it runs, at once on a second one."""
+        result = failure = None
+        async with anyio.create_task_group() as group:
+
+            async def cut() -> None:
+                earlier = self.count > 0  # its grace is spent: wait for the next signal
+                await self._first.wait()
+                with anyio.move_on_after(math.inf if earlier else self.grace_s):
+                    await self._second.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(cut)
+            try:
+                result = await work()
+            except Exception as exc:  # raised as itself below, not inside the group's
+                failure = exc
+            group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        return result
+
+
+@contextlib.contextmanager
+def signal_handlers_kept() -> Iterator[None]:
+    """Put back the SIGINT and SIGTERM handlers the event loop's signal receiver replaced: it
+    restores the defaults, not what the CLI had installed (SIGTERM exits 130 there too)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)

@@ -5,12 +5,15 @@ key accepted, every arm in its model list: :mod:`auraon_bench.load.preflight`), 
 (the estimate of :mod:`auraon_bench.prices.estimate`, confirmed against a real target), runs the
 schedule with the runner, streams records to Parquet, judges whether the client kept up, and
 writes the manifest and the summary. The CLI only parses flags and prints.
+
+Ctrl-C and SIGTERM from the start of the load to the end of the ``after`` hook: the first stops
+new sends and gives what is in flight (or the hook) ``grace_s``, the second ends the grace at once
+(:class:`~auraon_bench.load.runner.Interrupts`); records flushed, manifest ``interrupted``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,9 +45,15 @@ from auraon_bench.load.preflight import (
     require_listed,
 )
 from auraon_bench.load.retry import RetryPolicy
-from auraon_bench.load.runner import LoadRunner, RunnerConfig
+from auraon_bench.load.runner import (
+    GRACE_S,
+    Interrupts,
+    LoadRunner,
+    RunnerConfig,
+    signal_handlers_kept,
+)
 from auraon_bench.load.selfcheck import judge_client, worker_health
-from auraon_bench.load.split import Shard, check_workers
+from auraon_bench.load.split import PROCESS_MAX_IN_FLIGHT, Shard, check_workers, concurrency_warning
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.load.worker import WorkerJob, schedules_for, write_batch
 from auraon_bench.prices.estimate import CostEstimate
@@ -71,6 +80,7 @@ class LoadOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_cost_usd: float | None = None
+    grace_s: float = GRACE_S  # after a stop, how long requests in flight may finish
     out: Path | None = None
     results_dir: Path = Path("results")
     base_url: str | None = None
@@ -173,20 +183,21 @@ def _run_on(
     extra: ExtraRequests | None,
 ) -> LoadResult:
     prompts = load_prompts(options, target.simulated)
-    return anyio.run(
-        _execute,
-        options,
-        target,
-        prompts,
-        prices,
-        confirm,
-        on_start,
-        on_tick,
-        after,
-        transport,
-        extra,
-        backend_options={"use_uvloop": _has_uvloop()},
-    )
+    with signal_handlers_kept():
+        return anyio.run(
+            _execute,
+            options,
+            target,
+            prompts,
+            prices,
+            confirm,
+            on_start,
+            on_tick,
+            after,
+            transport,
+            extra,
+            backend_options={"use_uvloop": _has_uvloop()},
+        )
 
 
 async def _execute(
@@ -207,7 +218,7 @@ async def _execute(
         timeouts=options.timeouts,
         prices=prices,
         keep_text=options.keep_text,
-        max_connections=4096,
+        max_connections=PROCESS_MAX_IN_FLIGHT,
         transport=transport,
     )
     async with client:
@@ -226,6 +237,9 @@ async def _execute(
                 base_url=target.base_url,
                 field=extra.field,
             )
+        capped = concurrency_warning(options.spec, options.workers)
+        if capped is not None:
+            preflight.append(capped)
         estimate = estimate_load(
             options,
             prompts,
@@ -254,8 +268,10 @@ async def _execute(
         runner, run = _engine(options, target, prompts, client, sink, run_id)
         if on_start:
             on_start(runner, target, run_dir)
+        interrupts = Interrupts(runner, options.grace_s)
+        after_result = failure = None
         async with anyio.create_task_group() as group:
-            group.start_soon(_watch_signals, runner)
+            group.start_soon(interrupts.watch)
             if on_tick:
                 group.start_soon(_tick, runner, on_tick)
             try:
@@ -264,13 +280,19 @@ async def _execute(
                 # What was flushed stays readable; the manifest says the run failed.
                 manifest.update(status="failed", counts={"records": runner.stats.records})
                 raise
-            finally:
-                group.cancel_scope.cancel()
-        cpu = runner.cpu_share()  # of the load itself, before compaction and analysis
-        await anyio.to_thread.run_sync(_close_or_explain, sink, runner, manifest)
-        # With the target still up (the embedded emulator stops with this block).
-        after_result = await after(client, run_dir) if after is not None else None
-    status = "interrupted" if runner.stop_reason == "interrupted" else "complete"
+            cpu = runner.cpu_share()  # of the load itself, before compaction and analysis
+            try:
+                await anyio.to_thread.run_sync(_close_or_explain, sink, runner, manifest)
+                # With the client still open and the target still up.
+                if after is not None:
+                    after_result = await interrupts.cut_short(lambda: after(client, run_dir))
+            except Exception as exc:  # raised as itself below, not inside the group's
+                failure = exc
+            group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+    interrupted = runner.interrupted or runner.stop_reason == "interrupted"
+    status = "interrupted" if interrupted else "complete"
     manifest.update(
         status=status,
         counts={
@@ -308,7 +330,8 @@ async def _execute(
             manifest.update(status=status, error="; ".join(runner.failures))
     if target.simulated:
         warnings.insert(0, "SIMULATED: every figure comes from the built-in emulator")
-    manifest.update(self_check={**check, "stop_reason": runner.stop_reason}, warnings=warnings)
+    how = {"stop_reason": runner.stop_reason, "closed_loop_workers": runner.closed_loop_workers}
+    manifest.update(self_check={**check, **how}, warnings=warnings)
     summary = replace(
         summary,
         simulated=target.simulated,
@@ -333,12 +356,6 @@ async def _execute(
 
 
 STREAM_ONLY_COLUMNS = ("itl_s", "ttlt_s", "t_last_token")
-
-
-async def _watch_signals(runner: LoadRunner) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            runner.stop("interrupted")
 
 
 async def _tick(runner: LoadRunner, on_tick: Callable[[LoadRunner], None]) -> None:
@@ -373,6 +390,7 @@ def _options_dict(options: LoadOptions) -> dict[str, Any]:
                 "input_tokens": options.input_tokens,
                 "output_tokens": options.output_tokens,
                 "retry": options.retry.kind,
+                "grace_s": options.grace_s,
                 "allow_unlisted_models": options.allow_unlisted_models,
                 "prices_file": options.prices_file,
                 "timeouts": [
@@ -420,6 +438,7 @@ def _engine(
         max_concurrency=options.spec.max_concurrency,
         max_cost_usd=options.max_cost_usd,
         duration_s=options.spec.duration,
+        grace_s=options.grace_s,
         seed=options.spec.seed,
     )
     runner = LoadRunner(client, config, lambda batch: write_batch(sink, batch))

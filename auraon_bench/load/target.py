@@ -7,14 +7,81 @@ figure as simulated. A key without a URL means Auraon's public API.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from auraon_bench.client.http import redact
 from auraon_bench.emulator.launcher import DEMO_KEYS, EmulatorProcess
+from auraon_bench.errors import ConfigError
 
 AURAON_BASE_URL = "https://api.auraon.ai/v1"
+SCHEMES = ("http", "https")
+# Up to the last "@": a password may itself hold "/" or "@", and hiding a path is harmless.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?.*@", re.DOTALL)
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit to print: everything between its scheme and its last ``@`` (a user and a
+    password) replaced by ``***``, so an error message never repeats a credential."""
+    return _USERINFO.sub(lambda m: f"{m.group(1) or ''}***@", url, count=1)
+
+
+def check_base_url(url: str, field: str = "--base-url") -> str:
+    """The base URL with its trailing slashes removed, or a ``ConfigError`` naming ``field``
+    that says what is wrong with it, checked before anything connects (pure). Credentials in
+    the URL are refused, not used: they would be sent to every gateway the URL is given to,
+    and the URL is printed in messages and written to the manifest; the key goes in
+    --api-key. Every message shows the URL through :func:`shown_url`."""
+    text = url.strip()
+    shown = shown_url(text)
+    if not text:
+        raise ConfigError(
+            "is empty; give the target's URL, e.g. http://127.0.0.1:4011/v1", field=field
+        )
+    if "@" in text:
+        # Refused before anything echoes the URL: a password may hold "/", "?" or "@", so any
+        # "@" counts (one in a base URL's path would be rare, and is refused all the same).
+        raise ConfigError(
+            "a user or password in the base URL is not accepted (it would be sent and "
+            "printed); pass the key with --api-key or AURAON_API_KEY",
+            field=field,
+        )
+    if "://" not in text:
+        raise ConfigError(
+            f"base URL needs http:// or https:// (got {shown!r}; did you mean "
+            f"'http://{shown.lstrip('/')}'?)",
+            field=field,
+        )
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"not a valid URL ({exc}): {shown!r}", field=field) from None
+    if parts.scheme not in SCHEMES:
+        raise ConfigError(
+            f"base URL needs http:// or https://, not {parts.scheme}:// (got {shown!r})",
+            field=field,
+        )
+    if not parts.hostname or any(c.isspace() for c in text):
+        what = "has no host" if not parts.hostname else "holds a space"
+        raise ConfigError(f"base URL {what}: {shown!r}", field=field)
+    if port == 0:
+        raise ConfigError(f"port 0 cannot be connected to: {shown!r}", field=field)
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"a base URL ends at its path, without ?query or #fragment: {shown!r}", field=field
+        )
+    return text.rstrip("/")
+
+
+def check_time_scale(time_scale: float, field: str = "--time-scale") -> float:
+    if not (math.isfinite(time_scale) and time_scale >= 0):
+        raise ConfigError(f"must be a finite number >= 0, got {time_scale}", field=field)
+    return time_scale
 
 
 @dataclass(frozen=True)
@@ -47,10 +114,11 @@ def open_target(
     datasets: Sequence[str] = (),
     catalog: str | None = None,
 ) -> Iterator[Target]:
+    check_time_scale(time_scale)  # ignored by a real target, but never silently nonsense
+    if base_url is not None:
+        base_url = check_base_url(base_url)
     if base_url or api_key:
-        yield Target(
-            base_url=(base_url or AURAON_BASE_URL).rstrip("/"), api_key=api_key, simulated=False
-        )
+        yield Target(base_url=base_url or AURAON_BASE_URL, api_key=api_key, simulated=False)
         return
     with EmulatorProcess(
         seed=seed, time_scale=time_scale, datasets=datasets, catalog=catalog

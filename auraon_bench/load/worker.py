@@ -6,7 +6,13 @@ of it, and writes its own Parquet parts into the shared run directory (or, on a 
 own, into a directory whose parts the coordinator collects). It talks to the coordinator through
 a small :class:`Link`: ``ready`` once set up, then it waits for ``start`` (a wall-clock instant in
 ns shared by every worker), sends ``tick`` snapshots while running and a final ``done`` report;
-``stop`` from the coordinator stops its runner as Ctrl-C would.
+``stop`` from the coordinator stops its runner as Ctrl-C would, and ``hurry`` (a second Ctrl-C)
+ends its grace period at once: requests still in flight are recorded as ``cancelled``.
+
+A local worker runs in a session of its own (see ``LocalExecutor``) and ignores SIGINT besides:
+a worker that stopped (or died) on its own would stop without the coordinator's say, or lose its
+unflushed records. The coordinator relays every interruption; if it is gone, the pipe's end stops
+the worker.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,7 +37,7 @@ from auraon_bench.errors import AuraonBenchError
 from auraon_bench.load.arrivals import Schedule, build_stages, paired_schedule
 from auraon_bench.load.live import LiveStats
 from auraon_bench.load.runner import LoadRunner, RunnerConfig
-from auraon_bench.load.split import Shard
+from auraon_bench.load.split import PROCESS_MAX_IN_FLIGHT, Shard
 from auraon_bench.results.sink import RecordSink
 
 TICK_S = 0.25
@@ -69,6 +77,7 @@ class WorkerReport:
     cpu_share: float = 0.0
     stop_reason: str | None = None
     cancelled_in_flight: int = 0
+    closed_loop_workers: int = 0
     rows_written: int = 0
     rows_unsaved: int = 0
     error: str | None = None
@@ -146,7 +155,7 @@ async def run_worker(
         timeouts=options.timeouts,
         prices=job.prices if job.prices is not None else PriceTable.builtin(),
         keep_text=options.keep_text,
-        max_connections=4096,
+        max_connections=PROCESS_MAX_IN_FLIGHT,
         t0_ns=t0_ns,
     )
     config = RunnerConfig(
@@ -157,6 +166,7 @@ async def run_worker(
         max_concurrency=_share(options.spec.max_concurrency, job.shard),
         duration_s=options.spec.duration,
         seed=options.spec.seed + job.shard.index,  # retry jitter differs per worker
+        grace_s=options.grace_s,
         shard=job.shard,
         stage_start=stage_start,
     )
@@ -181,6 +191,7 @@ async def run_worker(
     report.cpu_share = runner.stats.cpu_share()
     report.stop_reason = runner.stop_reason
     report.cancelled_in_flight = runner.cancelled_in_flight
+    report.closed_loop_workers = runner.closed_loop_workers
     report.rows_written = sink.rows_written
     report.rows_unsaved = sink.rows_buffered
     if error is not None:
@@ -238,6 +249,9 @@ async def _listen(link: Link, runner: LoadRunner, inbox: Inbox) -> None:
         if message[0] == "stop":
             runner.stop(str(message[1]))
             inbox.release(None)
+        elif message[0] == "hurry":
+            runner.hurry()
+            inbox.release(None)
         elif message[0] == "go":
             inbox.release(int(message[1]))
         await anyio.sleep(0)  # never starve the runner, whatever arrives
@@ -272,10 +286,21 @@ class PipeLink:
             return self.on_eof
 
 
+def child_main() -> None:
+    """Entry point of a local worker process: the coordinator's connection is the file
+    descriptor given as the last argument, and the first message on it is the job."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides
+    conn = Connection(int(sys.argv[-1]))
+    try:
+        job, use_uvloop = conn.recv()
+    except (EOFError, OSError):
+        return  # the coordinator is gone before it sent the job
+    process_main(job, conn, use_uvloop)
+
+
 def process_main(job: WorkerJob, conn: Any, use_uvloop: bool) -> None:
-    """Entry point of a local worker process (started with the ``spawn`` method)."""
-    # Ctrl-C reaches the whole process group; the coordinator decides, and tells us to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Run one worker on ``conn`` (a ``multiprocessing`` connection) and report its end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides
     link = PipeLink(conn, on_eof=("stop", "the coordinator is gone"))
     try:
         report = anyio.run(run_worker, job, link, backend_options={"use_uvloop": use_uvloop})

@@ -224,9 +224,9 @@ def part_checks(base: Part, cur: Part, t: Mapping[str, float]) -> list[rg.Check]
                     arm,
                     metric,
                     hits(sa.errors),
-                    sa.errors.attempts,
+                    sa.errors.judged,  # cancelled attempts had no outcome to count
                     hits(sb.errors),
-                    sb.errors.attempts,
+                    sb.errors.judged,
                     threshold=t["error_rate_increase"],
                     min_samples=min_n,
                 )

@@ -3,7 +3,12 @@
 
 ``write_report(runs, out, formats)`` is what ``auraon-bench report`` and ``auraon-bench run`` call,
 and what a notebook can call too. Charts are drawn once each; a chart with nothing to show (no
-sweep stages, no evaluation) is left out rather than drawn empty.
+errors at all, a run that did not stream, no sweep stages) is replaced by its one-line note,
+never drawn empty and never silently left out.
+
+Drawing is checked to be silent: a warning raised while a chart is drawn (matplotlib's "no
+artists with labels", a numpy empty-slice) is a bug in the chart, and the tests turn it into a
+failure (tests/test_chart_edge_cases.py).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from auraon_bench.errors import ConfigError
@@ -42,12 +48,21 @@ def table_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
-def draw_charts(doc: Document, out: Path, formats: Sequence[str]) -> tuple[dict[str, bytes], list]:
-    """PNG bytes of every chart that has something to show; PNG/SVG files when asked."""
-    from auraon_bench.report.charts import figure_to_png_bytes, save_figure
+@dataclass
+class DrawnCharts:
+    """What the chart blocks of a document became, by chart key."""
 
-    pngs: dict[str, bytes] = {}
-    files: list[Path] = []
+    pngs: dict[str, bytes] = field(default_factory=dict)  # charts that had something to show
+    notes: dict[str, str] = field(default_factory=dict)  # why the others show nothing
+    files: list[Path] = field(default_factory=list)  # PNG/SVG files written
+
+
+def draw_charts(doc: Document, out: Path, formats: Sequence[str]) -> DrawnCharts:
+    """PNG bytes of every chart that has something to show, the note of every other one; and
+    PNG/SVG files when asked."""
+    from auraon_bench.report.charts import Note, figure_to_png_bytes, save_figure
+
+    drawn = DrawnCharts()
     file_formats = tuple(f for f in ("png", "svg") if f in formats)
     for block in doc.blocks:
         if not isinstance(block, ChartBlock):
@@ -55,11 +70,14 @@ def draw_charts(doc: Document, out: Path, formats: Sequence[str]) -> tuple[dict[
         figure = block.make()
         if figure is None:
             continue
-        pngs[block.key] = figure_to_png_bytes(figure)
+        if isinstance(figure, Note):
+            drawn.notes[block.key] = figure.text
+            continue
+        drawn.pngs[block.key] = figure_to_png_bytes(figure)
         if file_formats:
             (out / CHARTS_DIR).mkdir(parents=True, exist_ok=True)
-            files += save_figure(figure, out / CHARTS_DIR / block.key, file_formats)
-    return pngs, files
+            drawn.files += save_figure(figure, out / CHARTS_DIR / block.key, file_formats)
+    return drawn
 
 
 def prepare_output(out: Path | str, formats: Sequence[str], what: str) -> Path:
@@ -85,7 +103,8 @@ def write_report(
     out = prepare_output(out, formats, "report")
     loaded = [r if isinstance(r, Run) else read_run(r) for r in runs]
     doc = build_document(loaded)
-    charts, files = draw_charts(doc, out, formats)
+    drawn = draw_charts(doc, out, formats)
+    charts, notes, files = drawn.pngs, drawn.notes, drawn.files
     if "md" in formats:
         # Markdown links PNG files: write them even when only "md" was asked for.
         if "png" not in formats:
@@ -95,11 +114,11 @@ def write_report(
                 _write(path, data)
                 files.append(path)
         path = out / MARKDOWN_FILE
-        _write(path, to_markdown(doc, charts).encode("utf-8"))
+        _write(path, to_markdown(doc, charts, notes).encode("utf-8"))
         files.append(path)
     if "html" in formats:
         path = out / HTML_FILE
-        _write(path, to_html(doc, charts).encode("utf-8"))
+        _write(path, to_html(doc, charts, notes).encode("utf-8"))
         files.append(path)
     if "csv" in formats:
         (out / TABLES_DIR).mkdir(exist_ok=True)

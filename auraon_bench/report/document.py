@@ -1,10 +1,12 @@
 """What a report says, before it is rendered: a list of blocks built from one or more runs.
 
-Order: the simulated banner and every warning first (failed parts and arms, whose every attempt
-failed, before anything else; then incomplete runs, client-bound runs, missed SLOs, too few
-samples, high variance, errors), then what was run, then one section per part (or
-per matched part when runs are compared) with its tables and charts, then how the figures were
-computed. Markdown and HTML render the same blocks, so they never disagree.
+Order: the simulated banner; the headline of a single run (:mod:`auraon_bench.report.headline`);
+every warning (failed parts and arms, whose every attempt failed, before anything else; then
+incomplete runs, client-bound runs, missed SLOs, too few samples under an SLO verdict, errors);
+sample notes (few samples where no verdict rests on them, high variance: information, not
+alarms); then what was run, then one section per part (or per matched part when runs are
+compared) with its tables and charts, then how the figures were computed. Markdown and HTML
+render the same blocks, so they never disagree.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from auraon_bench.report.comparison import Source, comparison_table, matched_parts
 from auraon_bench.report.error_tables import failure_warnings
+from auraon_bench.report.headline import headline
 from auraon_bench.report.methods import cost_sentence, merge_counts
 from auraon_bench.report.palette import Palette
 from auraon_bench.report.tables import (
@@ -71,7 +74,9 @@ class TableBlock:
 class ChartBlock:
     key: str  # file-safe name of the chart's files
     title: str
-    make: Callable[[], Any]  # -> matplotlib Figure or None (nothing to draw)
+    # -> a matplotlib Figure; a charts.Note (one line: why there is nothing to show), which the
+    # report prints in the chart's place; or None, and the block is left out.
+    make: Callable[[], Any]
 
 
 Block = Heading | Paragraph | Callout | TableBlock | ChartBlock
@@ -90,9 +95,14 @@ class Document:
         return [b.table for b in self.blocks if isinstance(b, TableBlock)]
 
 
-def sample_warnings(run: Run) -> list[str]:
-    """What makes a run's figures shaky, read from its summaries."""
-    warnings = []
+def sample_findings(run: Run) -> tuple[list[str], list[str]]:
+    """What makes a run's figures shaky, read from its summaries: (warnings, notes).
+
+    Few samples are a warning only where a verdict rests on them (an SLO on a percentile of
+    that part and arm); elsewhere they are a note, as is a high variance: information a reader
+    weighs, not an alarm. Failures above ``ERROR_SHARE`` are always a warning."""
+    judged = _percentile_verdicts(run)
+    warnings, notes = [], []
     for part in run.parts:
         if part.kind == "limits":
             continue  # a probe seeks out 429s and sends few requests per phase on purpose
@@ -103,27 +113,45 @@ def sample_warnings(run: Run) -> list[str]:
             n = latency.n
             where = f"{part.name}/{s.arm}" if len(run.parts) > 1 else str(s.arm)
             if n < MIN_SAMPLES:
-                warnings.append(
-                    f"TOO FEW SAMPLES: {where} has n={n} ok attempts (< {MIN_SAMPLES}); "
-                    "p95/p99 rest on a handful of values"
-                )
+                if (part.name, s.arm) in judged:
+                    warnings.append(
+                        f"TOO FEW SAMPLES: {where} has n={n} ok attempts (< {MIN_SAMPLES}) and "
+                        "an SLO judges its percentiles; p95/p99 rest on a handful of values"
+                    )
+                else:
+                    notes.append(
+                        f"{where} has n={n} ok attempts: its p95/p99 rest on a handful of values"
+                    )
             mean, std = latency.mean, latency.std
             if mean and std and std / mean > HIGH_CV:
-                warnings.append(
-                    f"HIGH VARIANCE: {where} latency std {std:.3f} s > mean {mean:.3f} s (n={n})"
+                notes.append(
+                    f"{where} latency varies more than it averages (std {std:.3f} s, mean "
+                    f"{mean:.3f} s, n={n}): read its percentiles, not its mean"
                 )
-            attempts = s.errors.attempts
+            attempts = s.errors.judged  # cancelled attempts had no outcome
             failed = attempts - s.ok
             if attempts and failed / attempts > ERROR_SHARE:
                 warnings.append(
                     f"ERRORS: {where} {failed} of {attempts} attempts failed "
                     f"({failed / attempts:.1%}; {s.errors.rate_limited} rate limited)"
                 )
-    return warnings
+    return warnings, notes
+
+
+def _percentile_verdicts(run: Run) -> set[tuple[str, str]]:
+    """(part, arm) pairs that an SLO on a latency percentile judged."""
+    from auraon_bench.analysis.slo import parse_slo
+
+    verdicts = run.summary.slo if run.summary is not None else ()
+    return {
+        (v.part, v.arm)
+        for v in verdicts
+        if (slo := parse_slo(v.slo, 0.0)) is not None and slo.percentile is not None
+    }
 
 
 def run_warnings(run: Run) -> list[str]:
-    ordered = [*failure_warnings(run), *run.problems, *run.warnings, *sample_warnings(run)]
+    ordered = [*failure_warnings(run), *run.problems, *run.warnings, *sample_findings(run)[0]]
     return [w for w in dict.fromkeys(ordered) if not w.startswith("SIMULATED")]
 
 
@@ -180,11 +208,18 @@ def build_document(runs: Sequence[Run]) -> Document:
     doc = Document(title, simulated=simulated)
     if simulated:
         doc.add(Callout("simulated", (SIMULATED_TEXT,)))
-    warnings = []
+    if len(runs) == 1:
+        sentences = headline(runs[0])
+        doc.add(*((Heading("In short"), Paragraph(" ".join(sentences))) if sentences else ()))
+    warnings, notes = [], []
     for run in runs:
         prefix = f"{run.label}: " if len(runs) > 1 else ""
         warnings += [prefix + w for w in run_warnings(run)]
+        notes += [prefix + n for n in sample_findings(run)[1]]
     doc.add(Callout("warning", tuple(warnings)) if warnings else None)
+    if notes:
+        doc.add(Paragraph("Sample notes (information; no verdict rests on these): "
+                          + "; ".join(notes) + "."))  # fmt: skip
     doc.add(Heading("What was run"))
     for run in runs:
         doc.add(Paragraph(describe_run(run)))

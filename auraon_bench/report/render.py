@@ -1,9 +1,13 @@
 """Markdown and self-contained HTML from a report :class:`~auraon_bench.report.document.Document`.
 
-Charts are given already drawn (PNG bytes by chart key; a chart with nothing to draw is absent
-and so is its block). Markdown links them as ``charts/<key>.png`` beside the file; HTML embeds
-them as ``data:`` URIs, so the page opens with no network and no other file. Neither output has
-a timestamp of its own, so a report of the same runs is the same file twice.
+Charts are given already drawn: PNG bytes by chart key, and for a chart with nothing to show its
+one-line note by key, printed in its place as a paragraph ("Errors and 429s over time: not one
+failed attempt ..."); a chart with neither is absent and so is its block. Markdown links them as
+``charts/<key>.png`` beside the file; HTML embeds them as ``data:`` URIs, so the page opens with
+no network and no other file. Neither output has a timestamp of its own, so a report of the same
+runs is the same file twice.
+
+Tables show their display columns only; a column marked ``csv_only`` is in the CSV alone.
 """
 
 from __future__ import annotations
@@ -29,9 +33,22 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _md_text(text: str) -> str:
+    """One line of running text: no line break, and no character Markdown would act on."""
+    for char in "\\*_`[]<>":
+        text = text.replace(char, "\\" + char)
+    return " ".join(text.split())
+
+
+def chart_note(block: ChartBlock, note: str) -> str:
+    """The line printed where a chart with nothing to show would be."""
+    return f"{block.title}: {note}."
+
+
 def markdown_table(table: Table) -> str:
-    header = "| " + " | ".join(_md_cell(c.name) for c in table.columns) + " |"
-    align = "|" + "|".join("---:" if c.numeric else ":---" for c in table.columns) + "|"
+    columns = table.display_columns
+    header = "| " + " | ".join(_md_cell(c.name) for c in columns) + " |"
+    align = "|" + "|".join("---:" if c.numeric else ":---" for c in columns) + "|"
     lines = [f"**{table.title}**", "", header, align]
     lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in table.cells()]
     if table.note:
@@ -39,7 +56,10 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(doc: Document, charts: Mapping[str, bytes]) -> str:
+def to_markdown(
+    doc: Document, charts: Mapping[str, bytes], notes: Mapping[str, str] | None = None
+) -> str:
+    notes = notes or {}
     out = [f"# {doc.title}", ""]
     for block in doc.blocks:
         if isinstance(block, Heading):
@@ -56,6 +76,8 @@ def to_markdown(doc: Document, charts: Mapping[str, bytes]) -> str:
             out += [markdown_table(block.table), ""]
         elif isinstance(block, ChartBlock) and block.key in charts:
             out += [f"![{block.title}]({CHARTS_DIR}/{block.key}.png)", ""]
+        elif isinstance(block, ChartBlock) and block.key in notes:
+            out += [f"_{_md_text(chart_note(block, notes[block.key]))}_", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -73,16 +95,18 @@ caption{text-align:left;font-weight:600;padding:.3rem 0}
 .warnings li{margin:.2rem 0}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85rem;color:#444}
+.chart-note{color:#444;font-style:italic;margin:1rem 0}
 """
 
 
 def html_table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(c.name)}</th>" for c in table.columns)
+    columns = table.display_columns
+    head = "".join(f"<th>{html.escape(c.name)}</th>" for c in columns)
     body = []
     for row in table.cells():
         cells = "".join(
             f'<td class="n">{html.escape(v)}</td>' if c.numeric else f"<td>{html.escape(v)}</td>"
-            for c, v in zip(table.columns, row, strict=True)
+            for c, v in zip(columns, row, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
@@ -92,7 +116,10 @@ def html_table(table: Table) -> str:
     )
 
 
-def to_html(doc: Document, charts: Mapping[str, bytes]) -> str:
+def to_html(
+    doc: Document, charts: Mapping[str, bytes], notes: Mapping[str, str] | None = None
+) -> str:
+    notes = notes or {}
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -123,5 +150,8 @@ def to_html(doc: Document, charts: Mapping[str, bytes]) -> str:
                 f'<figure id="{html.escape(block.key)}"><img src="data:image/png;base64,{data}" '
                 f'alt="{title}"><figcaption>{title}</figcaption></figure>'
             )
+        elif isinstance(block, ChartBlock) and block.key in notes:
+            text = html.escape(chart_note(block, notes[block.key]))
+            parts.append(f'<p class="chart-note" id="{html.escape(block.key)}">{text}</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

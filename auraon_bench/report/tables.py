@@ -1,6 +1,8 @@
 """The report's tables, built from run files: raw values for CSV, formatted cells for people.
 
 Every column header states its unit, every table its sample sizes (an ``n`` column or a note).
+A table is shown to people and written to CSV from the same rows: a column only a machine needs
+(the raw number behind a formatted one) is marked ``csv_only`` and appears in the CSV alone.
 Builders return ``None`` when a run has nothing for that table, so renderers never show an empty
 table. Every figure is read from the typed result a run holds (``RunSummary``, ``EvalReport``,
 ``LimitsSummary``, ``PlanFit``, ``ExperimentSummary``), never re-derived here: a table cannot
@@ -50,6 +52,7 @@ class Column:
     name: str  # with its unit, e.g. "TTFT p50 (ms)"
     fmt: Callable[[Any], str] = fmt_text
     numeric: bool = True
+    csv_only: bool = False  # in the CSV, not in the report: a raw value people read elsewhere
 
     @property
     def csv_name(self) -> str:
@@ -68,8 +71,17 @@ class Table:
     rows: tuple[tuple[Any, ...], ...]
     note: str = ""
 
+    @property
+    def display_columns(self) -> tuple[Column, ...]:
+        """The columns a report shows (every one but the ``csv_only``)."""
+        return tuple(c for c in self.columns if not c.csv_only)
+
     def cells(self) -> list[list[str]]:
-        return [[c.fmt(v) for c, v in zip(self.columns, row, strict=True)] for row in self.rows]
+        """The displayed columns' cells, formatted for people, row by row."""
+        return [
+            [c.fmt(v) for c, v in zip(self.columns, row, strict=True) if not c.csv_only]
+            for row in self.rows
+        ]
 
 
 def _key(*parts: str) -> str:
@@ -82,8 +94,8 @@ def arm_names(part: Part) -> list[str]:
 
 
 def _other_errors(s: ArmSummary) -> int:
-    """Failed attempts that were not rate limited (the summary counts ok and 429s)."""
-    return s.requests - s.ok - s.errors.rate_limited
+    """Failed attempts that were neither rate limited nor cancelled by the run's stop."""
+    return s.errors.failed
 
 
 def overview_table(run: Run) -> Table:
@@ -139,7 +151,7 @@ def load_table(part: Part, label: str = "") -> Table | None:
                 s.ok,
                 s.errors.rate_limited,
                 _other_errors(s),
-                s.ttft_s.n,
+                s.latency_s.n,  # the n of the latency columns (a non-streamed run has no TTFT)
                 s.ttft_s.p50,
                 s.ttft_s.p95,
                 s.tpot_s.p50,
@@ -336,11 +348,12 @@ def slo_table(run: Run) -> Table | None:
         Column("arm", numeric=False),
         Column("objective", numeric=False),
         Column("measured", numeric=False),
-        Column("measured (s, share or USD)", lambda v: fmt_num(v, 4)),
+        # The same figure again, as a number in base units: for the CSV, not for people.
+        Column("measured (s, share or USD)", lambda v: fmt_num(v, 4), csv_only=True),
         Column("n", fmt_int),
         Column("verdict", numeric=False),
     )
-    note = "measured in seconds, shares (0-1) or USD; no samples = UNKNOWN, never a pass"
+    note = "measured in the objective's unit; no samples = UNKNOWN, never a pass"
     return Table("slo", "Service-level objectives", columns, tuple(rows), note)
 
 

@@ -201,13 +201,38 @@ def read_run(path: Path | str) -> Run:
     if experiment is None:
         part = _read_part(path, path.name, manifest)
         return Run(path, manifest, (part,), part.kind, tuple(_problems(manifest, [part], [])))
-    listed = manifest.get("parts") or []
+    listed = _listed_parts(manifest.get("parts"), path)
     parts = []
-    for entry in listed:
-        part_dir = path / entry["dir"]
+    for name, directory in listed:
+        part_dir = path / directory
         if (part_dir / "manifest.json").is_file():
-            parts.append(_read_part(part_dir, entry["name"]))
-    expected = [entry["name"] for entry in listed]
+            parts.append(_read_part(part_dir, name))
+    expected = [name for name, _ in listed]
     problems = _problems(manifest, parts, expected)
     summary = read_result(path / SUMMARY_FILE, ExperimentSummary)
     return Run(path, manifest, tuple(parts), "experiment", tuple(problems), summary)
+
+
+def _listed_parts(listed: object, path: Path) -> list[tuple[str, str]]:
+    """(name, directory) of each part an experiment manifest lists; ``ConfigError`` naming the
+    manifest and the entry when the list is not what ``run`` writes (an edited file)."""
+    source = str(path / "manifest.json")
+    if listed is None:
+        return []
+    if not isinstance(listed, list):
+        raise ConfigError("'parts' must be a list of tables", source=source, field="parts")
+    out = []
+    for i, entry in enumerate(listed):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        directory = entry.get("dir") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not isinstance(directory, str) or not directory:
+            raise ConfigError(
+                "each part needs a string 'name' and 'dir'", source=source, field=f"parts[{i}]"
+            )
+        if Path(directory).is_absolute() or ".." in Path(directory).parts:
+            raise ConfigError(
+                f"part directory {directory!r} is outside the run", source=source,
+                field=f"parts[{i}].dir",
+            )  # fmt: skip
+        out.append((name, directory))
+    return out

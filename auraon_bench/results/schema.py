@@ -84,7 +84,17 @@ Notes (the README's metric table has every formula):
    null). Only new connections have a setup time, so its percentiles are over those.
 5. ``tpot_s`` = ``(t_last_token - t_first_token) / (completion_tokens - 1)``, null below 2 tokens.
 
-``ttft_s``, ``ttlt_s`` and ``tpot_s`` exist for streamed answers only. Version 1 files (before
+``ttft_s``, ``ttlt_s`` and ``tpot_s`` exist for streamed answers only.
+
+Status ``cancelled``: the run itself cut the attempt (still in flight at the end of the grace
+period after Ctrl-C, SIGTERM or the money guard, or at a second Ctrl-C). It was sent and may be
+billed, so it is kept, but it is no outcome of the target: neither ok nor an error. ``t_sent``
+is as in note 1, ``t_done`` is the cancel, ``latency_s`` stays null (nothing was read whole;
+``t_done - t_sent`` is how long it was in flight), ``error_type`` is ``cancelled`` and
+``error_message`` says why; whatever had arrived (``t_first_byte``, ``http_status``, and the
+first tokens when the client recorded them) stays.
+
+Version 1 files (before
 ``connect_s``, ``connection_reused`` and ``ttlt_s``) read with those columns null; their ``t_sent``
 included connection setup and their streaming ``latency_s`` ended at the last content event.
 """
@@ -104,14 +114,29 @@ SCHEMA_VERSION = 2
 """Bumped when a column changes meaning or type; readers refuse files newer than they know.
 
 2: ``connect_s``, ``connection_reused`` and ``ttlt_s`` added; ``t_sent`` after connection setup;
-streaming ``latency_s`` to the last byte (``[DONE]``) instead of the last content event."""
+streaming ``latency_s`` to the last byte (``[DONE]``) instead of the last content event.
+
+Not bumped for the status ``cancelled`` (added within version 2): no column changed meaning or
+type, and the value only appears in runs cut short (an interruption, the money guard), which
+their manifest says. An older auraon-bench still reads such a file and counts a cancelled attempt
+as not ok, among that partial run's failures: a misjudgement of a run already marked
+incomplete. Bumping would have made it refuse every new file, complete runs included, for a
+value that most of them never hold."""
 
 VERSION_KEY = b"auraon_bench.schema_version"
 """Parquet key-value metadata entry that carries :data:`SCHEMA_VERSION`."""
 
-STATUSES = frozenset(
-    {"ok", "http_error", "rate_limited", "timeout", "connection_error", "protocol_error"}
+STATUS_ORDER: tuple[str, ...] = (
+    "ok",
+    "http_error",
+    "rate_limited",
+    "timeout",
+    "connection_error",
+    "protocol_error",
+    "cancelled",  # cut in flight by the run's own stop: sent, but no outcome of the target
 )
+"""Every outcome of an attempt, in the order summaries list them."""
+STATUSES = frozenset(STATUS_ORDER)
 TOKEN_SOURCES = frozenset({"usage", "estimated", "none"})
 COST_SOURCES = frozenset({"blockrun", "auraon", "openrouter", "litellm", "price_table", "none"})
 

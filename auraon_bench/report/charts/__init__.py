@@ -6,9 +6,10 @@ these functions from a notebook leaves the notebook's backend, open figures and 
 were. This package imports matplotlib at import time, which is why only the report imports it.
 
 Every chart takes ``sources`` (``(run label, part)`` pairs), a shared ``Palette`` and
-``simulated``, and returns a figure or ``None`` when it has nothing to draw; ``plan_fit_chart``
-takes ``(label, PlanFit)`` pairs instead. :data:`CHARTS` is the one registry of them: the report
-draws what it lists (key, caption, part kinds) and the tests check what it lists.
+``simulated``, and returns a figure, a :class:`~auraon_bench.report.charts.base.Note` saying why
+it has nothing to show, or ``None`` when it has no data of any kind; ``plan_fit_chart`` takes
+``(label, PlanFit)`` pairs instead. :data:`CHARTS` is the one registry of them: the report draws
+what it lists (key, caption, part kinds, what it needs), and the tests check what it lists.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from auraon_bench.report.charts.base import Sources
+from auraon_bench.report.charts.base import Note, Sources
 from auraon_bench.report.charts.cost import cost_per_1k, cost_quality, routing_mix
 from auraon_bench.report.charts.latency import latency_cdf, latency_vs_rate, ttft_tpot_distribution
 from auraon_bench.report.charts.plan import plan_fit_chart
@@ -34,6 +35,7 @@ __all__ = [
     "CHARTS",
     "ChartSpec",
     "Kind",
+    "Note",
     "cost_per_1k",
     "cost_quality",
     "errors_timeline",
@@ -69,9 +71,10 @@ class ChartSpec:
     key: str  # file-safe: the report writes it as charts/<group>-<key>.png and .svg
     title: str  # its caption in the report
     kinds: frozenset[Kind]  # the part kinds it is drawn for
-    function: Callable[..., Figure | None]
+    function: Callable[..., Figure | Note | None]
     description: str
     units: tuple[str, ...]  # what its axis labels state (checked by the tests)
+    needs: str  # the note when the parts have no data for it: what it would take to draw it
     takes: Literal["sources", "fits"] = "sources"  # (label, Part) pairs or (label, PlanFit) pairs
     kind_titles: tuple[tuple[Kind, str], ...] = ()  # another caption when drawn for one kind only
 
@@ -90,8 +93,9 @@ class ChartSpec:
                 return title
         return self.title
 
-    def draw(self, sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
-        """The figure of ``(run label, part)`` pairs, or None when it has nothing to draw.
+    def draw(self, sources: Sources, palette: Palette, simulated: bool = False) -> Figure | Note:
+        """The figure of ``(run label, part)`` pairs, or a note saying why there is none: the
+        chart's own, or :attr:`needs` when it found no data at all. Never an empty figure.
 
         A chart of plan fits gets each part's own :attr:`~auraon_bench.results.run.Part.plan_fit`
         (computed once per part), for the parts of its kinds.
@@ -102,8 +106,10 @@ class ChartSpec:
                 for label, part in sources
                 if part.kind in self.kinds and part.plan_fit is not None
             ]
-            return self.function(fits, palette, simulated=simulated)
-        return self.function(list(sources), palette, simulated=simulated)
+            drawn = self.function(fits, palette, simulated=simulated)
+        else:
+            drawn = self.function(list(sources), palette, simulated=simulated)
+        return Note(self.needs) if drawn is None else drawn
 
 
 _EVAL: frozenset[Kind] = frozenset({"eval"})
@@ -120,6 +126,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         cost_quality,
         "Cost per request vs accuracy: fixed models, their Pareto frontier, auto arms.",
         ("USD", "accuracy (%)"),
+        "no evaluation results (evaluation.json) to place the arms by",
     ),
     ChartSpec(
         "routing-mix",
@@ -128,6 +135,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         routing_mix,
         "Share of each auto arm's requests by routed model, per category.",
         ("(%)",),
+        "no auto arm with categorised prompts to break down",
     ),
     ChartSpec(
         "latency-cdf",
@@ -136,6 +144,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         latency_cdf,
         "Empirical CDFs of TTFT (ms) and end-to-end latency (s) per arm.",
         ("TTFT (ms)", "latency (s)", "(%)"),
+        "no ok attempt to draw",
     ),
     ChartSpec(
         "ttft-tpot",
@@ -144,6 +153,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         ttft_tpot_distribution,
         "Box plots of TTFT (ms) and TPOT (ms/token) per arm, outliers shown.",
         ("TTFT (ms)", "TPOT (ms/token)"),
+        "no ok attempt to draw",
     ),
     ChartSpec(
         "cost-per-1k",
@@ -152,6 +162,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         cost_per_1k,
         "Cost per 1,000 requests (USD) per arm, grouped by run.",
         ("(USD",),
+        "no attempt to price",
     ),
     ChartSpec(
         "throughput-time",
@@ -160,6 +171,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         throughput_timeline,
         "Completed requests/s and median latency per time bin, per arm.",
         ("requests/s", "latency (s)", "run start (s)"),
+        "no completed attempt to draw",
         kind_titles=(("limits", "Accepted requests over time"),),
     ),
     ChartSpec(
@@ -167,8 +179,9 @@ CHARTS: tuple[ChartSpec, ...] = (
         "Errors and 429s over time",
         _OVER_TIME,
         errors_timeline,
-        "429s and other errors per time bin, per arm (zero drawn, not omitted).",
+        "429s and other errors per time bin, per arm; a run without either gets a note.",
         ("(count)", "run start (s)"),
+        "no attempt to draw",
         kind_titles=(("limits", "429s over time during the probe"),),
     ),
     ChartSpec(
@@ -178,6 +191,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         latency_vs_rate,
         "Latency p50/p95 against the achieved rate of each sweep stage, per arm.",
         ("(req/s)", "p50 (s)", "p95 (s)"),
+        "a single rate was run; the chart needs a sweep of two or more stages (--sweep)",
     ),
     ChartSpec(
         "plan-fit",
@@ -186,6 +200,7 @@ CHARTS: tuple[ChartSpec, ...] = (
         plan_fit_chart,
         "Needed vs available requests/min and tokens/min per plan, with headroom.",
         ("requests/min", "tokens/min"),
+        "no attempt was sent: no traffic to fit a plan to",
         takes="fits",
     ),
 )

@@ -6,8 +6,14 @@ Conventions
       and hatch (``run_index`` is the pair's position in ``sources``).
     * A series' label carries its sample count: ``"auto (n=37)"``, or ``"auto · run (n=37)"``
       when runs are overlaid.
-    * No data, no figure: a chart with nothing to draw returns ``None`` and the report leaves it
-      out. (A chart for which *zero* is the finding, such as errors, draws the zero instead.)
+    * Nothing to show, no empty axes: a chart whose data cannot fill it returns a :class:`Note`,
+      one line saying why (no errors at all, a run that did not stream), which the report prints
+      in the chart's place; a panel with nothing to show is left out of its figure, and the
+      figure says so. ``None`` means the chart has no data of any kind; the registry turns it
+      into a note of its own (:meth:`~auraon_bench.report.charts.ChartSpec.draw`).
+    * Axes: money in dollars (:func:`money_axis`), never an offset or ``1e-5``; a long tail is
+      cut at a stated percentile (:func:`clip_axis`) with what lies beyond counted; time bins
+      are round widths (:mod:`~auraon_bench.report.charts.scales` decides all three).
     * Style is applied through ``matplotlib.rc_context`` for the duration of one chart only, so
       building a report never changes a notebook user's matplotlib settings or backend.
 """
@@ -25,10 +31,22 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter, LogLocator, MaxNLocator, NullFormatter
 
 from auraon_bench.analysis.load_summary import RunSummary
 from auraon_bench.analysis.records import measured, ok_mask
 from auraon_bench.analysis.stats import finite
+from auraon_bench.report.charts.scales import (
+    Clip,
+    axis_clip,
+    bin_width,
+    clipped_range,
+    format_amount,
+    format_duration,
+    format_money,
+    money_ticks,
+    time_edges,
+)
 from auraon_bench.report.palette import Palette
 from auraon_bench.results.run import Part
 
@@ -57,12 +75,25 @@ STYLE: dict[str, Any] = {
     "xtick.labelsize": 8.0,
     "ytick.labelsize": 8.0,
     "lines.linewidth": 1.6,
+    # An offset ("+1.7e3" in the corner) makes every tick label a sum the reader must do.
+    "axes.formatter.useoffset": False,
 }
 
 _HATCHES = ("", "//", "..", "xx", "\\\\", "++")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Note:
+    """What the report prints instead of a chart that has nothing to show: one line, saying why
+    (the report puts the chart's title before it)."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def chart(func: Callable[P, R]) -> Callable[P, R]:
@@ -111,6 +142,20 @@ def finish(fig: Figure, title: str, *, simulated: bool) -> Figure:
 
 def format_n(n: int) -> str:
     return f"n={n:,}"
+
+
+def counted(n: int, noun: str) -> str:
+    """``"1 attempt"``, ``"1,200 attempts"``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def failed_note(sources: Sources, nothing: str) -> Note | None:
+    """A note when not one measured attempt succeeded (``nothing``: what there is then none of),
+    else None: latency, throughput and cost all need an answer."""
+    attempts = sum(len(measured(part.records)) for _, part in sources)
+    if attempts and not any(ok_mask(measured(part.records)).any() for _, part in sources):
+        return Note(f"not one of the {counted(attempts, 'attempt')} succeeded: no {nothing}")
+    return None
 
 
 def series_label(name: str, n: int, run_label: str | None = None) -> str:
@@ -190,8 +235,9 @@ def arm_order(part: Part) -> list[str]:
 
 
 def register_arms(sources: Sources, palette: Palette) -> None:
-    """Give every arm its colour before anything else (e.g. a routed-to model that is no arm)
-    can take one, so an arm's colour does not depend on which chart is drawn first."""
+    """Meet every arm before anything else (e.g. a routed-to model that is no arm), so that
+    lists ordered by the palette (:attr:`Palette.arms`) put the arms first. Colours do not
+    depend on it: they are a function of the name."""
     for _, part in sources:
         for arm in arm_order(part):
             palette.colour(arm)
@@ -239,33 +285,20 @@ def log_if_wide(ax: Axes, values: np.ndarray, axis: str = "x", ratio: float = 10
     return False
 
 
-def nice_step(raw: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^k that is >= ``raw``."""
-    if not math.isfinite(raw) or raw <= 0:
-        return 1.0
-    base = 10.0 ** math.floor(math.log10(raw))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if m * base >= raw * (1 - 1e-9):
-            return m * base
-    return 10.0 * base
+def time_bins(t_end: float, n_hint: int) -> np.ndarray:
+    """Bin edges over ``[0, t_end]`` (seconds since run start): a round width sized to the run
+    and its ``n_hint`` events (:func:`~auraon_bench.report.charts.scales.bin_width`), the last
+    edge at ``t_end`` (:func:`~auraon_bench.report.charts.scales.time_edges`)."""
+    return time_edges(t_end, bin_width(t_end, n_hint))
 
 
-def time_bins(t_end: float, n_hint: int, *, min_bins: int = 5, max_bins: int = 60) -> np.ndarray:
-    """Equal bins covering exactly ``[0, t_end]`` (seconds since run start).
-
-    About ``n_hint / 3`` bins (a few events per series per bin, so a rate is not mostly noise),
-    of a width near a round number. The last edge is ``t_end`` itself rather than a round number
-    past it: a bin the run only half covered would show half the true rate.
-    """
-    if not math.isfinite(t_end) or t_end <= 0:
-        return np.array([0.0, 1.0])
-    wanted = min(max_bins, max(min_bins, n_hint // 3))
-    k = max(1, round(t_end / nice_step(t_end / wanted)))
-    return np.linspace(0.0, t_end, k + 1)
-
-
-def format_seconds(s: float) -> str:
-    return f"{s:.3g} s" if s >= 0.01 else f"{s * 1000:.3g} ms"
+def bin_note(edges: np.ndarray) -> str:
+    """``"1 s bins"``, or ``"1 s bins, the last 1.28 s"`` when the run did not end on one."""
+    widths = np.diff(edges)
+    text = f"{format_duration(float(widths[0]))} bins"
+    if len(widths) > 1 and not np.isclose(widths[-1], widths[0]):
+        text += f", the last {format_duration(float(widths[-1]))}"
+    return text
 
 
 def bin_counts(times: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -289,8 +322,17 @@ def stage_starts(df: pd.DataFrame) -> list[tuple[int, float]]:
 
 
 def mark_stages(ax: Axes, df: pd.DataFrame) -> None:
-    for stage, t in stage_starts(df):
+    """A dotted line where each stage starts, named where the name has room: a probe of twenty
+    short phases would otherwise print twenty names on top of one another."""
+    starts = stage_starts(df)
+    sent = df["t_sent"] if "t_sent" in df.columns else pd.Series(dtype=float)
+    room = 0.1 * float(np.nanmax(sent.to_numpy(dtype=float))) if starts else 0.0
+    named = -math.inf
+    for stage, t in starts:
         ax.axvline(t, color="#999999", linewidth=0.8, linestyle=(0, (2, 2)), zorder=0)
+        if t - named < room:
+            continue
+        named = t
         ax.annotate(
             f"stage {stage}",
             (t, 1.0),
@@ -302,3 +344,74 @@ def mark_stages(ax: Axes, df: pd.DataFrame) -> None:
             fontsize=7,
             color="#777777",
         )
+
+
+class _MoneyFormatter(Formatter):
+    """Dollar tick labels: the decimals the tick step needs (:func:`scales.money_ticks`)."""
+
+    def __init__(self, log: bool) -> None:
+        self.log = log
+        self._labels: dict[float, str] = {}
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        super().set_locs(locs)
+        shown = [float(v) for v in locs if not self.log or v > 0]
+        self._labels = dict(zip(shown, money_ticks(shown, log=self.log), strict=True))
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self._labels.get(float(x)) or format_money(float(x))
+
+
+def money_axis(ax: Axes, axis: str = "y") -> None:
+    """Label the ``axis`` of ``ax`` in dollars (``$0.00002``), never ``1e-5`` or an offset.
+
+    A log axis gets ticks at 1, 2 and 5 (or every tenth when it spans under a decade), so a
+    narrow cost range still shows two or more labelled amounts; its minor ticks stay unlabelled.
+    Call it after the data and the axis limits are set.
+    """
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    log = (ax.get_xscale() if axis == "x" else ax.get_yscale()) == "log"
+    if log:
+        low, high = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+        decades = math.log10(high / low) if low > 0 and high > 0 else 3.0
+        subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0) if decades > 1 else (1.0, 2.0, 3.0, 5.0)
+        target.set_major_locator(LogLocator(base=10.0, subs=subs))
+        target.set_minor_formatter(NullFormatter())
+    else:
+        # Steps of 1, 2 and 5 only: a 2.5 step needs a digit more on every label ($0.0175).
+        target.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 5, 10]))
+    target.set_major_formatter(_MoneyFormatter(log))
+
+
+def clip_axis(
+    ax: Axes,
+    series: Sequence[np.ndarray],
+    axis: str = "x",
+    unit: str = "",
+    what: str = "attempts",
+    sep: str = ": ",
+) -> str:
+    """Cut the ``axis`` of ``ax`` at a percentile of ``series`` when a long tail would flatten
+    the rest (:func:`scales.axis_clip`); the sentence saying so (its two halves joined by
+    ``sep``), or "" when nothing was cut.
+
+    The other end is set again too: autoscaling left room for the outliers' span there as well.
+    Call it after the scale is set: the rule measures the tail in the axis' own scale.
+    """
+    log = (ax.get_xscale() if axis == "x" else ax.get_yscale()) == "log"
+    clip = axis_clip(series, log=log)
+    if clip is None:
+        return ""
+    low = min(float(np.nanmin(s)) for s in series if np.isfinite(s).any())
+    lower, upper = clipped_range(clip, low, log=log)
+    (ax.set_xlim if axis == "x" else ax.set_ylim)(lower, upper)
+    return clip_text(clip, unit, what, sep)
+
+
+def clip_text(clip: Clip, unit: str = "", what: str = "attempts", sep: str = ": ") -> str:
+    """``"axis cut at p99 (1.23 s): 4 of 812 attempts beyond it, the largest 7.50 s"``."""
+    unit = f" {unit}" if unit else ""
+    return (
+        f"axis cut at {clip.name} ({format_amount(clip.limit)}{unit}){sep}{clip.beyond:,} of "
+        f"{clip.total:,} {what} beyond it, the largest {format_amount(clip.maximum)}{unit}"
+    )

@@ -15,24 +15,29 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from auraon_bench.analysis.routing import RoutingMix, frontier
 from auraon_bench.analysis.routing import routing_mix as compute_routing_mix
 from auraon_bench.eval.report import EvalReport, is_auto
 from auraon_bench.report.charts.base import (
     NEUTRAL,
+    Note,
     Sources,
     arm_order,
     chart,
+    failed_note,
     finish,
     format_n,
     legend_outside,
     log_if_wide,
+    money_axis,
     new_figure,
     register_arms,
     run_hatch,
     series_label,
 )
+from auraon_bench.report.charts.scales import accuracy_range, format_money
 from auraon_bench.report.palette import Palette
 from auraon_bench.results.run import Part
 
@@ -89,9 +94,16 @@ def _eval_points(evaluation: EvalReport) -> tuple[list[_Point], list[tuple[float
 
 
 @chart
-def cost_quality(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+def cost_quality(
+    sources: Sources, palette: Palette, simulated: bool = False
+) -> Figure | Note | None:
     """Cost per request (USD, log) against accuracy (%): fixed models with their Pareto frontier,
-    auto arms as labelled stars. Eval parts only; None when no part has drawable points."""
+    auto arms as labelled stars. Eval parts only; None when no part has an evaluation.
+
+    The accuracy axis stays within 0-100% whatever the data; the title and legend name only
+    what was drawn (stars only when an auto arm is on the chart, the frontier only when it has
+    two vertices or more, error bars only when an interval has a width).
+    """
     register_arms(sources, palette)
     evals = [
         (i, label, part.evaluation)
@@ -101,13 +113,22 @@ def cost_quality(sources: Sources, palette: Palette, simulated: bool = False) ->
     if not evals:
         return None
     overlay = len(sources) > 1
+    # (run index, run label, points, frontier vertices, metric) of each evaluation
+    found = [(i, label, *_eval_points(evaluation)) for i, label, evaluation in evals]
+    every = [p for _, _, points, _, _ in found for p in points]
+    drawn = [p for p in every if _placeable(p)]
+    dropped = sorted({p.arm for p in every if not _placeable(p)})
+    if not drawn:
+        return Note(
+            "no arm has a known, non-zero cost per request to place it "
+            f"(arms: {', '.join(dropped) or 'none'})"
+        )
     fig, (ax,) = new_figure(size=(9.5, 5.2))
-    dropped: list[str] = []
-    metric = "correct"
-    drawn = 0
-    for run_index, run_label, evaluation in evals:
-        points, hull, metric = _eval_points(evaluation)
-        if len(hull) >= 1:
+    frontier = False
+    metric = found[-1][4]
+    for run_index, run_label, points, hull, _ in found:
+        if len(hull) >= 2:  # one vertex is a point, not a line: nothing a reader could see
+            frontier = True
             name = "Pareto frontier (fixed models)"
             ax.plot(
                 [c for c, _ in hull],
@@ -118,30 +139,58 @@ def cost_quality(sources: Sources, palette: Palette, simulated: bool = False) ->
                 zorder=1,
                 label=f"{name} · {run_label}" if overlay else name,
             )
-        for point in points:
-            if point.cost is None or point.quality is None or point.cost <= 0:
-                dropped.append(point.arm)  # a log axis has no place for a zero or unknown cost
-                continue
+        for point in filter(_placeable, points):
             _draw_point(ax, point, palette, run_index, run_label if overlay else None)
-            drawn += 1
-    if not drawn:
-        return None
     ax.set_xscale("log")
     ax.set_xlabel("cost per request (USD, log scale)")
     quality_name = "accuracy" if metric == "correct" else f"mean {metric}"
     ax.set_ylabel(f"{quality_name} (%)")
-    ax.margins(x=0.15, y=0.12)
+    ax.margins(x=0.15)
+    _accuracy_axis(ax, drawn)
+    money_axis(ax, "x")
     if dropped:
         ax.annotate(
-            "not drawn (no or zero cost): " + ", ".join(sorted(set(dropped))),
+            "not drawn (no or zero cost): " + ", ".join(dropped),
             (0.0, -0.16),
             xycoords="axes fraction",
             fontsize=7,
             color="#666666",
         )
-    legend_outside([ax], title="error bars: 95% CI" if metric == "correct" else None)
-    title = "Cost vs quality: auto arms (stars) against the fixed models' frontier"
-    return finish(fig, title, simulated=simulated)
+    with_bars = any(p.ci is not None and p.ci[1] > p.ci[0] for p in drawn)
+    legend_outside([ax], title="error bars: 95% CI" if with_bars else None)
+    return finish(fig, _cost_quality_title(drawn, frontier), simulated=simulated)
+
+
+def _placeable(point: _Point) -> bool:
+    """A log axis has no place for a zero or unknown cost."""
+    return point.cost is not None and point.quality is not None and point.cost > 0
+
+
+def _accuracy_axis(ax: Axes, points: list[_Point]) -> None:
+    values = [p.quality * 100 for p in points if p.quality is not None]
+    values += [v * 100 for p in points if p.ci is not None for v in p.ci]
+    low, high = accuracy_range(values)
+    # Room outside the range so a marker at 0% or 100% is not cut in half by the axes' edge,
+    # while the ticks stay within it.
+    room = 0.04 * (high - low)
+    ax.set_ylim(low - room, high + room)
+    ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    ax.set_yticks([t for t in ticks if low - 1e-9 <= t <= high + 1e-9])
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+
+
+def _cost_quality_title(points: list[_Point], frontier: bool) -> str:
+    autos = any(is_auto(p.arm) for p in points)
+    fixed = any(not is_auto(p.arm) for p in points)
+    if autos and frontier:
+        return "Cost vs quality: auto arms (stars) against the fixed models' frontier"
+    if autos and fixed:
+        return "Cost vs quality: auto arms (stars) and fixed models"
+    if autos:
+        return "Cost vs quality of the auto arms (stars)"
+    if frontier:
+        return "Cost vs quality: fixed models and their Pareto frontier"
+    return "Cost vs quality per arm"
 
 
 def _draw_point(
@@ -298,12 +347,10 @@ def _per_1k(part: Part) -> dict[str, tuple[float, int]]:
     return out
 
 
-def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 10 else f"${value:.3g}"
-
-
 @chart
-def cost_per_1k(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+def cost_per_1k(
+    sources: Sources, palette: Palette, simulated: bool = False
+) -> Figure | Note | None:
     """Bars of USD per 1,000 requests per arm, one bar per run within each arm's group."""
     register_arms(sources, palette)
     per_run = [_per_1k(part) for _, part in sources]
@@ -311,6 +358,11 @@ def cost_per_1k(sources: Sources, palette: Palette, simulated: bool = False) -> 
     arms += [a for values in per_run for a in values if a not in arms]
     arms = [a for a in arms if any(a in values for values in per_run)]
     if not arms:
+        failed = failed_note(sources, "cost to show")
+        if failed is not None:
+            return failed
+        if any(len(part.records) for _, part in sources):
+            return Note("no answer has a known cost: the target reported none, no price is known")
         return None
     overlay = len(sources) > 1
     fig, (ax,) = new_figure(size=(min(12.0, max(7.0, 1.2 * len(arms) * len(sources) + 3)), 4.6))
@@ -335,7 +387,7 @@ def cost_per_1k(sources: Sources, palette: Palette, simulated: bool = False) -> 
                 label=series_label(arm, n, run_label if overlay else None),
             )
             ax.annotate(
-                _usd(value),
+                format_money(value),
                 (xpos, value),
                 xytext=(0, 2),
                 textcoords="offset points",
@@ -343,7 +395,9 @@ def cost_per_1k(sources: Sources, palette: Palette, simulated: bool = False) -> 
                 va="bottom",
                 fontsize=7,
             )
-    ax.set_xticks(range(len(arms)), arms)
+    # Slanted when many: side by side, long model names overrun one another.
+    slant = {"rotation": 30, "ha": "right"} if len(arms) * len(sources) > 6 else {}
+    ax.set_xticks(range(len(arms)), arms, **slant)
     ax.set_xlabel("arm")
     ylabel = "cost per 1,000 requests (USD)"
     if log_if_wide(ax, np.array(heights), axis="y"):
@@ -351,5 +405,6 @@ def cost_per_1k(sources: Sources, palette: Palette, simulated: bool = False) -> 
     ax.set_ylabel(ylabel)
     ax.set_title("mean over the requests with a known cost (n in the legend)")
     ax.margins(y=0.12)
+    money_axis(ax, "y")
     legend_outside([ax])
     return finish(fig, "Cost per 1,000 requests per arm", simulated=simulated)

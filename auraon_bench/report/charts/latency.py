@@ -18,11 +18,14 @@ from auraon_bench.analysis.load_summary import ArmSummary
 from auraon_bench.analysis.records import latency_column, tpot_column, ttft_column
 from auraon_bench.analysis.stats import finite
 from auraon_bench.report.charts.base import (
+    Note,
     Series,
     Sources,
     arm_order,
     chart,
+    clip_axis,
     ecdf,
+    failed_note,
     finish,
     format_n,
     iter_series,
@@ -46,52 +49,86 @@ def _samples(series: Series) -> dict[str, np.ndarray]:
     }
 
 
+def _streamed(sources: Sources) -> bool:
+    """Whether any part asked for streamed answers (its manifest's options, else its records)."""
+    for _, part in sources:
+        option = part.options.get("stream")
+        if option is None and "stream" in part.records.columns:
+            option = bool(part.records["stream"].fillna(False).astype(bool).any())
+        if option is None or option:
+            return True
+    return False
+
+
+def _why_no_ttft(sources: Sources, needs: str) -> str:
+    """Why no attempt has a TTFT; ``needs`` opens the sentence ("it needs", "both need")."""
+    if not _streamed(sources):
+        return f"{needs} streamed answers and this run did not stream (--no-stream)"
+    return "no ok attempt reported a first token"
+
+
 @chart
-def latency_cdf(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
-    """Empirical CDFs per arm of TTFT (ms) and end-to-end latency (s); ok, non-warm-up attempts."""
+def latency_cdf(
+    sources: Sources, palette: Palette, simulated: bool = False
+) -> Figure | Note | None:
+    """Empirical CDFs per arm of TTFT (ms) and end-to-end latency (s); ok, non-warm-up attempts.
+
+    A panel with no values at all (TTFT of a run that did not stream) is left out and the figure
+    says why; a long tail is cut at a stated percentile, with the attempts beyond it counted.
+    """
     register_arms(sources, palette)
+    failed = failed_note(sources, "latency to show")
+    if failed is not None:
+        return failed
     series = [(s, _samples(s)) for s in iter_series(sources, ok_only=True)]
-    if not any(v["ttft_ms"].size or v["latency_s"].size for _, v in series):
+    panels = _with_data(
+        series,
+        ("ttft_ms", "TTFT", "ms", "time to first token"),
+        ("latency_s", "end-to-end latency", "s", "end-to-end latency of one attempt"),
+    )
+    if not panels:
         return None
-    fig, (ax_ttft, ax_lat) = new_figure(ncols=2, sharey=True)
-    panels = ((ax_ttft, "ttft_ms", "TTFT (ms)"), (ax_lat, "latency_s", "end-to-end latency (s)"))
-    for ax, key, xlabel in panels:
-        pooled = [v[key] for _, v in series if v[key].size]
-        for s, values in series:
-            if not values[key].size:
-                continue
-            x, y = ecdf(values[key])
+    fig, axes = new_figure(ncols=len(panels), sharey=True)
+    for ax, (key, name, unit, title) in zip(axes, panels, strict=True):
+        samples = [(s, v[key]) for s, v in series if v[key].size]
+        for s, values in samples:
+            x, y = ecdf(values)
             ax.step(
                 x,
                 y,
                 where="post",
                 color=palette.colour(s.arm),
                 linestyle=s.linestyle,
-                label=s.label(values[key].size),
+                label=s.label(values.size),
             )
-        for p in _PERCENT_GUIDES:
-            ax.axhline(p, color="#999999", linewidth=0.7, linestyle=(0, (1, 2)), zorder=0)
-            ax.annotate(
-                f"p{p:g}",
-                (0.0, p),
-                xycoords=("axes fraction", "data"),
-                xytext=(2, 2),
-                textcoords="offset points",
-                fontsize=7,
-                color="#777777",
-            )
-        if pooled:
-            log = log_if_wide(ax, np.concatenate(pooled))
-            if log:
-                xlabel = xlabel.replace(")", ", log scale)")
-        ax.set_xlabel(xlabel)
+        _percent_guides(ax)
+        log = log_if_wide(ax, np.concatenate([v for _, v in samples]))
+        xlabel = f"{name} ({unit}, log scale)" if log else f"{name} ({unit})"
+        cut = clip_axis(ax, [v for _, v in samples], "x", unit)
+        ax.set_xlabel(f"{xlabel}\n{cut}" if cut else xlabel)
         ax.set_ylim(0, 101)
+        ax.set_title(title)
         # Each panel has its own legend because a series' n can differ between the panels.
         ax.legend(loc="lower right")
-    ax_ttft.set_ylabel("attempts at or below x (%)")
-    ax_ttft.set_title("time to first token")
-    ax_lat.set_title("end-to-end latency of one attempt")
-    return finish(fig, "Latency CDF per arm (ok, non-warm-up attempts)", simulated=simulated)
+    axes[0].set_ylabel("attempts at or below x (%)")
+    title = "Latency CDF per arm (ok, non-warm-up attempts)"
+    if panels[0][0] != "ttft_ms":
+        title += f"\nTTFT not shown: {_why_no_ttft(sources, 'it needs')}"
+    return finish(fig, title, simulated=simulated)
+
+
+def _percent_guides(ax: Axes) -> None:
+    for p in _PERCENT_GUIDES:
+        ax.axhline(p, color="#999999", linewidth=0.7, linestyle=(0, (1, 2)), zorder=0)
+        ax.annotate(
+            f"p{p:g}",
+            (0.0, p),
+            xycoords=("axes fraction", "data"),
+            xytext=(2, 2),
+            textcoords="offset points",
+            fontsize=7,
+            color="#777777",
+        )
 
 
 def _box(ax: Axes, position: float, values: np.ndarray, colour: str, linestyle: str) -> None:
@@ -120,33 +157,44 @@ def _box(ax: Axes, position: float, values: np.ndarray, colour: str, linestyle: 
 @chart
 def ttft_tpot_distribution(
     sources: Sources, palette: Palette, simulated: bool = False
-) -> Figure | None:
-    """Box plots per arm of TTFT (ms) and TPOT (ms/token), outliers drawn (beyond 1.5 IQR)."""
+) -> Figure | Note | None:
+    """Box plots per arm of TTFT (ms) and TPOT (ms/token), outliers drawn (beyond 1.5 IQR).
+
+    Both need streamed answers: a run that did not stream gets a note instead. A TPOT panel
+    with no value (every answer a single token) is left out and the figure says so.
+    """
     register_arms(sources, palette)
+    failed = failed_note(sources, "latency to show")
+    if failed is not None:
+        return failed
     series = [(s, _samples(s)) for s in iter_series(sources, ok_only=True)]
-    if not any(v["ttft_ms"].size or v["tpot_ms"].size for _, v in series):
+    if not series:
         return None
-    fig, (ax_ttft, ax_tpot) = new_figure(ncols=2)
-    panels = (
-        (ax_ttft, "ttft_ms", "TTFT (ms)", "time to first token"),
-        (ax_tpot, "tpot_ms", "TPOT (ms/token)", "time per output token (answers of 2+ tokens)"),
+    if not any(v["ttft_ms"].size for _, v in series):
+        return Note(f"not measured: {_why_no_ttft(sources, 'both need')}")
+    panels = _with_data(
+        series,
+        ("ttft_ms", "TTFT", "ms", "time to first token"),
+        ("tpot_ms", "TPOT", "ms/token", "time per output token (answers of 2+ tokens)"),
     )
+    fig, axes = new_figure(ncols=len(panels))
     overlay = len(sources) > 1
-    for ax, key, ylabel, title in panels:
+    for ax, (key, name, unit, title) in zip(axes, panels, strict=True):
         ticks, labels, pooled = [], [], []
         for position, (s, values) in enumerate(series, start=1):
             sample = values[key]
-            name = f"{s.arm}\n{s.run_label}" if overlay else s.arm
+            arm = f"{s.arm}\n{s.run_label}" if overlay else s.arm
             ticks.append(position)
-            labels.append(f"{name}\n({format_n(sample.size)})")
+            labels.append(f"{arm}\n({format_n(sample.size)})")
             if sample.size:
                 _box(ax, position, sample, palette.colour(s.arm), s.linestyle)
                 pooled.append(sample)
-        ax.set_xticks(ticks, labels, fontsize=7.5)
+        ax.set_xticks(ticks, labels, fontsize=7.5, rotation=30 if len(series) > 5 else 0)
         ax.set_xlim(0.4, len(series) + 0.6)
-        if pooled and log_if_wide(ax, np.concatenate(pooled), axis="y"):
-            ylabel = ylabel.replace(")", ", log scale)")
-        ax.set_ylabel(ylabel)
+        log = log_if_wide(ax, np.concatenate(pooled), axis="y")
+        ax.set_ylabel(f"{name} ({unit}, log scale)" if log else f"{name} ({unit})")
+        # Under the arms' names: a title this long would run into the next panel's.
+        ax.set_xlabel(clip_axis(ax, pooled, "y", unit.split("/")[0], sep=":\n"))
         ax.set_title(title)
     # Boxes have no legend entries of their own; proxies give each arm (and run) its key.
     proxies = [
@@ -160,8 +208,11 @@ def ttft_tpot_distribution(
     ]
     # The reading key goes in the legend title: notes under the axes collide with tick labels.
     key = "ok attempts\nbox: quartiles, median\nwhiskers: 1.5 IQR\ncircles: outliers"
-    legend_outside([ax_tpot], handles=proxies, title=key)
-    return finish(fig, "TTFT and TPOT distributions per arm", simulated=simulated)
+    legend_outside([axes[-1]], handles=proxies, title=key)
+    title = "TTFT and TPOT distributions per arm"
+    if len(panels) == 1:
+        title += "\nTPOT not shown: no answer had 2 or more tokens"
+    return finish(fig, title, simulated=simulated)
 
 
 def _number(value: float | None) -> float:
@@ -241,3 +292,8 @@ def _annotate_rate_limited(
                 fontsize=7,
                 color=colour,
             )
+
+
+def _with_data(series: list, *panels: tuple[str, str, str, str]) -> list[tuple[str, str, str, str]]:
+    """The panels (key, name, unit, title) for which some series has a sample."""
+    return [panel for panel in panels if any(v[panel[0]].size for _, v in series)]

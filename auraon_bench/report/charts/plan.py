@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from auraon_bench.analysis.plan_fit import MINUTE_S, PlanFit, PlanLimit
 from auraon_bench.report.charts.base import (
@@ -85,6 +86,9 @@ def plan_fit_chart(
         low, high = _range([*limits, *(n for _, _, n in needs)])
         ax.set_yscale("log")
         ax.set_ylim(low, high)
+        # "100k" and "2M" as on the plans' price pages, not 10^5 and 2x10^6.
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         _bars(ax, limits, low, high)
         for j, (label, fit, needed) in enumerate(needs):
             if needed <= 0:

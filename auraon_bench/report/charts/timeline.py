@@ -4,7 +4,8 @@ Time is seconds since run start (the records' monotonic clock). All runs of one 
 same bins, sized from the longest run, so overlaid runs are compared bin for bin; a run's series
 stops at its own last bin. Completions are binned by ``t_done`` (when the client got them),
 errors by ``t_sent`` (when the request that failed was sent, i.e. the load that caused it).
-Warm-up rows are left out, as in every other figure of the report.
+Warm-up rows are left out, as in every other figure of the report. Bins are a round width
+sized to the run (:func:`~auraon_bench.report.charts.scales.bin_width`), stated on the x axis.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from matplotlib.ticker import MaxNLocator
 from auraon_bench.analysis.records import column, latency_column, measured, ok_mask
 from auraon_bench.report.charts.base import (
     NEUTRAL,
+    Note,
     Series,
     Sources,
     bin_counts,
+    bin_note,
     chart,
+    counted,
+    failed_note,
     finish,
     format_n,
-    format_seconds,
     iter_series,
     legend_outside,
     mark_stages,
@@ -33,6 +37,8 @@ from auraon_bench.report.charts.base import (
     time_bins,
 )
 from auraon_bench.report.palette import Palette
+
+MIN_COMPLETIONS = 3  # a rate over time from fewer completions is a dot or two, not a trend
 
 
 def _run_end(sources: Sources, name: str) -> dict[int, float]:
@@ -70,22 +76,34 @@ def _median_per_bin(times: np.ndarray, values: np.ndarray, edges: np.ndarray) ->
 @chart
 def throughput_timeline(
     sources: Sources, palette: Palette, simulated: bool = False
-) -> Figure | None:
-    """Completed (ok) requests/s per time bin by ``t_done``, and median latency per bin, per arm."""
+) -> Figure | Note | None:
+    """Completed (ok) requests/s per time bin by ``t_done``, and median latency per bin, per arm.
+
+    Bins are a round width sized to the run, stated in the x label; each bin's rate is its count
+    over its own width, so a shorter last bin is not shown at a fraction of its true rate.
+    """
     register_arms(sources, palette)
+    failed = failed_note(sources, "throughput to show")
+    if failed is not None:
+        return failed
     series = list(iter_series(sources, ok_only=True))
+    completed = sum(int(np.isfinite(column(s.rows, "t_done")).sum()) for s in series)
+    if 0 < completed < MIN_COMPLETIONS:
+        return Note(
+            f"only {counted(completed, 'completed request')}: too few for a rate over time "
+            "(the tables have its figures)"
+        )
     ends = _run_end(sources, "t_done")
     edges = _shared_edges(series, ends)
     if edges is None:
         return None
-    width = float(edges[1] - edges[0])
     fig, (ax_rate, ax_lat) = new_figure(ncols=2, sharex=True)
     for s in series:
         own = _own_edges(edges, ends[s.run_index])
         done = column(s.rows, "t_done")
         colour = palette.colour(s.arm)
         label = s.label(int(np.isfinite(done).sum()))
-        rates = bin_counts(done, own) / width
+        rates = bin_counts(done, own) / np.diff(own)
         ax_rate.stairs(
             rates,
             own,
@@ -110,11 +128,11 @@ def throughput_timeline(
         for ax in (ax_rate, ax_lat):
             mark_stages(ax, sources[0][1].records)
     ax_rate.set_ylabel("completed requests/s (ok)")
-    ax_rate.set_title(f"throughput per {format_seconds(width)} bin, by completion time")
+    ax_rate.set_title("throughput per bin, by completion time")
     ax_lat.set_ylabel("median end-to-end latency (s)")
     ax_lat.set_title("median latency of the requests completed in each bin")
     for ax in (ax_rate, ax_lat):
-        ax.set_xlabel("time since run start (s)")
+        ax.set_xlabel(f"time since run start (s), {bin_note(edges)}")
         ax.set_ylim(bottom=0)
         ax.set_xlim(0, edges[-1])
     legend_outside([ax_rate], on=ax_lat)
@@ -130,12 +148,21 @@ def _error_kinds(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return limited, other
 
 
+_PANELS = (
+    ("429", "rate-limited (HTTP 429)", "no 429"),
+    ("other", "other errors (HTTP errors, timeouts, connection, protocol)", "no other error"),
+)
+
+
 @chart
-def errors_timeline(sources: Sources, palette: Palette, simulated: bool = False) -> Figure | None:
+def errors_timeline(
+    sources: Sources, palette: Palette, simulated: bool = False
+) -> Figure | Note | None:
     """429s and other errors per time bin (by ``t_sent``), per arm.
 
-    No errors at all still gives a figure, titled "no errors (n=...)": zero is a finding, and the
-    flat zero lines show over which span it held.
+    Only the kinds that happened get a panel, and the title says which did not; a run without a
+    single failed attempt gets a note saying so, with its count of attempts, instead of a chart
+    of flat zeros.
     """
     register_arms(sources, palette)
     series = list(iter_series(sources))
@@ -143,54 +170,51 @@ def errors_timeline(sources: Sources, palette: Palette, simulated: bool = False)
     edges = _shared_edges(series, ends)
     if edges is None:
         return None
-    width = float(edges[1] - edges[0])
-    fig, (ax_429, ax_other) = new_figure(ncols=2, sharex=True, sharey=True)
-    totals = {"429": 0, "other": 0, "attempts": 0}
-    for s in series:
+    # Per series: the masks of its rate-limited attempts and of its other failures.
+    masks = [dict(zip(("429", "other"), _error_kinds(s.rows), strict=True)) for s in series]
+    totals = {kind: sum(int(m[kind].sum()) for m in masks) for kind in ("429", "other")}
+    attempts = sum(len(s.rows) for s in series)
+    if not any(totals.values()):
+        return Note(f"no failed attempt and no 429 in {counted(attempts, 'attempt')}")
+    panels = [panel for panel in _PANELS if totals[panel[0]]]
+    fig, axes = new_figure(ncols=len(panels), sharex=True, sharey=True)
+    for s, mask in zip(series, masks, strict=True):
         own = _own_edges(edges, ends[s.run_index])
         sent = column(s.rows, "t_sent")
-        limited, other = _error_kinds(s.rows)
-        totals["429"] += int(limited.sum())
-        totals["other"] += int(other.sum())
-        totals["attempts"] += len(s.rows)
-        colour = palette.colour(s.arm)
-        for ax, mask in ((ax_429, limited), (ax_other, other)):
+        for ax, (kind, _, _) in zip(axes, panels, strict=True):
             ax.stairs(
-                bin_counts(sent[mask], own),
+                bin_counts(sent[mask[kind]], own),
                 own,
-                color=colour,
+                color=palette.colour(s.arm),
                 linestyle=s.linestyle,
                 linewidth=1.6,
                 baseline=None,
                 label=s.label(len(s.rows)),
             )
     if len(sources) == 1:
-        for ax in (ax_429, ax_other):
+        for ax in axes:
             mark_stages(ax, sources[0][1].records)
-    _label_axes(ax_429, ax_other, width, edges)
-    legend_outside([ax_429], on=ax_other, title="attempts")
-    n = format_n(totals["attempts"])
-    if totals["429"] + totals["other"] == 0:
-        title = f"Errors over time: no errors ({n} attempts)"
-    else:
-        title = (
-            f"Errors over time: {totals['429']:,} rate-limited (429), "
-            f"{totals['other']:,} other ({n} attempts)"
-        )
+    for ax, (_, title, _) in zip(axes, panels, strict=True):
+        ax.set_title(title)
+    _label_axes(axes, edges)
+    axes[0].set_ylabel("failed attempts per bin (count)")
+    legend_outside(axes, title="attempts")
+    title = (
+        f"Errors over time: {totals['429']:,} rate-limited (429), {totals['other']:,} other "
+        f"({format_n(attempts)} attempts)"
+    )
+    missing = [absent for kind, _, absent in _PANELS if not totals[kind]]
+    if missing:
+        title += f"\nnot drawn: {missing[0]} in the whole run"
     return finish(fig, title, simulated=simulated)
 
 
-def _label_axes(ax_429: Axes, ax_other: Axes, width: float, edges: np.ndarray) -> None:
-    ax_429.set_title("rate-limited (HTTP 429)")
-    ax_other.set_title("other errors (HTTP errors, timeouts, connection, protocol)")
-    ax_429.set_ylabel(f"failed attempts per {format_seconds(width)} bin (count)")
-    for ax in (ax_429, ax_other):
-        ax.set_xlabel("send time since run start (s)")
+def _label_axes(axes: list[Axes], edges: np.ndarray) -> None:
+    top = max(1.0, *(ax.get_ylim()[1] for ax in axes))  # the panels share their y axis
+    for ax in axes:
+        ax.set_xlabel(f"send time since run start (s), {bin_note(edges)}")
         ax.set_xlim(0, edges[-1])
-        # At least 0..1 so that an all-zero series sits on the bottom edge, visibly at zero,
-        # instead of in the middle of an autoscaled -0.05..0.05 axis.
-        # The small negative margin lifts the zero lines off the spine, where they would hide.
-        top = max(1.0, ax.get_ylim()[1])
+        # The small negative margin lifts the zero stretches off the spine, where they would hide.
         ax.set_ylim(-0.04 * top, top * 1.05)
         ax.axhline(0, color=NEUTRAL, linewidth=0.6, zorder=0)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
