@@ -22,9 +22,7 @@ Retries are not counted (a failed attempt is usually not billed; ``--max-cost`` 
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,14 +50,10 @@ def _message_text(message: Mapping[str, Any]) -> str:
     return ""
 
 
-@functools.cache
 def _o200k() -> Callable[[str], int]:
-    with warnings.catch_warnings():  # its loader uses a deprecated importlib.resources call
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import bpe_openai  # a Rust tokenizer with its vocabularies built in: no download
+    from auraon_bench.data.tokenizers import get_tokenizer
 
-        encoding = bpe_openai.get_encoding("o200k_base")
-    return lambda text: len(encoding.encode_ordinary(text))
+    return get_tokenizer("o200k_base").count
 
 
 @dataclass(frozen=True)
