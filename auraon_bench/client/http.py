@@ -234,11 +234,7 @@ class MeasuringClient:
             _fail(record, "timeout", "total", f"no complete answer within {self.timeouts.total:g}s")
         if record.t_done is None:  # abandoned: when the attempt ended, as the schema says
             record.t_done = self.seconds(time.perf_counter_ns())
-        t_sent = timing.sent_ns or t_start  # never written to a connection: the attempt start
-        record.t_sent = self.seconds(t_sent)
-        record.connection_reused = timing.reused
-        if timing.connect_ns is not None:
-            record.connect_s = timing.connect_ns / NS
+        t_sent = self._stamp_send(record, timing, t_start)
         if response is not None:
             try:
                 self._fill_from_response(
@@ -260,13 +256,18 @@ class MeasuringClient:
         stream: bool,
     ) -> None:
         """What an attempt cut in flight had measured: its send, and a stream's events."""
-        t_sent = timing.sent_ns or t_start
+        t_sent = self._stamp_send(record, timing, t_start)
+        if stream and record.http_status == 200:
+            self._stream_timings(record, state, t_sent)
+
+    def _stamp_send(self, record: RequestRecord, timing: SendTiming, t_start: int) -> int:
+        """Record when and how the request went out; returns the send time (ns)."""
+        t_sent = timing.sent_ns or t_start  # never written to a connection: the attempt start
         record.t_sent = self.seconds(t_sent)
         record.connection_reused = timing.reused
         if timing.connect_ns is not None:
             record.connect_s = timing.connect_ns / NS
-        if stream and record.http_status == 200:
-            self._stream_timings(record, state, t_sent)
+        return t_sent
 
     async def _read_body(self, response: RawResponse, t_headers: int) -> tuple[bytes, int]:
         """The whole body and the arrival of its last byte (``t_headers`` when it is empty)."""

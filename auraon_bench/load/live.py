@@ -72,7 +72,7 @@ class LiveStats:
         return (time.process_time() - self.cpu_started) / elapsed if elapsed > 0 else 0.0
 
 
-class Interrupts:
+class InterruptibleRun:
     """The signal protocol the load runner and the worker pool share: the first Ctrl-C (or
     SIGTERM) stops the run, the next ends the grace period at once. Subclasses provide
     ``stop(reason)`` and ``hurry()`` and set ``interrupted = False`` when constructed."""

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import anyio
 
 from auraon_bench.errors import AuraonBenchError, WorkerError
-from auraon_bench.load.live import Interrupts, LiveStats
+from auraon_bench.load.live import InterruptibleRun, LiveStats
 from auraon_bench.load.worker import PipeLink, WorkerJob, WorkerReport
 
 READY_TIMEOUT_S = 120.0  # spawning Python and importing pandas/pyarrow on a busy machine
@@ -73,7 +73,7 @@ class _Worker:
         return self.report is not None or self.failure is not None
 
 
-class WorkerPool(Interrupts):
+class WorkerPool(InterruptibleRun):
     def __init__(
         self,
         jobs: Sequence[WorkerJob],

@@ -40,7 +40,7 @@ from auraon_bench.client.wire import chat_body
 from auraon_bench.data.prompts import Prompt
 from auraon_bench.errors import AuraonBenchError
 from auraon_bench.load.arrivals import Schedule, ScheduledRequest
-from auraon_bench.load.live import Interrupts, LiveStats
+from auraon_bench.load.live import InterruptibleRun, LiveStats
 from auraon_bench.load.retry import RetryPolicy
 from auraon_bench.load.split import Shard, closed_loop_workers, with_id_offsets
 from auraon_bench.results.schema import RequestRecord
@@ -71,7 +71,7 @@ class RunnerConfig:
     stage_start: Callable[[int], Awaitable[int]] | None = None
 
 
-class LoadRunner(Interrupts):
+class LoadRunner(InterruptibleRun):
     def __init__(
         self,
         client: MeasuringClient,
