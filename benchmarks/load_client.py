@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,40 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 sys.path.insert(0, str(ROOT))
-from proc_tools import free_port, machine, wait_for_port  # noqa: E402
-
-
-class RefServer:
-    """The yardstick server on core 0; stopped (SIGTERM) on exit."""
-
-    def __init__(self, path: Path, *args: str) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["taskset", "-c", "0", PY, str(path), str(self.port), *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if not wait_for_port(self.port):
-            self.close()
-            raise SystemExit(f"refserver did not start on port {self.port}")
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def close(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    def __enter__(self) -> RefServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
+from proc_tools import RefServer, machine  # noqa: E402
 
 # --- the minimal bare-aiohttp client (runs in a child process on core 1) ----------------------
 BARE = r"""

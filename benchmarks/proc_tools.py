@@ -5,15 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import signal
 import socket
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auraon_bench.load.arrivals import ScheduleSpec
-from auraon_bench.load.session import planned_requests
+from auraon_bench.load.arrivals import ScheduleSpec, build_schedule
 
 
 def free_port() -> int:
@@ -55,8 +56,9 @@ def children(pid: int) -> list[int]:
 
 
 def scheduled(rate: float, duration: float) -> int:
-    """Requests of a constant-rate schedule, as the load command counts them."""
-    return planned_requests(ScheduleSpec(profile="constant", rate=rate, duration=duration)) or 0
+    """Requests of a constant-rate schedule: the seeded schedule's own length."""
+    spec = ScheduleSpec(profile="constant", rate=rate, duration=duration)
+    return build_schedule(spec, ("-",), 1).n_requests or 0
 
 
 def machine() -> dict[str, Any]:
@@ -75,3 +77,36 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
     }
+
+
+class RefServer:
+    """The yardstick server on core 0; stopped (SIGTERM) on exit."""
+
+    def __init__(self, path: Path, *args: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", "0", sys.executable, str(path), str(self.port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if not wait_for_port(self.port):
+            self.close()
+            raise SystemExit(f"refserver did not start on port {self.port}")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def close(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> RefServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -69,8 +69,6 @@ from auraon_bench.data.prompts import synthetic_prompts  # noqa: E402
 from auraon_bench.emulator.gateway import GatewayHeaders  # noqa: E402
 from auraon_bench.emulator.protocol import ApiError, parse_chat_request  # noqa: E402
 from auraon_bench.emulator.server import EmulatorConfig, build_gateway  # noqa: E402
-from auraon_bench.load.arrivals import ScheduleSpec  # noqa: E402
-from auraon_bench.load.session import planned_requests  # noqa: E402
 
 API_KEY, MODEL = "br-demo-enterprise", "gpt-4o"
 INPUT_TOKENS, OUTPUT_TOKENS = 128, 32
@@ -664,10 +662,10 @@ def main() -> int:
         )
 
     expected_n = scheduled(args.rate, duration)
-    planned = planned_requests(ScheduleSpec(profile="constant", rate=args.rate, duration=duration))
+    planned = scheduled(args.rate, duration)
     if planned != expected_n:
         notes.append(
-            f"auraon_bench.load.session.planned_requests() says {planned:,} for this "
+            f"the seeded schedule has {planned:,} for this "
             f"schedule, which sends {expected_n:,} (offsets i/R in [0, duration)); it "
             "feeds the cost estimate printed before the run"
         )

@@ -44,6 +44,9 @@ ARM_KEYS = [
     "ttlt_s",
     "connect_s",
     "connection_reused_share",
+    "cache",
+    "conversations",
+    "output_caps",
 ]
 PERCENTILE_FIELDS = ["ttft_s", "tpot_s", "itl_s", "latency_s", "output_tokens_per_s"]
 PERCENTILE_FIELDS += ["gateway_overhead_s", "schedule_lag_s", "ttlt_s", "connect_s"]
@@ -392,12 +395,14 @@ def test_connection_setup_and_reuse_in_the_summary() -> None:
 def test_an_arm_summary_without_the_newer_fields_still_builds() -> None:
     """summary.json files written before ttlt_s and the connection figures existed."""
     s = summarize_arm(two_arms())
-    newer = ("ttlt_s", "connect_s", "connection_reused_share")
+    newer = ("ttlt_s", "connect_s", "connection_reused_share", "cache", "conversations")
+    newer += ("output_caps",)
     older = {f: getattr(s, f) for f in ARM_KEYS if f not in newer}
     rebuilt = ArmSummary(**older)
     assert rebuilt.ttlt_s.n == 0 and rebuilt.connect_s.n == 0
     assert rebuilt.connection_reused_share is None
-    assert list(ARM_KEYS[-3:]) == list(newer)  # appended at the end of the dataclass
+    assert rebuilt.cache is None and rebuilt.conversations is None and rebuilt.output_caps is None
+    assert list(ARM_KEYS[-6:]) == list(newer)  # appended at the end of the dataclass
 
 
 def test_vllm_tpot_is_vllms_formula_and_the_summary_tpot_ends_at_the_last_token() -> None:

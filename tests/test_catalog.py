@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import auraon_bench
-from auraon_bench.catalog import AUTO_MODES, Price, PriceTable, load_catalog
+from auraon_bench.catalog import AUTO_MODES, Price, PriceTable, PromptCachePolicy, load_catalog
 from auraon_bench.errors import CatalogError
+from auraon_bench.prices.table import genai_quote
 
 PACKAGE = Path(auraon_bench.__file__).resolve().parent
 # Subpackages that must stand without the emulator: the measuring client, the analysis, and the
@@ -42,6 +43,68 @@ def test_cost_is_usage_times_catalog_price() -> None:
     assert catalog.models["gpt-4o"].cost_usd(1000, 500) == pytest.approx(0.0025 + 0.005)
     # claude-opus-4: $15 in, $75 out
     assert catalog.models["claude-opus-4"].cost_usd(2_000_000, 0) == pytest.approx(30.0)
+
+
+def test_cached_prompt_tokens_are_billed_at_the_cache_read_price() -> None:
+    gpt = load_catalog().models["gpt-4o"]  # $2.50 in, $1.25 cached, $10 out
+    assert gpt.cost_usd(2000, 100, cached_tokens=1024) == pytest.approx(
+        (976 * 2.5 + 1024 * 1.25 + 100 * 10) / 1e6
+    )
+    assert gpt.cost_usd(2000, 100, cached_tokens=5000) == gpt.cost_usd(2000, 100, 2000)
+    assert gpt.cost_usd(2000, 100, cached_tokens=-3) == gpt.cost_usd(2000, 100)
+
+
+def test_prompt_cache_tokenizer_and_cache_price_defaults_and_overrides(tmp_path: Path) -> None:
+    base = load_catalog()
+    assert base.defaults.tokenizer == "o200k_base"
+    assert base.defaults.prompt_cache == PromptCachePolicy(1024, 128, 300.0)
+    assert all(m.prompt_cache == base.defaults.prompt_cache for m in base.models.values())
+    assert all(m.tokenizer == "o200k_base" for m in base.models.values())
+    overlay = tmp_path / "cache.toml"
+    overlay.write_text(
+        '[meta]\nextends = "builtin"\n[defaults.prompt_cache]\nttl_s = 600\n'
+        '[models."gpt-4o"]\nprompt_cache = false\ntokenizer = "cl100k_base"\n'
+        '[models."gpt-4o-mini".prompt_cache]\nmin_tokens = 2048\n'
+    )
+    changed = load_catalog(overlay)
+    assert changed.models["gpt-4o"].prompt_cache is None
+    assert changed.models["gpt-4o"].tokenizer == "cl100k_base"
+    assert changed.models["gpt-4o-mini"].prompt_cache == PromptCachePolicy(2048, 128, 600.0)
+    assert changed.models["claude-opus-4"].prompt_cache == PromptCachePolicy(1024, 128, 600.0)
+    # A catalog of its own that gives no cache price: half the input price.
+    own = tmp_path / "own.toml"
+    own.write_text(
+        "[models.m]\ninput_per_mtok = 3.0\noutput_per_mtok = 6.0\ncontext = 1000\nttft_s = 0.1\n"
+        "output_tok_s = 10\nskill.default = [1, 1, 1]\n"
+        "[routing.modes.auto]\n"
+        + "".join(f'{tier} = ["m"]\n' for tier in ("SIMPLE", "MEDIUM", "COMPLEX", "REASONING"))
+        + 'AGENTIC = ["m"]\n'
+    )
+    model = load_catalog(own).models["m"]
+    assert model.cache_read_per_mtok == 1.5 and model.prompt_cache == PromptCachePolicy()
+
+
+def test_cache_read_prices_match_genai_prices_or_the_documented_rule() -> None:
+    """Each model genai-prices knows has its cache-read price; the others follow the rule in
+    catalog.toml: the discount of the same provider's known models, else half the input."""
+    catalog = load_catalog()
+    known: dict[str, float] = {}
+    for model in catalog.models.values():
+        quote = genai_quote(model.id)
+        if quote is not None and quote.price.cache_read_per_mtok is not None:
+            known[model.id] = quote.price.cache_read_per_mtok
+            assert model.cache_read_per_mtok == pytest.approx(known[model.id]), model.id
+    assert {"gpt-4o", "gpt-4o-mini", "claude-opus-4", "gemini-2.5-flash"} <= set(known)
+    for model in catalog.models.values():
+        if model.id in known:
+            continue
+        ratios = {
+            round(known[m.id] / m.input_per_mtok, 6)
+            for m in catalog.models.values()
+            if m.id in known and m.owned_by == model.owned_by
+        }
+        ratio = ratios.pop() if len(ratios) == 1 else 0.5
+        assert model.cache_read_per_mtok == pytest.approx(model.input_per_mtok * ratio), model.id
 
 
 def test_skill_falls_back_to_default_category() -> None:
@@ -86,6 +149,58 @@ def test_overlay_changes_only_what_it_names(tmp_path: Path) -> None:
         ('[meta]\nextends = "builtin"\n[faults]\nexplode = 0.1\n', "unknown fault"),
         ('[meta]\nextends = "other"\n', "field 'meta.extends'"),
         ("not toml [", "invalid TOML"),
+        (
+            '[meta]\nextends = "builtin"\n[defaults.prompt_cache]\nmin_tokens = 0\n',
+            "field 'defaults.prompt_cache.min_tokens': must be >= 1, got 0",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[defaults.prompt_cache]\nstep_tokens = 1.5\n',
+            "field 'defaults.prompt_cache.step_tokens': must be an integer",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[defaults.prompt_cache]\nttl_s = -1\n',
+            "field 'defaults.prompt_cache.ttl_s': must be >= ",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[defaults.prompt_cache]\nttl = 5\n',
+            "field 'defaults.prompt_cache.ttl': unknown key",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[defaults]\ntokenizer = "gpt2"\n',
+            "field 'defaults.tokenizer': unknown tokenizer 'gpt2' (known: o200k_base,",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[defaults]\nprefil_tok_s = 1\n',
+            "field 'defaults.prefil_tok_s': unknown key",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[models."gpt-4o"]\ntokenizer = "p50k"\n',
+            "field 'models.gpt-4o.tokenizer': unknown tokenizer 'p50k'",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[models."gpt-4o"]\ntokenizer = 5\n',
+            "field 'models.gpt-4o.tokenizer': must be a string",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[models."gpt-4o"]\nprompt_cache = "yes"\n',
+            "field 'models.gpt-4o.prompt_cache': must be a table or false",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[models."gpt-4o".prompt_cache]\nmin_tokens = 0\n',
+            "field 'models.gpt-4o.prompt_cache.min_tokens': must be >= 1, got 0",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[models."gpt-4o"]\ncache_read_per_mtok = 3\n',
+            "field 'models.gpt-4o.cache_read_per_mtok': must be <= 2.5, got 3",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[models."gpt-4o"]\ncache_read_per_mtok = -1\n',
+            "field 'models.gpt-4o.cache_read_per_mtok': must be >= 0",
+        ),
+        (
+            '[meta]\nextends = "builtin"\n[routing.modes.auto]\nsticky = true\n',
+            "field 'routing.modes.auto.sticky': unknown key",
+        ),
     ],
 )
 def test_bad_catalog_names_file_and_field(tmp_path: Path, text: str, fragment: str) -> None:

@@ -39,6 +39,7 @@ NOTES = {
     ("one-arm", "errors-time"),
     ("tiny-costs", "errors-time"),
     *((case, "latency-rate") for case in EDGE_CASES),  # no run here is a sweep
+    *((case, "conversation-turns") for case in EDGE_CASES),  # nor a multi-turn run
 }
 
 
@@ -94,9 +95,10 @@ def test_a_report_prints_a_note_where_a_chart_has_nothing(runs, tmp_path, caplog
     assert "](charts/load-errors-time.png)" in markdown
     html = (out / "index.html").read_text()
     assert re.search(r'<p class="chart-note" id="load-ttft-tpot">TTFT and TPOT: not measured', html)
-    # Every chart block is an image or a note: nothing silently dropped.
+    # Every chart block is an image or a note: nothing silently dropped. A section's chart is
+    # not among them: a run without conversations gets no section, and no note about it.
     kinds = {part.kind for part in run.parts}
-    specs = [spec for spec in charts.CHARTS if spec.applies(kinds)]
+    specs = [spec for spec in charts.CHARTS if spec.applies(kinds) and spec.section is None]
     images = re.findall(r"\]\(charts/load-([a-z0-9-]+)\.png\)", markdown)
     notes = re.findall(r'class="chart-note" id="load-([a-z0-9-]+)"', html)
     assert sorted(images + notes) == sorted(spec.key for spec in specs)

@@ -9,6 +9,7 @@ import httpx
 import orjson
 import pytest
 
+from auraon_bench.data.tokenizers import get_tokenizer
 from auraon_bench.emulator.launcher import EmulatorProcess
 from tests.conftest import FIXTURES
 
@@ -222,10 +223,13 @@ def test_bad_bodies_get_400_naming_the_param(emulator, body: bytes, param: str |
 
 
 def test_context_overflow_on_a_fixed_model_is_400(emulator) -> None:
-    huge = [{"role": "user", "content": "x" * 600_000}]  # ~150k tokens > gpt-4o's 128k
+    huge = [{"role": "user", "content": " word" * 150_000}]
+    tokens = get_tokenizer("o200k_base").chat_tokens(huge)  # how the emulator counts it
+    assert 128_000 < tokens + 1 <= 200_000  # over gpt-4o's window, within claude-opus-4's
     response = post(emulator, {"model": "gpt-4o", "messages": huge, "max_tokens": 1})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
+    assert f"you requested {tokens + 1} tokens" in response.json()["error"]["message"]
     fallback = post(
         emulator,
         {"model": "gpt-4o", "messages": huge, "max_tokens": 1},
@@ -430,7 +434,7 @@ def test_a_failed_request_costs_exactly_one_request() -> None:
             {
                 "model": "llama-3.1-8b",
                 "max_tokens": 1,
-                "messages": [{"role": "user", "content": "x" * 600_000}],
+                "messages": [{"role": "user", "content": " word" * 150_000}],  # 150k tokens
             },
             key="br-demo-starter",
         )

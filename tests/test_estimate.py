@@ -189,7 +189,7 @@ def test_the_confirm_prompt_shows_the_estimate_and_its_basis(emulator) -> None:
     assert result.exit_code != 0 and "--yes" in result.output
     assert "estimated cost up to $" in result.output
     assert "not counting llama-3.1-8b" in result.output
-    assert "prompt tokens: " in result.output and "the Auraon emulator's rule" in result.output
+    assert "prompt tokens: " in result.output and "the Auraon emulator's count" in result.output
     assert "completion tokens: 256, every answer at its max_tokens" in result.output
     assert "prices: genai-prices" in result.output
 

@@ -106,6 +106,16 @@ def test_a_good_file_is_read_into_frozen_settings(tmp_path: Path) -> None:
          "concurrency 2 cannot be shared among 3 workers"),
         (("rate = 5.0\n", 'rate = 5.0\nexecutor = "k8s"\n'), "load.steady.executor", 16,
          "must be one of local, ray"),
+        (("rate = 5.0\n", 'rate = 5.0\ninput_tokens = "gauss:3,1"\n'),
+         "load.steady.input_tokens", 16, "unknown distribution 'gauss'"),
+        (("rate = 5.0\n", "rate = 5.0\nturns = 5000\n"), "load.steady.turns", 16,
+         "must be <= 1024"),
+        (("rate = 5.0\n", 'rate = 5.0\nthink_time = "uniform:2,1"\n'),
+         "load.steady.think_time", 16, "LO"),
+        (("rate = 5.0\n", 'rate = 5.0\ntokenizer = "p50k"\n'), "load.steady.tokenizer", 16,
+         "must be one of"),
+        (("rate = 5.0\n", 'rate = 5.0\noutput_tokens = "file:nope.txt"\n'),
+         "load.steady.output_tokens", 16, "nope.txt"),
     ],
 )  # fmt: skip
 def test_each_mistake_names_file_field_and_line(
@@ -120,6 +130,30 @@ def test_each_mistake_names_file_field_and_line(
         assert exc.line == line
     assert words in str(exc)
     assert "\n" not in str(exc)
+
+
+def test_traffic_keys_take_numbers_and_distributions(tmp_path: Path) -> None:
+    (tmp_path / "lengths.txt").write_text("100\n200\n# a comment\n300\n")
+    text = GOOD.replace(
+        "rate = 5.0\n",
+        'rate = 5.0\ninput_tokens = "file:lengths.txt"\noutput_tokens = "normal:50,5"\n'
+        'turns = 3\nthink_time = "lognormal:0.5,0.2"\ntokenizer = "cl100k_base"\n'
+        "shared_prefix_tokens = 1200\nprefix_groups = 2\nrepeat = 1\n",
+        1,
+    )
+    load = load_experiment(write(tmp_path, text)).loads[0]
+    assert load.input_tokens.kind == "empirical"  # read relative to the experiment file
+    assert load.input_tokens.values == (100.0, 200.0, 300.0)
+    assert load.output_tokens.kind == "normal" and load.turns == 3
+    assert load.think_time.kind == "lognormal" and not load.think_time.integer
+    assert (load.tokenizer, load.shared_prefix_tokens, load.prefix_groups, load.repeat) == (
+        "cl100k_base",
+        1200,
+        2,
+        1,
+    )
+    plain = load_experiment(write(tmp_path, GOOD)).loads[0]
+    assert (plain.input_tokens, plain.turns, plain.think_time) == (128, 1, 0.0)
 
 
 def test_an_api_key_in_the_file_is_refused(tmp_path: Path) -> None:
@@ -159,6 +193,13 @@ def test_every_shipped_experiment_is_valid_and_documented(path: Path) -> None:
     assert all(line.startswith("#") for line in first_lines), "documented at its top"
 
 
-def test_the_shipped_experiments_are_the_documented_five() -> None:
+def test_the_shipped_experiments_are_the_documented_six() -> None:
     names = {p.stem for p in SHIPPED}
-    assert names == {"quickstart", "plan-choice", "routing-eval", "nightly", "rate-limits"}
+    assert names == {
+        "quickstart",
+        "plan-choice",
+        "routing-eval",
+        "nightly",
+        "rate-limits",
+        "chat-sessions",
+    }

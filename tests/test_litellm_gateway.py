@@ -190,3 +190,43 @@ def test_a_prices_file_prices_what_litellm_does_not_in_every_worker(
     expected = (unpriced["prompt_tokens"] * 1.0 + unpriced["completion_tokens"] * 2.0) / 1e6
     assert (unpriced["cost_usd"] - expected).abs().max() < 1e-12
     assert (df[df["arm"] == "fast-mock"]["cost_source"] == "litellm").all()
+
+
+def test_conversations_and_replay_run_against_litellm(
+    litellm_proxy: LiteLLMProxy, tmp_path: Path
+) -> None:
+    """Multi-turn conversations carry LiteLLM's answers into their history, and a timed replay
+    sends its recorded bodies through LiteLLM at their offsets."""
+    out = tmp_path / "chats"
+    result = invoke(
+        "load", *target(litellm_proxy), "--model", "fast-mock", "--turns", "3",
+        "--shared-prefix-tokens", "200", "--input-tokens", "uniform:20,60",
+        "--concurrency", "2", "--requests", "4", "--yes", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    df = read_records(out).sort_values(["session_id", "turn"])
+    assert len(df) == 12 and (df["status"] == "ok").all()
+    assert sorted(set(df["turn"])) == [1, 2, 3] and df["session_id"].nunique() == 4
+    # Each later turn resends the history: the system prompt, LiteLLM's answers, new messages.
+    for _, turns in df.groupby("session_id"):
+        assert turns["prompt_tokens"].is_monotonic_increasing
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["arms"]["fast-mock"]["conversations"]["conversations"] == 4
+    trace = tmp_path / "trace.jsonl"
+    bodies = [
+        {"model": "fast-mock", "messages": [{"role": "user", "content": f"q{i}"}], "max_tokens": 8}
+        for i in range(3)
+    ]
+    trace.write_text(
+        "\n".join(json.dumps({"timestamp": 0.2 * i, "body": b}) for i, b in enumerate(bodies))
+    )
+    replayed = tmp_path / "replay"
+    result = invoke(
+        "load", *target(litellm_proxy), "--replay", str(trace), "--model", "recorded",
+        "--yes", "--out", str(replayed),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    df = read_records(replayed).sort_values("t_scheduled")
+    assert len(df) == 3 and (df["status"] == "ok").all()
+    assert (df["t_scheduled"] - df["t_scheduled"].min()).round(6).tolist() == [0.0, 0.2, 0.4]
+    assert set(df["model_requested"]) == {"fast-mock"} and set(df["max_tokens"]) == {8}

@@ -274,3 +274,35 @@ def test_dataset_prompts_and_their_categories(tmp_path: Path) -> None:
     assert (tool_rows["finish_reason"] == "tool_calls").all()
 
 
+
+
+def test_traffic_flags_take_distributions_and_refuse_nonsense_in_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = run(
+        "--time-scale", "0", "--model", "gpt-4o-mini", "--concurrency", "2", "--requests", "3",
+        "--turns", "uniform:2,3", "--think-time", "0.01", "--input-tokens", "normal:80,10,min=40",
+        "--output-tokens", "lognormal:20,0.3,max=40", "--tokenizer", "cl100k_base",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    df = read_records(out)
+    assert df["session_id"].nunique() == 3 and set(df["turn"]) <= {1, 2, 3}
+    assert (df["max_tokens"] <= 40).all() and df["max_tokens"].nunique() > 1
+    options = manifest(out)["options"]
+    assert options["turns"]["kind"] == "uniform" and options["tokenizer"] == "cl100k_base"
+    assert options["input_tokens"]["text"] == "normal:80,10,min=40"
+    bad = {
+        ("--input-tokens", "gauss:3,4"): "unknown distribution 'gauss'",
+        ("--turns", "2000"): "must be <= 1024",
+        ("--output-tokens", "normal:10,-1"): "SD must be >= 0",
+        ("--think-time", "uniform:3,1"): "LO",
+        ("--input-tokens", "file:missing.txt"): "missing.txt",
+    }
+    for (flag, value), message in bad.items():
+        result = run(flag, value, "--out", str(tmp_path / "never"))
+        assert result.exit_code == 2, (flag, value, result.output)
+        assert message in result.output and flag in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "never").exists()
+    result = run("--replay", str(tmp_path / "x.jsonl"), "--dataset", str(FIXTURES / "sample.jsonl"))
+    assert result.exit_code == 2 and "--replay and --dataset" in result.output

@@ -19,6 +19,7 @@ from matplotlib.patches import Rectangle, StepPatch
 
 from auraon_bench.analysis.plan_fit import PlanFit, PlanLimit, plan_fit
 from auraon_bench.report import charts
+from auraon_bench.report.charts import conversations as conversation_charts
 from auraon_bench.report.charts import cost as cost_charts
 from auraon_bench.report.charts import latency as latency_charts
 from auraon_bench.report.charts import plan as plan_charts
@@ -34,9 +35,13 @@ LOAD_ARMS = ("auto", "gpt-4o-mini")
 
 SPECS = {spec.name: spec for spec in charts.CHARTS}
 FIXTURE_KINDS = ("eval", "load")  # the part kinds the fixture runs below hold
-# (chart, fixture): every chart of the registry, from every fixture run of a kind it is drawn for.
+# (chart, fixture): every chart of the registry, from every fixture run of a kind it is drawn for;
+# a section's chart needs figures the fixtures lack (tests/test_report_conversations.py has them).
 DRAWN = [
-    (spec.name, kind) for spec in charts.CHARTS for kind in FIXTURE_KINDS if kind in spec.kinds
+    (spec.name, kind)
+    for spec in charts.CHARTS
+    for kind in FIXTURE_KINDS
+    if kind in spec.kinds and spec.section is None
 ]
 
 
@@ -337,7 +342,9 @@ def test_the_registry_is_every_chart_once() -> None:
     assert len(set(keys)) == len(keys) and len(SPECS) == len(keys)
     defined = {
         name
-        for module in (cost_charts, latency_charts, plan_charts, timeline_charts)
+        for module in (
+            conversation_charts, cost_charts, latency_charts, plan_charts, timeline_charts
+        )
         for name, value in vars(module).items()
         if inspect.isfunction(value) and value.__module__ == module.__name__
         and hasattr(value, "__wrapped__")  # drawn under the chart style: a chart
@@ -350,6 +357,7 @@ def test_the_registry_is_every_chart_once() -> None:
         assert spec.kinds and spec.kinds <= {"load", "eval", "limits"}
         assert spec.title_for(spec.kinds) in {spec.title, *(t for _, t in spec.kind_titles)}
     assert SPECS["plan_fit_chart"].takes == "fits"
+    assert {spec.section for spec in charts.CHARTS} == {None, "conversations"}
     assert SPECS["errors_timeline"].title_for({"limits"}) != SPECS["errors_timeline"].title
 
 

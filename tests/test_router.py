@@ -12,6 +12,7 @@ from auraon_bench.emulator.router import (
     score_prompt,
     tier_for,
 )
+from auraon_bench.emulator.text import count_prompt_tokens
 
 CATALOG = load_catalog()
 SIMPLE = "What is the capital of France?"
@@ -23,7 +24,8 @@ CODE = (
 
 
 def score(text: str, tools: bool = False):
-    return score_prompt(text, len(text) // 4 + 7, tools)
+    """The score of a one-message prompt, counted as the emulator counts it."""
+    return score_prompt(text, count_prompt_tokens([{"role": "user", "content": text}]), tools)
 
 
 @pytest.mark.parametrize(

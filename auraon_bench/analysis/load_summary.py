@@ -21,10 +21,12 @@ Method (row-level definitions in :mod:`~auraon_bench.analysis.records`)
       (an arm, a stage, or the whole run: the union of its arms' windows).
       ``request_throughput`` = ok rows / window; ``output_token_throughput`` = sum of
       completion_tokens of ok rows / window.
-    * Load generator health: ``schedule_lag_s`` percentiles of first attempts (attempt
-      start − scheduled time, before connection setup), and
-      ``achieved_rate`` = (first attempts sent − 1) / send window (first → last ``t_sent``):
-      n sends span n − 1 gaps, so evenly spaced sends at rate R give exactly R.
+    * Load generator health: ``schedule_lag_s`` percentiles of the scheduled sends (first
+      attempts; in conversations, of first turns only: later turns leave when the previous
+      answer arrives, so they have no schedule to keep), attempt start − scheduled time,
+      before connection setup; and ``achieved_rate`` = (scheduled sends − 1) / send window
+      (first → last ``t_sent`` of them): n sends span n − 1 gaps, so evenly spaced sends at
+      rate R give exactly R (conversations per second in a multi-turn run).
     * Goodput (only when SLOs are given, e.g. ``{"ttft_s": 0.5, "tpot_s": 0.05,
       "latency_s": 10}``): a request is good if ok and every given metric is <= its
       threshold; ``request_goodput`` = good / window, ``good_fraction`` = good / the
@@ -58,11 +60,18 @@ from auraon_bench.analysis.accounting import (
     summarize_logical,
     summarize_tokens,
 )
+from auraon_bench.analysis.conversations import (
+    CacheSummary,
+    ConversationSummary,
+    OutputCapSummary,
+    summarize_cache,
+    summarize_conversations,
+    summarize_output_caps,
+)
 from auraon_bench.analysis.records import (
     cancelled_mask,
     column,
     connect_column,
-    first_attempt_mask,
     gateway_overhead,
     latency_column,
     measurement_window,
@@ -72,6 +81,7 @@ from auraon_bench.analysis.records import (
     reuse_masks,
     rows,
     schedule_lag_column,
+    scheduled_mask,
     send_window,
     slo_mask,
     tpot_column,
@@ -126,7 +136,13 @@ INPUT_COLUMNS = (
     "itl_s",
     "schedule_lag_s",
     "prompt_tokens",
+    "cached_tokens",
     "completion_tokens",
+    "max_tokens",
+    "session_id",
+    "turn",
+    "routed_to",
+    "model_reported",
     "token_source",
     "cost_usd",
     "cost_source",
@@ -184,6 +200,11 @@ class ArmSummary:
     ttlt_s: Percentiles = field(default_factory=_no_samples)
     connect_s: Percentiles = field(default_factory=_no_samples)
     connection_reused_share: float | None = None
+    # Prompt caching, conversations and output caps (analysis/conversations.py); None when
+    # the run has none of them (no cached_tokens reported, single turns, no max_tokens).
+    cache: CacheSummary | None = None
+    conversations: ConversationSummary | None = None
+    output_caps: OutputCapSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _fields_dict(self)
@@ -279,7 +300,12 @@ def _length(window: tuple[float, float] | None) -> float | None:
     return window[1] - window[0] if window is not None else None
 
 
-def _summarize(df: pd.DataFrame, slos: dict[str, float], arm: str | None) -> ArmSummary:
+def _summarize(
+    df: pd.DataFrame,
+    slos: dict[str, float],
+    arm: str | None,
+    discounts: Mapping[str, float] | None = None,
+) -> ArmSummary:
     warm = warmup_mask(df)
     m = rows(df, ~warm)
     ok = ok_mask(m)
@@ -288,7 +314,7 @@ def _summarize(df: pd.DataFrame, slos: dict[str, float], arm: str | None) -> Arm
     window_s = _length(measurement_window(m))
     tokens = summarize_tokens(m)
 
-    first = first_attempt_mask(m)
+    first = scheduled_mask(m)  # conversations: their first turns
     sent = int(np.isfinite(column(m, "t_sent")[first]).sum())
     reused, known = reuse_masks(m)
     n_known = int(known.sum())
@@ -330,6 +356,9 @@ def _summarize(df: pd.DataFrame, slos: dict[str, float], arm: str | None) -> Arm
         ttlt_s=percentiles(ttlt_column(ok_rows)),
         connect_s=percentiles(connect_column(m)),
         connection_reused_share=int(reused.sum()) / n_known if n_known else None,
+        cache=summarize_cache(m, discounts),
+        conversations=summarize_conversations(m, discounts),
+        output_caps=summarize_output_caps(m),
     )
 
 
@@ -357,14 +386,25 @@ def summarize_arm(
     return _summarize(df_arm, checked, arm)
 
 
-def _per_arm(df: pd.DataFrame, slos: dict[str, float]) -> tuple[ArmSummary, ...]:
-    return tuple(_summarize(_where(df, "arm", a), slos, str(a)) for a in _distinct(df, "arm"))
+def _per_arm(
+    df: pd.DataFrame, slos: dict[str, float], discounts: Mapping[str, float] | None = None
+) -> tuple[ArmSummary, ...]:
+    return tuple(
+        _summarize(_where(df, "arm", a), slos, str(a), discounts) for a in _distinct(df, "arm")
+    )
 
 
-def summarize_run(df: pd.DataFrame, slos: Mapping[str, float] | None = None) -> RunSummary:
+def summarize_run(
+    df: pd.DataFrame,
+    slos: Mapping[str, float] | None = None,
+    *,
+    discounts: Mapping[str, float] | None = None,
+) -> RunSummary:
     """Overall, per-arm and (with several stages) per-stage summaries of a run's records.
 
     Rows with a missing ``arm`` (or ``stage``) count in the overall summary only.
+    ``discounts``: USD per 1M tokens a cache read saves, per serving model (the cache's
+    cost without caching and a switch's lost discount need them; see analysis/conversations).
     """
     checked = validate_slos(slos)
     stages: list[StageSummary] = []
@@ -378,7 +418,7 @@ def summarize_run(df: pd.DataFrame, slos: Mapping[str, float] | None = None) -> 
     return RunSummary(
         run_ids=tuple(str(r) for r in _distinct(df, "run_id")),
         slos=checked or None,
-        overall=_summarize(df, checked, None),
-        arms=_per_arm(df, checked),
+        overall=_summarize(df, checked, None, discounts),
+        arms=_per_arm(df, checked, discounts),
         stages=tuple(stages),
     )

@@ -41,7 +41,8 @@ METRICS: tuple[Metric, ...] = (
            "per attempt", "-"),
     Metric("ok", "ok", "attempts with status `ok`", "count", _ALL, "per attempt", "-"),
     Metric("schedule_lag_s", "schedule lag", "attempt start - scheduled send time (the "
-           "load generator's own health)", "s", "first attempts", "first attempt only",
+           "load generator's own health)", "s", "first attempts (of conversations: first "
+           "turns)", "first attempt only",
            "not included: stamped when the attempt starts"),
     Metric("record:t_sent", "send time", "the request written to an open connection: the "
            "origin of TTFT, time to last token and latency; when no connection was opened "
@@ -84,9 +85,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("output_token_throughput", "output token throughput", "sum of completion_tokens "
            "of ok attempts / window", "tokens/s", _OK, "per attempt", _NO),
     Metric("send_window_s", "send window", "first send -> last send of first attempts", "s",
-           "first attempts", "first attempt only", _NO),
+           "first attempts (of conversations: first turns)", "first attempt only", _NO),
     Metric("achieved_rate", "achieved rate", "(first attempts sent - 1) / send window",
-           "requests/s", "first attempts", "first attempt only", _NO),
+           "requests/s (conversations/s)", "first attempts (of conversations: first turns)",
+           "first attempt only", _NO),
     Metric("goodput", "goodput", "attempts that are ok and meet every per-request SLO, per "
            "second of window, and as a share of all attempts", "requests/s, share", _ALL,
            "per attempt", _NO),
@@ -109,6 +111,29 @@ METRICS: tuple[Metric, ...] = (
     Metric("cost.per_1m_tokens_usd", "cost per 1M tokens", "1e6 x sum of cost / sum of "
            "prompt + completion tokens, over attempts with both", "USD",
            "attempts with cost and tokens", "per attempt", "-"),
+    Metric("cache.hit_rate", "cache hit rate", "sum of cached_tokens / sum of prompt_tokens "
+           "(the target's usage.prompt_tokens_details.cached_tokens)", "share",
+           "ok attempts reporting cached_tokens", "per attempt", _NO),
+    Metric("cache.cost_without_cache_usd", "cost without caching", "measured cost + cached "
+           "tokens x (input - cache-read price) of the serving model (catalog for the "
+           "emulator, price table for a real target); also cache.cost_usd, the same rows' "
+           "measured cost", "USD", "ok attempts reporting cached_tokens, priced", "per attempt",
+           _NO),
+    Metric("cache.ttft_cached_s", "TTFT cached / uncached", "TTFT percentiles of attempts "
+           "with cached_tokens > 0, and (ttft_uncached_s) of the rest", "s",
+           "ok attempts reporting cached_tokens", "per attempt", _NO),
+    Metric("conversations.switches_per_conversation", "model switches per conversation",
+           "ok turns served by another model than the conversation's previous ok turn / "
+           "conversations with two or more ok turns", "count", _OK, "last attempt", _NO),
+    Metric("conversations.lost_discount_usd", "cache discount lost to switches", "per switch: "
+           "the previous turn's prompt_tokens rounded down to 128 (0 below 1,024) x the previous "
+           "model's input - cache-read price; an estimate", "USD", _OK, "last attempt", _NO),
+    Metric("conversations.by_turn", "per turn", "TTFT percentiles, mean prompt and cached "
+           "tokens, cache hit rate, mean cost and serving models of the attempts of turn k",
+           "per turn", _ALL, "per attempt", _NO),
+    Metric("output_caps.within_cap", "max_tokens honoured", "ok attempts whose "
+           "completion_tokens <= the max_tokens sent (also at_cap: equal, over_cap: above)",
+           "count", "ok attempts with max_tokens", "per attempt", _NO),
 )
 
 

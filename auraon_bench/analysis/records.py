@@ -79,6 +79,7 @@ __all__ = [
     "pooled_itl",
     "reuse_masks",
     "schedule_lag_column",
+    "scheduled_mask",
     "send_window",
     "slo_mask",
     "status_counts",
@@ -276,9 +277,16 @@ def measurement_window(df: pd.DataFrame) -> tuple[float, float] | None:
     return _span(column(df, "t_sent")[keep], column(df, "t_done")[ended])
 
 
+def scheduled_mask(df: pd.DataFrame) -> np.ndarray:
+    """True for the sends the schedule timed: first attempts, except a conversation's later
+    turns, which go out when the previous answer arrives (plus think time), not at a time
+    the schedule set, so their lag is no measure of the load generator keeping up."""
+    return first_attempt_mask(df) & ~(column(df, "turn") > 1)
+
+
 def send_window(df: pd.DataFrame) -> tuple[float, float] | None:
-    """(first, last) ``t_sent`` of non-warm-up first attempts; None if none was sent."""
-    sent = column(df, "t_sent")[~warmup_mask(df) & first_attempt_mask(df)]
+    """(first, last) ``t_sent`` of non-warm-up scheduled sends; None if none was sent."""
+    sent = column(df, "t_sent")[~warmup_mask(df) & scheduled_mask(df)]
     return _span(sent, sent)
 
 

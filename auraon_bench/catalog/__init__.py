@@ -19,6 +19,7 @@ from auraon_bench.catalog.schema import (
     Faults,
     ModelProfile,
     Plan,
+    PromptCachePolicy,
     Routing,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "Plan",
     "Price",
     "PriceTable",
+    "PromptCachePolicy",
     "Routing",
     "load_catalog",
     "merge_tables",

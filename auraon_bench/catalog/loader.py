@@ -1,11 +1,18 @@
 """Loading the catalog: the built-in ``catalog.toml``, optionally overlaid by a user file whose
 ``[meta] extends = "builtin"``, validated once and frozen. Every error names the file and the
 dotted field.
+
+Defaults of the keys a catalog may leave out: ``[defaults] tokenizer = "o200k_base"``,
+``[defaults.prompt_cache] min_tokens = 1024, step_tokens = 128, ttl_s = 300``; per model
+``tokenizer`` and ``prompt_cache`` (``false``, or a table overriding those three) inherit them and
+``cache_read_per_mtok`` is half of ``input_per_mtok`` (OpenAI's discount); per auto mode,
+``affinity = false``.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -23,9 +30,11 @@ from auraon_bench.catalog.schema import (
     Faults,
     ModelProfile,
     Plan,
+    PromptCachePolicy,
     Routing,
 )
-from auraon_bench.errors import CatalogError
+from auraon_bench.data.tokenizers import check_encoding
+from auraon_bench.errors import CatalogError, ConfigError
 
 BUILTIN_FILE = "catalog.toml"
 BUILTIN = "builtin"
@@ -41,8 +50,28 @@ _MODEL_FIELDS = frozenset(
         "skill",
         "faults",
         "source",
+        "cache_read_per_mtok",
+        "prompt_cache",
+        "tokenizer",
     }
 )
+_DEFAULT_NUMBERS = {
+    "ttft_sigma": 0.5,
+    "itl_jitter": 0.25,
+    "slow_tail_prob": 0.01,
+    "slow_tail_factor": 4.0,
+    "prefill_tok_s": 20000.0,
+    "typical_output_tokens": 180,
+    "default_max_tokens": 1024,
+    "upstream_failure_s": 0.05,
+}
+_DEFAULTS_FIELDS = frozenset({*_DEFAULT_NUMBERS, "tokenizer", "prompt_cache"})
+_CACHE_FIELDS = frozenset({"min_tokens", "step_tokens", "ttl_s"})
+# Share of the input price a cached prompt token costs when the catalog gives no
+# cache_read_per_mtok: OpenAI's discount (50%).
+DEFAULT_CACHE_READ_SHARE = 0.5
+_MODE_FIELDS = frozenset({*TIERS, "affinity", "extends"})
+_CUSTOM_MODE = re.compile(r"auto:[A-Za-z0-9][A-Za-z0-9_-]*")
 _PLAN_FIELDS = frozenset({"requests_per_min", "tokens_per_min", "retry_after_factor", "limiter"})
 
 
@@ -143,7 +172,10 @@ class _Parser:
         models_raw = self.table(self.raw.get("models", {}), "models")
         if not models_raw:
             raise self.fail("models", "at least one model is required")
-        models = {mid: self.model(mid, m, fault_defaults) for mid, m in models_raw.items()}
+        defaults = self.defaults()
+        models = {
+            mid: self.model(mid, m, fault_defaults, defaults) for mid, m in models_raw.items()
+        }
         plans = {
             name: self.plan(name, p)
             for name, p in self.table(self.raw.get("plans", {}), "plans").items()
@@ -163,13 +195,15 @@ class _Parser:
             models=models,
             plans=plans,
             keys=keys,
-            defaults=self.defaults(),
+            defaults=defaults,
             routing=self.routing(models),
             metadata_keys=metadata_keys,
             sources=sources,
         )
 
-    def model(self, mid: str, m: Any, fault_defaults: Mapping[str, Any]) -> ModelProfile:
+    def model(
+        self, mid: str, m: Any, fault_defaults: Mapping[str, Any], defaults: Defaults
+    ) -> ModelProfile:
         name = f"models.{mid}"
         m = self.table(m, name)
         self.known(m, _MODEL_FIELDS, name)
@@ -190,10 +224,26 @@ class _Parser:
                 )
             skill[category] = tuple(float(x) for x in levels)
         merged_faults = merge_tables(fault_defaults, m.get("faults", {}))
+        input_price = float(self.number(m, "input_per_mtok", name))
+        cache_read = float(
+            self.number(
+                m,
+                "cache_read_per_mtok",
+                name,
+                default=input_price * DEFAULT_CACHE_READ_SHARE,
+                hi=input_price,
+            )
+        )
+        policy: PromptCachePolicy | None = defaults.prompt_cache
+        raw_policy = m.get("prompt_cache", True)
+        if raw_policy is False:
+            policy = None
+        elif raw_policy is not True:
+            policy = self.cache_policy(raw_policy, f"{name}.prompt_cache", defaults.prompt_cache)
         return ModelProfile(
             id=mid,
             owned_by=str(m.get("owned_by", "auraon")),
-            input_per_mtok=float(self.number(m, "input_per_mtok", name)),
+            input_per_mtok=input_price,
             output_per_mtok=float(self.number(m, "output_per_mtok", name)),
             context=self.number(m, "context", name, lo=1, integer=True),
             ttft_s=float(self.number(m, "ttft_s", name)),
@@ -201,6 +251,36 @@ class _Parser:
             skill=skill,
             faults=self.faults(merged_faults, f"{name}.faults"),
             source=str(m.get("source", "")),
+            cache_read_per_mtok=cache_read,
+            prompt_cache=policy,
+            tokenizer=self.encoding(m.get("tokenizer", defaults.tokenizer), f"{name}.tokenizer"),
+        )
+
+    def encoding(self, value: Any, name: str) -> str:
+        """A tokenizer name, checked against auraon_bench.data.tokenizers' encodings."""
+        if not isinstance(value, str):
+            raise self.fail(name, f"must be a string, got {value!r}")
+        try:
+            return check_encoding(value, field=name)
+        except ConfigError as exc:
+            raise self.fail(name, exc.message) from None
+
+    def cache_policy(
+        self, value: Any, name: str, base: PromptCachePolicy | None = None
+    ) -> PromptCachePolicy:
+        """A ``prompt_cache`` table over ``base`` (the defaults' policy, or the built-in one)."""
+        if not isinstance(value, Mapping):
+            raise self.fail(name, f"must be a table or false, got {value!r}")
+        self.known(value, _CACHE_FIELDS, name)
+        base = base or PromptCachePolicy()
+        return PromptCachePolicy(
+            min_tokens=self.number(
+                value, "min_tokens", name, default=base.min_tokens, lo=1, integer=True
+            ),
+            step_tokens=self.number(
+                value, "step_tokens", name, default=base.step_tokens, lo=1, integer=True
+            ),
+            ttl_s=float(self.number(value, "ttl_s", name, default=base.ttl_s, lo=1e-9)),
         )
 
     def faults(self, f: Mapping[str, Any], name: str) -> Faults:
@@ -249,22 +329,17 @@ class _Parser:
 
     def defaults(self) -> Defaults:
         d = self.table(self.raw.get("defaults", {}), "defaults")
-        fields = {
-            "ttft_sigma": 0.5,
-            "itl_jitter": 0.25,
-            "slow_tail_prob": 0.01,
-            "slow_tail_factor": 4.0,
-            "prefill_tok_s": 20000.0,
-            "typical_output_tokens": 180,
-            "default_max_tokens": 1024,
-            "upstream_failure_s": 0.05,
-        }
-        values = {k: self.number(d, k, "defaults", default=v) for k, v in fields.items()}
+        self.known(d, _DEFAULTS_FIELDS, "defaults")
+        values = {k: self.number(d, k, "defaults", default=v) for k, v in _DEFAULT_NUMBERS.items()}
         for k in ("typical_output_tokens", "default_max_tokens"):
             values[k] = int(values[k])
         if values["prefill_tok_s"] <= 0:
             raise self.fail("defaults.prefill_tok_s", "must be > 0")
-        return Defaults(**values)
+        return Defaults(
+            **values,
+            tokenizer=self.encoding(d.get("tokenizer", "o200k_base"), "defaults.tokenizer"),
+            prompt_cache=self.cache_policy(d.get("prompt_cache", {}), "defaults.prompt_cache"),
+        )
 
     def routing(self, models: Mapping[str, ModelProfile]) -> Routing:
         r = self.table(self.raw.get("routing", {}), "routing")
@@ -279,16 +354,40 @@ class _Parser:
 
         modes_raw = self.table(r.get("modes", {}), "routing.modes")
         modes = {}
-        for mode, tiers in modes_raw.items():
-            if mode not in AUTO_MODES:
+        affinity = {}
+        # A mode that extends another takes its tier chains, so an overlay can add a variant
+        # (e.g. "auto:sticky" = auto with affinity) to compare with it in one run.
+        ordered = sorted(modes_raw.items(), key=lambda item: isinstance(item[1], dict)
+                         and "extends" in item[1])  # fmt: skip
+        for mode, tiers in ordered:
+            if mode not in AUTO_MODES and not _CUSTOM_MODE.fullmatch(mode):
                 raise self.fail(
-                    f"routing.modes.{mode}", f"unknown mode (known: {', '.join(AUTO_MODES)})"
+                    f"routing.modes.{mode}",
+                    f"unknown mode (known: {', '.join(AUTO_MODES)}, or auto:<name> of your own "
+                    "with letters, digits, - and _)",
                 )
             tiers = self.table(tiers, f"routing.modes.{mode}")
+            self.known(tiers, _MODE_FIELDS, f"routing.modes.{mode}")
+            base = tiers.get("extends")
+            if base is not None:
+                if base not in modes:
+                    raise self.fail(
+                        f"routing.modes.{mode}.extends",
+                        f"unknown mode {base!r} (a mode that does not extend another: "
+                        f"{', '.join(modes)})",
+                    )
+                tiers = {**dict(modes[base]), **{k: v for k, v in tiers.items() if k != "extends"}}
+                tiers = {k: list(v) if isinstance(v, tuple) else v for k, v in tiers.items()}
             missing = [t for t in TIERS if t not in tiers]
             if missing:
                 raise self.fail(f"routing.modes.{mode}.{missing[0]}", "is required")
             modes[mode] = {t: chain(tiers[t], f"routing.modes.{mode}.{t}") for t in TIERS}
+            affinity[mode] = tiers.get("affinity", False)
+            if not isinstance(affinity[mode], bool):
+                raise self.fail(
+                    f"routing.modes.{mode}.affinity",
+                    f"must be true or false, got {affinity[mode]!r}",
+                )
         if "auto" not in modes:
             raise self.fail("routing.modes.auto", "is required")
         return Routing(
@@ -303,4 +402,5 @@ class _Parser:
             cooldown_after_error_s=float(
                 self.number(r, "cooldown_after_error_s", "routing", default=15)
             ),
+            affinity=affinity,
         )

@@ -1,6 +1,7 @@
-"""The catalog's data: models with their prices, speeds, skills and faults; plans, keys, defaults
-and routing tables. Frozen dataclasses, built and validated by :mod:`auraon_bench.catalog.loader`.
-A model's ``cost_usd`` is usage times its catalog price.
+"""The catalog's data: models with their prices, speeds, skills, tokenizers, prompt-cache policies
+and faults; plans, keys, defaults and routing tables. Frozen dataclasses, built and validated by
+:mod:`auraon_bench.catalog.loader`. A model's ``cost_usd`` is usage times its catalog price, with
+cached prompt tokens at the cache-read price.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ class Faults:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptCachePolicy:
+    """OpenAI-style prompt caching (see ``auraon_bench/emulator/prompt_cache.py``): a prompt of
+    at least ``min_tokens`` tokens can reuse the longest prefix, of ``min_tokens + k *
+    step_tokens`` tokens, that the same key sent to the same model within ``ttl_s`` simulated
+    seconds (a hit refreshes it)."""
+
+    min_tokens: int = 1024
+    step_tokens: int = 128
+    ttl_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
 class ModelProfile:
     id: str
     owned_by: str
@@ -55,15 +68,25 @@ class ModelProfile:
     skill: Mapping[str, tuple[float, float, float]]
     faults: Faults
     source: str
+    # USD per 1M cached prompt tokens; None means "input_per_mtok" (no discount).
+    cache_read_per_mtok: float | None = None
+    prompt_cache: PromptCachePolicy | None = PromptCachePolicy()  # None: caching disabled
+    tokenizer: str = "o200k_base"  # encoding of usage.prompt_tokens (data/tokenizers.py)
 
     def skill_for(self, category: str, difficulty: str) -> float:
         levels = self.skill.get(category) or self.skill["default"]
         return levels[DIFFICULTIES.index(difficulty)]
 
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Catalog price times actual usage."""
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        """Catalog price times actual usage: ``cached_tokens`` of the prompt (clamped to
+        0..prompt_tokens) at ``cache_read_per_mtok``, the rest at ``input_per_mtok``."""
+        cached = min(max(cached_tokens, 0), prompt_tokens)
+        rate = self.cache_read_per_mtok
+        cache_rate = self.input_per_mtok if rate is None else rate
         return (
-            prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok
+            (prompt_tokens - cached) * self.input_per_mtok
+            + cached * cache_rate
+            + completion_tokens * self.output_per_mtok
         ) / 1e6
 
 
@@ -93,6 +116,8 @@ class Defaults:
     typical_output_tokens: int
     default_max_tokens: int
     upstream_failure_s: float
+    tokenizer: str = "o200k_base"  # counts prompts before routing, and for models without one
+    prompt_cache: PromptCachePolicy = PromptCachePolicy()  # models' policy unless they override
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +126,8 @@ class Routing:
     long_context: tuple[str, ...]
     cooldown_after_429_s: float
     cooldown_after_error_s: float
+    # Modes whose conversations stick to the model that served their previous turn.
+    affinity: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

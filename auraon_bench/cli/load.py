@@ -61,7 +61,16 @@ def load(**flags: Any) -> None:
     from auraon_bench.load.retry import RetryPolicy
     from auraon_bench.load.session import LoadOptions, run_load
 
+    replay = None
+    if flags["replay_file"]:
+        from auraon_bench.data.replay import read_replay
+
+        if flags["dataset"]:
+            raise click.UsageError("--replay and --dataset are two sources of prompts: give one")
+        replay = read_replay(flags["replay_file"])
     options = LoadOptions(
+        replay=replay,
+        replay_speed=flags["replay_speed"],
         arms=tuple(dict.fromkeys(flags["models"])),
         spec=spec_from_flags(flags),
         retry=RetryPolicy(kind=flags["retry"], max_attempts=flags["max_attempts"]),
@@ -77,6 +86,11 @@ def load(**flags: Any) -> None:
                 "stream",
                 "input_tokens",
                 "output_tokens",
+                "tokenizer",
+                "turns",
+                "think_time",
+                "shared_prefix_tokens",
+                "prefix_groups",
                 "out",
                 "base_url",
                 "api_key",

@@ -26,6 +26,37 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+class LengthParam(click.ParamType):
+    """A number or a distribution (``normal:MEAN,SD``, ``lognormal:MEDIAN,SIGMA``,
+    ``uniform:LO,HI``, ``file:PATH``; :mod:`auraon_bench.data.lengths`): a constant converts
+    to a plain number, anything else to a ``LengthSpec``, each checked against ``floor`` and
+    ``maximum``."""
+
+    name = "N|DIST"
+
+    def __init__(
+        self, *, integer: bool = True, floor: float = 1, maximum: float | None = None
+    ) -> None:
+        self.integer, self.floor, self.maximum = integer, floor, maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):  # a default, or a value converted already
+            return value
+        from auraon_bench.data.lengths import as_setting, parse_length
+        from auraon_bench.errors import ConfigError
+
+        flag = f"--{param.name.replace('_', '-')}" if param is not None and param.name else "value"
+        try:
+            spec = parse_length(value, field=flag, integer=self.integer, floor=self.floor)
+        except ConfigError as exc:
+            where = ":".join(str(p) for p in (exc.source, exc.line) if p is not None)
+            self.fail(f"{where}: {exc.message}" if where else exc.message, param, ctx)
+        try:
+            return as_setting(spec, self.maximum)
+        except ValueError as exc:
+            self.fail(f"{value!r}: {exc}.", param, ctx)
+
+
 def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--base-url`` / ``--api-key`` with env fallbacks; neither = the embedded emulator."""
     for option in reversed(
@@ -164,17 +195,75 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 "--input-tokens",
                 # The longest context windows hold 2M tokens; a larger prompt is never
                 # answered, and its synthetic text would not fit in memory.
-                type=click.IntRange(min=1, max=MAX_INPUT_TOKENS),
+                type=LengthParam(maximum=MAX_INPUT_TOKENS),
                 default=128,
                 show_default=True,
-                help="Synthetic prompts: input length (tokens, ~4 chars).",
+                help="Synthetic prompts: input length in --tokenizer tokens (per new user "
+                "message in a conversation), a number or a distribution: normal:MEAN,SD, "
+                "lognormal:MEDIAN,SIGMA, uniform:LO,HI, file:PATH, with optional ,min=X,max=Y.",
             ),
             click.option(
                 "--output-tokens",
-                type=click.IntRange(min=1),
+                type=LengthParam(),
                 default=64,
                 show_default=True,
-                help="max_tokens of each request.",
+                help="max_tokens of each request: a number or a distribution, as --input-tokens.",
+            ),
+            click.option(
+                "--tokenizer",
+                type=click.Choice(["o200k_base", "cl100k_base", "chars4"]),
+                default="o200k_base",
+                show_default=True,
+                help="Encoding synthetic prompts are sized in (chars4: ceil(characters / 4)).",
+            ),
+            click.option(
+                "--turns",
+                type=LengthParam(maximum=1024),
+                default=1,
+                show_default=True,
+                help="Turns per conversation (a number or a distribution): each turn is sent "
+                "after the previous answer, with the history; --rate and --concurrency then "
+                "count conversations. With --dataset: play conversation items turn by turn.",
+            ),
+            click.option(
+                "--think-time",
+                type=LengthParam(integer=False, floor=0),
+                default=0.0,
+                show_default=True,
+                help="Seconds between an answer and the conversation's next turn (a number or "
+                "a distribution).",
+            ),
+            click.option(
+                "--shared-prefix-tokens",
+                type=click.IntRange(min=0, max=MAX_INPUT_TOKENS),
+                default=0,
+                show_default=True,
+                help="Start every synthetic prompt with a system prompt of this many tokens, "
+                "shared within each of --prefix-groups groups (what prompt caches reuse).",
+            ),
+            click.option(
+                "--replay",
+                "replay_file",
+                type=click.Path(dir_okay=False),
+                default=None,
+                help="Send recorded request bodies as they are: an OpenAI Batch API input "
+                "file (paced by the profile) or JSONL of {timestamp, body} (sent at the "
+                "recorded times). Each --model overrides the bodies' model; --model recorded "
+                "keeps it.",
+            ),
+            click.option(
+                "--replay-speed",
+                type=FiniteFloatRange(min=0, min_open=True),
+                default=1.0,
+                show_default=True,
+                help="Pace of a timed replay: 2 sends twice as fast as recorded.",
+            ),
+            click.option(
+                "--prefix-groups",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Distinct shared system prompts; prompt i uses group i mod G.",
             ),
             click.option(
                 "--retry",

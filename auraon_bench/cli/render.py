@@ -5,6 +5,7 @@ Everything goes to stderr except the final tables, so stdout stays clean for pip
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from auraon_bench.cli.exit_codes import failed_arms
 from auraon_bench.errors import ConfigError
 from auraon_bench.load.runner import LoadRunner
 from auraon_bench.load.target import Target
+from auraon_bench.report.conversations import shows_caching
 
 err = Console(stderr=True)
 out = Console()
@@ -136,6 +138,85 @@ def arm_table(summary: RunSummary, title: str) -> Table:
     return table
 
 
+def _n(text: str, n: int) -> str:
+    return text if text == "-" else f"{text} (n={n:,})"
+
+
+def _caching_cells(arm: ArmSummary) -> dict[str, str]:
+    """One arm's cells of the caching table, by row label (rows it has no figures for absent)."""
+    cells = {}
+    if (c := arm.cache) is not None:
+        saved, without = c.saved_usd, c.cost_without_cache_usd
+        share = f" ({saved / without * 100:.0f}%)" if saved is not None and without else ""
+        hit, miss = c.ttft_cached_s, c.ttft_uncached_s
+        cells |= {
+            "cache hit (% prompt tok)": _n(_pct(c.hit_rate), c.rows),
+            "cost with caching (USD)": _num(c.cost_usd, 6),
+            "cost w/o caching (USD)": _num(without, 6),
+            "saved by caching (USD)": _num(saved, 6) + share,
+            "TTFT p50 cache hit (ms)": _n(_ms(hit.p50), hit.n),
+            "TTFT p50 cache miss (ms)": _n(_ms(miss.p50), miss.n),
+        }
+    if (v := arm.conversations) is not None:
+        cells |= {
+            "conversations (n)": f"{v.conversations:,}",
+            "turns per conversation": _num(v.turns_mean),
+            "switches / conversation": _n(_num(v.switches_per_conversation, 2), v.multi_turn),
+            "lost cache discount (USD)": _num(v.lost_discount_usd, 6),
+        }
+    if (o := arm.output_caps) is not None:
+        cells |= {
+            "max_tokens honoured": _n(_pct(o.honoured_share), o.rows),
+            "over max_tokens (n)": f"{o.over_cap:,}",  # a row only when one arm has some
+        }
+    return cells
+
+
+_CACHING_ROWS = (
+    "cache hit (% prompt tok)", "cost with caching (USD)", "cost w/o caching (USD)",
+    "saved by caching (USD)", "TTFT p50 cache hit (ms)", "TTFT p50 cache miss (ms)",
+    "conversations (n)", "turns per conversation", "switches / conversation",
+    "lost cache discount (USD)", "max_tokens honoured", "over max_tokens (n)",
+)  # fmt: skip
+
+
+def caching_table(summary: RunSummary, prefix_asked: bool = False) -> Table | None:
+    """Prompt caching, conversations and output caps per arm, as the summary holds them
+    (:mod:`auraon_bench.analysis.conversations`), each cell with its n; None when the arms
+    have nothing to say about them (the report's rule,
+    :func:`~auraon_bench.report.conversations.shows_caching`): an ordinary run prints no more.
+    """
+    arms = summary.arms
+    if not shows_caching(arms, prefix_asked):
+        return None
+    cells = [_caching_cells(a) for a in arms]
+    title = "prompt caching and conversations per arm (n per cell)"
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    for arm in arms:
+        table.add_column(str(arm.arm), justify="right")
+    over = any(a.output_caps is not None and a.output_caps.over_cap for a in arms)
+    for label in _CACHING_ROWS:
+        if any(label in c for c in cells) and (over or label != "over max_tokens (n)"):
+            table.add_row(label, *(c.get(label, "-") for c in cells))
+    return table
+
+
+def caching_notes(summary: RunSummary, prefix_asked: bool = False) -> list[str]:
+    """What the caching table needs said: models without a known cache discount; and, for a
+    run without that table, answers that ran past their max_tokens."""
+    if shows_caching(summary.arms, prefix_asked):
+        unpriced = sorted({m for a in summary.arms if a.cache for m in a.cache.unpriced_models})
+        text = "cache costs leave out requests of models without a known cache discount: "
+        return [text + ", ".join(unpriced)] if unpriced else []
+    return [
+        f"max_tokens: {a.arm} honoured it in {_pct(o.honoured_share)} of {o.rows:,} answers; "
+        f"{o.over_cap:,} ran over the cap"
+        for a in summary.arms
+        if (o := a.output_caps) is not None and o.over_cap
+    ]
+
+
 def error_lines(summary: RunSummary) -> list[str]:
     """Per arm with attempts that were not ok: how many, then its most frequent error groups
     as the summary holds them (count, status, HTTP status, type: normalized message). An arm
@@ -188,11 +269,27 @@ def print_failed_arms(summary: RunSummary) -> None:
         )
 
 
+def _prefix_asked(run_dir: Path) -> bool:
+    """Whether the run sent a shared prefix (its manifest's options): then a cache that never
+    hit is a finding, and the caching table shows it."""
+    try:
+        manifest = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
+        return bool((manifest.get("options") or {}).get("shared_prefix_tokens"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def print_run_summary(result: Any) -> None:
     summary = result.summary
     n_note = "n = attempts measured, warm-up excluded"
     title = f"{'SIMULATED - ' if result.target.simulated else ''}per-arm summary ({n_note})"
     out.print(arm_table(summary, title))
+    asked = _prefix_asked(result.run_dir)
+    caching = caching_table(summary, asked)
+    if caching is not None:
+        out.print(caching)
+    for line in caching_notes(summary, asked):
+        out.print(escape(line), soft_wrap=True, highlight=False)
     print_errors(summary)
     check = result.self_check
     lag50, lag99 = check["schedule_lag_p50_s"], check["schedule_lag_p99_s"]

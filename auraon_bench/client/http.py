@@ -397,6 +397,7 @@ class MeasuringClient:
         if isinstance(usage, Mapping) and usage.get("completion_tokens") is not None:
             record.prompt_tokens = usage.get("prompt_tokens")
             record.completion_tokens = usage.get("completion_tokens")
+            record.cached_tokens = cached_tokens(usage)
             record.token_source = "usage"
         elif record.status == "ok":
             record.completion_tokens = record.n_events if record.stream else None
@@ -418,7 +419,7 @@ class MeasuringClient:
             )
             if quote is not None and None not in (record.prompt_tokens, record.completion_tokens):
                 record.cost_usd = quote.cost(
-                    record.prompt_tokens, record.completion_tokens, cached_tokens(usage) or 0
+                    record.prompt_tokens, record.completion_tokens, record.cached_tokens or 0
                 )
                 record.cost_source = "price_table"
 
@@ -476,7 +477,7 @@ _TEXT_FIELDS = (
     "error_message",
     "response_text",
 )
-_INT_FIELDS = ("prompt_tokens", "completion_tokens")
+_INT_FIELDS = ("prompt_tokens", "cached_tokens", "completion_tokens")
 _FLOAT_FIELDS = ("cost_usd", "server_latency_ms")
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +87,15 @@ class Tokenizer:
         if self.name == "chars4":
             return math.ceil(len(text) / CHARS_PER_TOKEN)
         return len(_encoding(self.name).encode_ordinary(text))
+
+    def ids(self, text: str) -> list[int]:
+        """Token ids of ``text``; ``chars4`` has no vocabulary, so its "ids" are the CRC-32 of
+        each 4-character chunk: equal texts give equal ids, which is what prefix comparison
+        (the emulator's prompt cache) needs."""
+        if self.name == "chars4":
+            step = CHARS_PER_TOKEN
+            return [zlib.crc32(text[i : i + step].encode()) for i in range(0, len(text), step)]
+        return _encoding(self.name).encode_ordinary(text)
 
     def chat_tokens(self, messages: Sequence[Mapping[str, Any]]) -> int:
         """Prompt tokens of a chat request, by OpenAI's accounting (see the module)."""

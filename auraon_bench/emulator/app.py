@@ -241,7 +241,7 @@ class EmulatorApp:
             raw = await self.read_body(request)
             req = parse_chat_request(raw, self.model_index)
             headers = parse_gateway_headers(request.headers, self.catalog)
-            sim = gateway.simulate(req, limiter, plan, headers)
+            sim = gateway.simulate(req, limiter, plan, headers, key)
         except ApiError as exc:
             extra = dict(self.base_headers)
             if limiter is not None:

@@ -1,9 +1,20 @@
 """The simulated gateway: everything between a validated request and the bytes to send.
 
-Rate limits, routing, upstream attempts with fallbacks, answers and timing. No HTTP here: the
-server (``app.py``) authenticates, parses, asks ``Gateway.simulate`` for a ``Simulation`` and then
-delivers it on the clock. Time is injected (``clock`` returns monotonic seconds) so tests can drive
-it; simulated durations are multiplied by ``time_scale`` to get real ones.
+Rate limits, routing (with conversation affinity), upstream attempts with fallbacks, the prompt
+cache, answers and timing. No HTTP here: the server (``app.py``) authenticates, parses, asks
+``Gateway.simulate`` for a ``Simulation`` and then delivers it on the clock. Time is injected
+(``clock`` returns monotonic seconds) so tests can drive it; simulated durations are multiplied by
+``time_scale`` to get real ones.
+
+Prompt tokens (``text.py``): a request is counted once with the catalog's default encoding before
+routing, and that count is what the key's token limit charges, the context check and the router's
+length score use. The model that serves it reports ``usage.prompt_tokens`` in its own encoding
+(recounted only when it differs), and the same count feeds its prefill time and its cost.
+
+Prompt cache (``prompt_cache.py``): per attempt, the served model's cache is looked up for the
+prompt's prefixes (same key, same model); the cached tokens skip prefill in the simulated TTFT,
+are billed at ``cache_read_per_mtok`` and reported as ``usage.prompt_tokens_details
+.cached_tokens`` (0 on a miss). Only a served attempt stores (or refreshes) the prompt.
 """
 
 from __future__ import annotations
@@ -20,17 +31,21 @@ import numpy as np
 import orjson
 
 from auraon_bench.catalog import Catalog, ModelProfile, Plan
+from auraon_bench.data.tokenizers import get_tokenizer
 from auraon_bench.emulator import faults as fault_rules
-from auraon_bench.emulator.answers import AnswerBook, simulate_answer
+from auraon_bench.emulator.affinity import Affinity, conversation_id, keep_pinned
+from auraon_bench.emulator.answers import (
+    AnswerBook,
+    apply_stop,
+    judge_verdict,
+    simulate_answer,
+    synthesize_tool_call,
+)
 from auraon_bench.emulator.limiter import SECONDS_PER_MINUTE, KeyLimiter, Verdict
+from auraon_bench.emulator.prompt_cache import NO_PREFIXES, Prefixes, PromptCache, prefix_digests
 from auraon_bench.emulator.protocol import ApiError, ChatRequest
 from auraon_bench.emulator.router import Route, route_auto, route_fixed, score_prompt
-from auraon_bench.emulator.text import (
-    count_prompt_tokens,
-    filler_tokens,
-    last_user_text,
-    split_tokens,
-)
+from auraon_bench.emulator.text import PromptTokens, filler_tokens, last_user_text, split_tokens
 from auraon_bench.emulator.timing import draw_gaps, draw_output_length, draw_ttft
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -57,17 +72,19 @@ class Simulation:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    cached_tokens: int
     delivery_fault: str | None
     reserved_output: int
     verdict: Verdict
     attempts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
-    def usage(self) -> dict[str, int]:
+    def usage(self) -> dict[str, Any]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
         }
 
     @property
@@ -156,7 +173,16 @@ class Gateway:
         share = random.Random(f"{seed}:window-phase").uniform(*WINDOW_PHASE_SHARE)
         self.window_phase = share * SECONDS_PER_MINUTE
         self.cooldown_until: dict[str, float] = {}
+        self.prompt_cache = PromptCache()
+        self.affinity = Affinity()
         self._ids = itertools.count(1)
+        # Load every encoding the catalog uses now (about half a second for the first one), so
+        # the first request is not the one that waits.
+        for encoding in {
+            catalog.defaults.tokenizer,
+            *(m.tokenizer for m in catalog.models.values()),
+        }:
+            get_tokenizer(encoding).count("warm up")
 
     # -- time ------------------------------------------------------------------------------
     def sim_now(self) -> float:
@@ -211,11 +237,18 @@ class Gateway:
 
     # -- the request -----------------------------------------------------------------------
     def simulate(
-        self, req: ChatRequest, limiter: KeyLimiter | None, plan: Plan, headers: GatewayHeaders
+        self,
+        req: ChatRequest,
+        limiter: KeyLimiter | None,
+        plan: Plan,
+        headers: GatewayHeaders,
+        key: str = "",
     ) -> Simulation:
-        """Route, try upstreams, and build the answer; raise ``ApiError`` for 4xx/5xx outcomes."""
+        """Route, try upstreams, and build the answer; raise ``ApiError`` for 4xx/5xx outcomes.
+        ``key``: the API key, whose prompt cache and conversation pins the request uses."""
         models = self.catalog.models
-        prompt_tokens = count_prompt_tokens(req.messages, req.tools)
+        prompt = PromptTokens(req.messages, req.tools)
+        prompt_tokens = prompt.count(self.catalog.defaults.tokenizer)
         reserved_output = req.max_tokens or self.catalog.defaults.default_max_tokens
         if req.min_tokens > reserved_output:
             raise ApiError(
@@ -227,7 +260,7 @@ class Gateway:
             )
         # Route before charging: a request that cannot be served is a plain failed request.
         needed = prompt_tokens + (req.max_tokens or 0)
-        route = self._route(req, prompt_tokens, needed, headers)
+        route, pin = self._route(req, key, prompt_tokens, needed, headers)
         verdict = Verdict(allowed=True)
         if limiter is not None:
             verdict = limiter.try_acquire(prompt_tokens + reserved_output, self.sim_now())
@@ -240,9 +273,15 @@ class Gateway:
             model = models[model_id]
             forced = headers.forced_faults if index == 0 else frozenset()
             cause = fault_rules.upstream_failure(model.faults, self.sim_now(), self.random, forced)
-            ttft = 0.0
+            ttft, cached, prefixes = 0.0, 0, NO_PREFIXES
+            served_tokens = prompt_tokens
             if cause is None:
-                ttft = draw_ttft(model, self.catalog.defaults, prompt_tokens, self.np_random)
+                served_tokens = prompt.count(model.tokenizer)
+                prefixes = self._prefixes(model, prompt, served_tokens)
+                cached = self.prompt_cache.lookup(key, model.id, prefixes, self.sim_now())
+                ttft = draw_ttft(
+                    model, self.catalog.defaults, served_tokens, self.np_random, cached
+                )
                 if ttft > headers.timeout_s:
                     cause = "timeout"
             if cause is not None:
@@ -258,12 +297,17 @@ class Gateway:
             if attempts:
                 reason += ";fallback:" + ",".join(f"{m}={c}" for m, c in attempts)
             slow = fault_rules.slow_headers(model.faults, self.random, headers.forced_faults)
+            if prefixes and model.prompt_cache is not None:
+                now = self.sim_now()
+                self.prompt_cache.store(key, model.id, prefixes, now, model.prompt_cache.ttl_s)
+            if pin is not None:
+                self.affinity.pin(pin, model.id)
             return self._answer(
                 req,
                 model,
-                route,
                 reason,
-                prompt_tokens,
+                served_tokens,
+                min(cached, served_tokens),
                 reserved_output,
                 self.real(pre_delay + slow),
                 self.real(ttft),
@@ -282,15 +326,31 @@ class Gateway:
             charged=True,
         )
 
+    def _prefixes(self, model: ModelProfile, prompt: PromptTokens, served_tokens: int) -> Prefixes:
+        """The prompt's cacheable prefixes for ``model`` (none when it is too short, or the
+        model does not cache: then the prompt is never tokenized into ids)."""
+        policy = model.prompt_cache
+        if policy is None or served_tokens < policy.min_tokens:
+            return NO_PREFIXES
+        return prefix_digests(prompt.ids(model.tokenizer), policy)
+
     def _route(
-        self, req: ChatRequest, prompt_tokens: int, needed: int, headers: GatewayHeaders
-    ) -> Route:
+        self, req: ChatRequest, key: str, prompt_tokens: int, needed: int, headers: GatewayHeaders
+    ) -> tuple[Route, tuple[str, str, str] | None]:
+        """The route, and the conversation's pin scope when the mode keeps affinity."""
         models = self.catalog.models
-        if req.model in self.catalog.routing.modes:
+        routing = self.catalog.routing
+        pin = None
+        if req.model in routing.modes:
             score = score_prompt(last_user_text(req.messages), prompt_tokens, bool(req.tools))
             now = self.sim_now()
             cooling = {m for m, until in self.cooldown_until.items() if until > now}
-            route = route_auto(self.catalog.routing, models, req.model, score, needed, cooling)
+            route = route_auto(routing, models, req.model, score, needed, cooling)
+            if routing.affinity.get(req.model):
+                conversation = conversation_id(req.messages, req.prompt_cache_key, req.user)
+                pin = (key, req.model, conversation)
+                pinned = self.affinity.pinned(pin)
+                route = keep_pinned(route, pinned, models, needed, cooling)
         else:
             route = route_fixed(models, req.model, headers.fallbacks, needed)
         if not route.chain:
@@ -307,7 +367,7 @@ class Gateway:
                 param="messages",
                 code="context_length_exceeded",
             )
-        return route
+        return route, pin
 
     def _cool_down(self, model_id: str, cause: str) -> None:
         routing = self.catalog.routing
@@ -318,9 +378,9 @@ class Gateway:
         self,
         req: ChatRequest,
         model: ModelProfile,
-        route: Route,
         reason: str,
         prompt_tokens: int,
+        cached_tokens: int,
         reserved_output: int,
         pre_delay: float,
         ttft: float,
@@ -370,7 +430,8 @@ class Gateway:
             finish_reason=finish,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost_usd=model.cost_usd(prompt_tokens, completion_tokens),
+            cost_usd=model.cost_usd(prompt_tokens, completion_tokens, cached_tokens),
+            cached_tokens=cached_tokens,
             delivery_fault=fault_rules.delivery_fault(
                 model.faults, self.random, headers.forced_faults
             ),
@@ -386,73 +447,3 @@ class Gateway:
         now = self.sim_now()
         limiter.refund(sim.reserved_output - sim.completion_tokens, now, sim.verdict.charged_at)
         return limiter.snapshot(now)
-
-
-def apply_stop(pieces: list[str], stop: tuple[str, ...]) -> tuple[list[str], str]:
-    """Cut the answer before the first stop sequence, as a model's sampler would."""
-    if not stop:
-        return pieces, "stop"
-    text = ""
-    for i, piece in enumerate(pieces):
-        text += piece
-        if any(s in text for s in stop):
-            return pieces[:i], "stop"
-    return pieces, "stop"
-
-
-def synthesize_tool_call(req: ChatRequest) -> dict[str, Any]:
-    """A call to the named (or first) tool, with required arguments filled by type.
-
-    Tolerant of any JSON Schema shape (type lists, odd ``required``): a schema the emulator does
-    not understand gets placeholder values, never an error.
-    """
-    tools = {t["function"]["name"]: t["function"] for t in req.tools}
-    choice = req.tool_choice
-    name = choice["function"]["name"] if isinstance(choice, dict) else next(iter(tools))
-    schema = tools[name].get("parameters")
-    schema = schema if isinstance(schema, dict) else {}
-    samples = {
-        "string": "example",
-        "integer": 1,
-        "number": 1.0,
-        "boolean": True,
-        "array": [],
-        "object": {},
-    }
-    properties = schema.get("properties")
-    properties = properties if isinstance(properties, dict) else {}
-    required = schema.get("required")
-    arguments: dict[str, Any] = {}
-    for prop in required if isinstance(required, list) else []:
-        if not isinstance(prop, str):
-            continue
-        spec = properties.get(prop)
-        spec = spec if isinstance(spec, dict) else {}
-        kind = spec.get("type")
-        kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
-        enum = spec.get("enum")
-        if isinstance(enum, list) and enum:
-            arguments[prop] = enum[0]
-        else:
-            arguments[prop] = samples.get(kind, "example") if isinstance(kind, str) else "example"
-    return {"name": name, "arguments": arguments}
-
-
-JUDGE_MARKERS = ("[Response to grade]", "[[")
-
-
-def judge_verdict(req: ChatRequest, model: ModelProfile, seed: int) -> str | None:
-    """A simulated judge's answer to a grading prompt (one asking for a ``[[score]]``), else None.
-
-    The score is drawn per (seed, judge model, prompt), mostly 6-10: a simulated judge has no
-    opinion of the answer, so judge-graded quality on the emulator measures the pipeline (calls,
-    parsing, cost accounting), not the models.
-    """
-    text = "\n".join(
-        m.get("content") or "" for m in req.messages if isinstance(m.get("content"), str)
-    )
-    if not all(marker in text for marker in JUDGE_MARKERS):
-        return None
-    rng = random.Random(f"{seed}|judge|{model.id}|{text}")
-    score = rng.choices(range(11), weights=(1, 1, 1, 2, 3, 5, 8, 12, 14, 10, 6))[0]
-    return f"The response follows the rubric reasonably well. [[{score}]]"

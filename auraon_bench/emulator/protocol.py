@@ -17,10 +17,12 @@ import orjson
 ROLES = ("system", "user", "assistant", "tool")
 MAX_STOP = 4
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Parameters of OpenAI's API that the emulator accepts but does not simulate (type-checked only).
+# Parameters of OpenAI's API that the emulator accepts but does not simulate (type-checked only);
+# ``user`` and ``prompt_cache_key`` also name a conversation for ``auto``'s affinity.
 _PASSIVE = {
     "seed": int,
     "user": str,
+    "prompt_cache_key": str,
     "presence_penalty": (int, float),
     "frequency_penalty": (int, float),
     "logit_bias": dict,
@@ -90,6 +92,8 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     tools: tuple[Mapping[str, Any], ...] = ()
     tool_choice: Any = None
+    user: str | None = None
+    prompt_cache_key: str | None = None
 
 
 def bad(param: str | None, message: str, code: str | None = None) -> ApiError:
@@ -199,6 +203,8 @@ def parse_chat_request(raw: bytes, known_models: Sequence[str] | Mapping[str, An
         stop=_stop(body.get("stop")),
         tools=tools,
         tool_choice=tool_choice,
+        user=body.get("user"),
+        prompt_cache_key=body.get("prompt_cache_key"),
     )
 
 
@@ -336,7 +342,7 @@ def completion_body(
     text: str | None,
     tool_call: Mapping[str, Any] | None,
     finish_reason: str,
-    usage: Mapping[str, int],
+    usage: Mapping[str, Any],
     metadata: Mapping[str, Any],
 ) -> bytes:
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
@@ -404,7 +410,7 @@ class ChunkWriter:
             + b"}\n\n"
         )
 
-    def usage(self, usage: Mapping[str, int], metadata: Mapping[str, Any]) -> bytes:
+    def usage(self, usage: Mapping[str, Any], metadata: Mapping[str, Any]) -> bytes:
         return (
             self._bare
             + b',"choices":[],"usage":'

@@ -13,6 +13,11 @@ Method (our own code after the published idea of a rule-based router such as Cla
    below 0.7 the prompt is ambiguous and goes to MEDIUM.
 4. The mode's table (catalog ``routing.modes``) maps the tier to an ordered chain, filtered by
    context window and by models cooling down after a recent failure.
+5. With the mode's ``affinity = true``, a conversation's pinned model leads that chain while it
+   is healthy and fits (``affinity.py``; routing reason ``affinity``).
+
+The prompt length the router sees is the request's token count in the catalog's default encoding
+(``[defaults] tokenizer``), counted before any model is chosen.
 """
 
 from __future__ import annotations

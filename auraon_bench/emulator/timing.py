@@ -1,6 +1,7 @@
 """Simulated model timing: TTFT and inter-token gaps. Pure given a numpy Generator.
 
-* TTFT = prompt_tokens / prefill_tok_s + LogNormal(median = model.ttft_s, sigma = ttft_sigma).
+* TTFT = (prompt_tokens - cached_tokens) / prefill_tok_s + LogNormal(median = model.ttft_s,
+  sigma = ttft_sigma): prompt tokens read from the prompt cache skip prefill.
 * Gap between content events = (1 / output_tok_s) * LogNormal(median 1, sigma = itl_jitter), and a
   share ``slow_tail_prob`` of gaps is ``slow_tail_factor`` times longer (the occasional slow tail,
   which puts the p99 gap at about 3-5x the p50).
@@ -17,9 +18,14 @@ from auraon_bench.catalog import Defaults, ModelProfile
 
 
 def draw_ttft(
-    model: ModelProfile, defaults: Defaults, prompt_tokens: int, rng: np.random.Generator
+    model: ModelProfile,
+    defaults: Defaults,
+    prompt_tokens: int,
+    rng: np.random.Generator,
+    cached_tokens: int = 0,
 ) -> float:
-    prefill = prompt_tokens / defaults.prefill_tok_s
+    uncached = prompt_tokens - min(max(cached_tokens, 0), prompt_tokens)
+    prefill = uncached / defaults.prefill_tok_s
     if model.ttft_s <= 0:
         return prefill
     return prefill + float(rng.lognormal(math.log(model.ttft_s), defaults.ttft_sigma))

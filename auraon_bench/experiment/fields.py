@@ -186,6 +186,7 @@ def _type_problem(value: Any, kind: str) -> str | None:
         return is_int(v) or isinstance(v, float)
 
     tests: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "any": (lambda v: True, "a value"),
         "str": (lambda v: isinstance(v, str), "a string"),
         "int": (is_int, "an integer"),
         "float": (is_number, "a number"),

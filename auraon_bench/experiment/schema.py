@@ -20,6 +20,9 @@ from typing import Any
 
 from auraon_bench.analysis.slo import Slo, parse_slo
 from auraon_bench.client.http import Timeouts
+from auraon_bench.data.lengths import LengthSpec, as_setting, parse_length
+from auraon_bench.data.prompts import MAX_TURNS
+from auraon_bench.data.tokenizers import DEFAULT_ENCODING, ENCODINGS
 from auraon_bench.errors import ConfigError
 from auraon_bench.experiment.fields import (
     Fields,
@@ -89,8 +92,14 @@ class LoadPart:
     stream: bool = True
     dataset: str | None = None
     items_per_dataset: int | None = None
-    input_tokens: int = 128
-    output_tokens: int = 64
+    input_tokens: int | LengthSpec = 128
+    output_tokens: int | LengthSpec = 64
+    tokenizer: str = "o200k_base"
+    turns: int | LengthSpec = 1
+    think_time: float | LengthSpec = 0.0
+    shared_prefix_tokens: int = 0
+    prefix_groups: int = 1
+    repeat: int = 0  # > 0: paired, every arm on every prompt this many times (a closed loop)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     plan: str | None = None  # emulator demo key for this part; None: the target's
     workers: int = 1  # load-generating processes sharing this part's schedule
@@ -206,6 +215,29 @@ class _Reader:
             self.path, self.raw, sha256, name, description, seed, repetitions, target, arms,
             evaluation, loads, limits, slos, regress, output,
         )  # fmt: skip
+
+    def length(
+        self,
+        f: Fields,
+        key: str,
+        default: float,
+        *,
+        integer: bool = True,
+        floor: float = 1,
+        maximum: float | None = None,
+    ) -> Any:
+        """A number or a distribution string (:mod:`auraon_bench.data.lengths`); a constant
+        stays a plain number. A bad one fails naming the key and its line."""
+        value = f.get(key, "any", default)
+        try:
+            spec = parse_length(value, field=key, integer=integer, floor=floor, base=self.base)
+        except ConfigError as exc:
+            where = "" if exc.source is None else f" ({exc.source}, line {exc.line})"
+            f.fail(key, f"{exc.message}{where}")
+        try:
+            return as_setting(spec, maximum)
+        except ValueError as exc:
+            f.fail(key, str(exc))
 
     def file(self, fields: Fields, key: str, value: str) -> str:
         resolved = (self.base / value) if not Path(value).is_absolute() else Path(value)
@@ -349,8 +381,14 @@ class _Reader:
             stream=f.get("stream", "bool", True),
             dataset=self.file(f, "dataset", dataset) if dataset else None,
             items_per_dataset=f.get("items_per_dataset", "int", check=at_least(1)),
-            input_tokens=f.get("input_tokens", "int", 128, check=at_least(1)),
-            output_tokens=f.get("output_tokens", "int", 64, check=at_least(1)),
+            input_tokens=self.length(f, "input_tokens", 128),
+            output_tokens=self.length(f, "output_tokens", 64),
+            tokenizer=f.choice("tokenizer", ENCODINGS, DEFAULT_ENCODING),
+            turns=self.length(f, "turns", 1, maximum=MAX_TURNS),
+            think_time=self.length(f, "think_time", 0.0, integer=False, floor=0),
+            shared_prefix_tokens=f.get("shared_prefix_tokens", "int", 0, check=at_least(0)),
+            prefix_groups=f.get("prefix_groups", "int", 1, check=at_least(1)),
+            repeat=f.get("repeat", "int", 0, check=at_least(0)),
             retry=RetryPolicy(kind=retry_kind, max_attempts=max_attempts),
             plan=plan,
             workers=workers,

@@ -451,3 +451,39 @@ def paired_schedule(
         prompt_index=prompt_index,
         warmup=np.zeros(pairs, dtype=bool),
     )
+
+
+def replay_schedule(
+    spec: ScheduleSpec, arms: Sequence[str], offsets: Sequence[float] | None, n_requests: int
+) -> Schedule:
+    """Recorded requests in their recorded order, each sent once to every arm: at its recorded
+    offset (times ``spec.time_scale``) when ``offsets`` are given, else paced by ``spec``'s own
+    profile (a rate or a concurrency), ``n_requests`` × arms requests in all."""
+    if not arms:
+        raise ValueError("arms: at least one is required")
+    k, total = len(arms), n_requests * len(arms)
+    if offsets is not None:
+        spec = ScheduleSpec(  # the recorded times replace the profile's own pacing
+            profile=Profile.REPLAY,
+            trace=tuple(offsets),
+            time_scale=spec.time_scale,
+            seed=spec.seed,
+            warmup_requests=spec.warmup_requests,
+            max_concurrency=spec.max_concurrency,
+        )
+        times: np.ndarray | None = np.repeat(np.asarray(offsets, dtype=np.float64), k)
+        times = times * spec.time_scale
+    else:
+        spec = replace(spec, requests=total, duration=None)
+        times = None if spec.is_closed_loop else _open_loop_offsets(spec, 0)[:total]
+    n = total if times is None else len(times)
+    warmup = np.arange(n) < spec.warmup_requests
+    arrays = (
+        np.tile(np.arange(k, dtype=np.int32), n_requests)[:n],
+        np.repeat(np.arange(n_requests, dtype=np.int32), k)[:n],
+        warmup,
+    )
+    for array in (*arrays, times):
+        if array is not None:
+            array.flags.writeable = False
+    return Schedule(spec, 0, tuple(arms), n_requests, times, *arrays)

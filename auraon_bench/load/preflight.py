@@ -31,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from auraon_bench.client.listing import ModelListing
-from auraon_bench.data.prompts import Prompt
+from auraon_bench.data.prompts import MESSAGE_OVERHEAD, Prompt
+from auraon_bench.data.tokenizers import REPLY_PRIMER
 from auraon_bench.errors import ConfigError
 from auraon_bench.load.target import AURAON_BASE_URL
 from auraon_bench.load.worker import schedules_for
 from auraon_bench.prices.estimate import (
+    UNBOUNDED_OUTPUT_TOKENS,
     CostEstimate,
     Demand,
     TokenCounter,
@@ -148,6 +150,21 @@ def token_counts(prompts: Sequence[Prompt], counter: TokenCounter) -> list[int]:
     return [counter.count(p.messages, p.extra.get("tools")) for p in prompts]
 
 
+def turn_sizes(prompt: Prompt, counter: TokenCounter) -> list[tuple[int, int | None]]:
+    """(prompt tokens, max_tokens) of each turn of a conversation, the history assumed to hold
+    answers as long as their caps allow (an upper bound, as the money guard wants)."""
+    size = counter.count(prompt.messages, prompt.extra.get("tools"))
+    sizes = [(size, prompt.max_tokens)]
+    cap = prompt.max_tokens
+    for follow_up in prompt.follow_ups:
+        answer = MESSAGE_OVERHEAD + (UNBOUNDED_OUTPUT_TOKENS if cap is None else cap)
+        message = counter.count([{"role": "user", "content": follow_up.text}], None)
+        size += answer + message - REPLY_PRIMER
+        cap = follow_up.max_tokens
+        sizes.append((size, cap))
+    return sizes
+
+
 def planned_pairs(options: LoadOptions, n_prompts: int) -> Counter[tuple[str, int]] | None:
     """How many requests each (arm, prompt index) gets; None when the count is open-ended
     (a closed loop bounded by duration alone)."""
@@ -169,10 +186,17 @@ def load_demand(
     pairs = planned_pairs(options, len(prompts))
     if pairs is None:
         return None
-    counts = token_counts(prompts, counter)
+    if not any(p.follow_ups for p in prompts):
+        counts = token_counts(prompts, counter)
+        return [
+            Demand(arm, counts[index], prompts[index].max_tokens, n)
+            for (arm, index), n in sorted(pairs.items())
+        ]
+    sizes = [turn_sizes(p, counter) for p in prompts]
     return [
-        Demand(arm, counts[index], prompts[index].max_tokens, n)
+        Demand(arm, tokens, cap, n)
         for (arm, index), n in sorted(pairs.items())
+        for tokens, cap in sizes[index]
     ]
 
 

@@ -28,22 +28,24 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
+import numpy as np
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from auraon_bench.client.http import NS, MeasuringClient
 from auraon_bench.client.wire import chat_body
-from auraon_bench.data.prompts import Prompt
+from auraon_bench.data.prompts import Lengths, Prompt, turn_messages
+from auraon_bench.data.replay import RECORDED_ARM, body_for_arm, replay_stream
 from auraon_bench.errors import AuraonBenchError
 from auraon_bench.load.arrivals import Schedule, ScheduledRequest
 from auraon_bench.load.live import InterruptibleRun, LiveStats
 from auraon_bench.load.retry import RetryPolicy
 from auraon_bench.load.split import Shard, closed_loop_workers, with_id_offsets
-from auraon_bench.results.schema import RequestRecord
+from auraon_bench.results.schema import TURN_STRIDE, RequestRecord
 
 GRACE_S = 5.0  # how long requests in flight may finish after a stop
 # Pauses shorter than this are plain sleeps: a stop waits for them, and the pacer's hot path
@@ -69,6 +71,10 @@ class RunnerConfig:
     # Awaited before each stage (its number); returns the stage's start in perf_counter ns.
     # Worker processes use it to start every stage together; alone, a stage starts at once.
     stage_start: Callable[[int], Awaitable[int]] | None = None
+    # Seconds between an answer and a conversation's next turn: a constant or a distribution.
+    think_time: float | Lengths | None = None
+    # The client keeps answers for conversations' histories; records keep them only if asked.
+    drop_answers: bool = False
 
 
 class LoadRunner(InterruptibleRun):
@@ -88,6 +94,7 @@ class LoadRunner(InterruptibleRun):
         self._stage_scope: anyio.CancelScope | None = None
         self._bodies: dict[tuple[str, int], bytes] = {}
         self._rng = random.Random(config.seed)
+        self._np_rng = np.random.default_rng([config.seed, config.shard.index, 7])
         self._limiter = (
             anyio.CapacityLimiter(config.max_concurrency) if config.max_concurrency else None
         )
@@ -244,63 +251,147 @@ class LoadRunner(InterruptibleRun):
         send: ObjectSendStream[RequestRecord],
         slot: object | None = None,
     ) -> None:
-        """One logical request, retries included. ``slot``: a place under ``max_concurrency``
-        the pacer already took for the first attempt (released here)."""
+        """One scheduled request, or a whole conversation. ``slot``: a place under
+        ``max_concurrency`` the pacer already took for the first attempt (released here)."""
         prompt = self.config.prompts[request.prompt_index]
-        body = self._body(request.arm, request.prompt_index, prompt)
-        request_id = first_id + request.index
-        attempt = 1
-        limiter = self._limiter
         self.stats.in_flight += 1
         try:
-            while True:
-                record = RequestRecord(
-                    run_id=self.config.run_id,
-                    arm=request.arm,
-                    status="ok",
-                    attempt=attempt,
-                    request_id=request_id,
-                    prompt_id=prompt.id,
-                    category=prompt.category,
-                    stage=request.stage,
-                    warmup=request.warmup,
-                    worker=self.config.shard.index,
-                    model_requested=request.arm,
-                    t_scheduled=self.client.seconds(t_scheduled_ns),
-                )
-                if limiter is not None:
-                    held, slot = slot, None
-                    if held is None:  # a retry, or a closed loop: take a place under the cap
-                        held = object()
-                        await limiter.acquire_on_behalf_of(held)
-                    try:
-                        if self.stop_reason:  # queued behind the cap while the run stopped
-                            return
-                        await self._attempt(body, record, send)
-                    finally:
-                        limiter.release_on_behalf_of(held)
-                else:
-                    await self._attempt(body, record, send)
-                delay = self.config.retry.next_delay(
-                    attempt, record.status, record.http_status, record.retry_after_s, self._rng
-                )
-                if delay is None or self.stop_reason:
-                    return
-                await self._pause(delay)
-                if self.stop_reason:
-                    return
-                attempt += 1
-                t_scheduled_ns = time.perf_counter_ns()
+            if prompt.follow_ups:
+                await self._conversation(request, prompt, first_id, t_scheduled_ns, send, slot)
+                return
+            body = self._body(request.arm, request.prompt_index, prompt)
+            await self._logical(
+                request, prompt, body, first_id + request.index, t_scheduled_ns, send, slot
+            )
         finally:
             self.stats.in_flight -= 1
 
-    async def _attempt(
-        self, body: bytes, record: RequestRecord, send: ObjectSendStream[RequestRecord]
+    async def _conversation(
+        self,
+        request: ScheduledRequest,
+        prompt: Prompt,
+        first_id: int,
+        t_scheduled_ns: int,
+        send: ObjectSendStream[RequestRecord],
+        slot: object | None,
     ) -> None:
-        """Send one attempt and hand its record to the writer, even when it is cancelled."""
+        """Turn k+1 goes out ``think_time`` after turn k's answer arrives, with that answer in
+        its history; a turn without an answer (it failed after its retries) ends the
+        conversation, as a user without a reply would not go on."""
+        session_id = first_id + request.index
+        history: tuple[Mapping[str, Any], ...] = ()
+        for turn in range(1, prompt.turns + 1):
+            messages = turn_messages(prompt, history, turn)
+            cap = prompt.max_tokens if turn == 1 else prompt.follow_ups[turn - 2].max_tokens
+            body = chat_body(
+                request.arm, messages, stream=self.config.stream, max_tokens=cap, extra=prompt.extra
+            )
+            answer = await self._logical(
+                request,
+                prompt,
+                body,
+                session_id * TURN_STRIDE + turn - 1,
+                t_scheduled_ns,
+                send,
+                slot,
+                session=(session_id, turn, cap),
+            )
+            slot = None
+            if answer is None or self.stop_reason or turn == prompt.turns:
+                return
+            history = (*messages, {"role": "assistant", "content": answer})
+            think = self._think_time()
+            if think > 0:
+                await self._pause(think)
+                if self.stop_reason:
+                    return
+            t_scheduled_ns = time.perf_counter_ns()
+
+    def _think_time(self) -> float:
+        think = self.config.think_time
+        if think is None:
+            return 0.0
+        if isinstance(think, int | float):
+            return float(think)
+        return max(float(think.sample(1, self._np_rng)[0]), 0.0)
+
+    async def _logical(
+        self,
+        request: ScheduledRequest,
+        prompt: Prompt,
+        body: bytes,
+        request_id: int,
+        t_scheduled_ns: int,
+        send: ObjectSendStream[RequestRecord],
+        slot: object | None,
+        session: tuple[int, int, int | None] | None = None,
+    ) -> str | None:
+        """One logical request, retries included; the answer's text when it ended ok (``""``
+        for an ok answer whose text the client did not keep), else None."""
+        attempt = 1
+        limiter = self._limiter
+        session_id, turn, cap = session if session is not None else (None, None, prompt.max_tokens)
+        stream, model = self.config.stream, request.arm
+        if prompt.body is not None:  # a replayed body streams (or not) as it was recorded
+            stream = replay_stream(prompt.body)
+            if model == RECORDED_ARM:
+                model = str(prompt.body.get("model"))
+        while True:
+            record = RequestRecord(
+                run_id=self.config.run_id,
+                arm=request.arm,
+                status="ok",
+                attempt=attempt,
+                request_id=request_id,
+                session_id=session_id,
+                turn=turn,
+                prompt_id=prompt.id,
+                category=prompt.category,
+                stage=request.stage,
+                warmup=request.warmup,
+                worker=self.config.shard.index,
+                model_requested=model,
+                max_tokens=cap,
+                t_scheduled=self.client.seconds(t_scheduled_ns),
+            )
+            if limiter is not None:
+                held, slot = slot, None
+                if held is None:  # a retry, a later turn or a closed loop: take a place
+                    held = object()
+                    await limiter.acquire_on_behalf_of(held)
+                try:
+                    if self.stop_reason:  # queued behind the cap while the run stopped
+                        return None
+                    answer = await self._attempt(body, record, send, stream)
+                finally:
+                    limiter.release_on_behalf_of(held)
+            else:
+                answer = await self._attempt(body, record, send, stream)
+            if record.status == "ok":
+                return answer or ""
+            delay = self.config.retry.next_delay(
+                attempt, record.status, record.http_status, record.retry_after_s, self._rng
+            )
+            if delay is None or self.stop_reason:
+                return None
+            await self._pause(delay)
+            if self.stop_reason:
+                return None
+            attempt += 1
+            t_scheduled_ns = time.perf_counter_ns()
+
+    async def _attempt(
+        self,
+        body: bytes,
+        record: RequestRecord,
+        send: ObjectSendStream[RequestRecord],
+        stream: bool,
+    ) -> str | None:
+        """Send one attempt and hand its record to the writer, even when it is cancelled; the
+        answer's text (kept in the record only when the run keeps answers)."""
         t_start_ns = time.perf_counter_ns()
         try:
-            await self.client.chat(body, record, stream=self.config.stream)
+            await self.client.chat(body, record, stream=stream)
         except anyio.get_cancelled_exc_class():
             self._mark_cancelled(record, t_start_ns)
             self.cancelled_in_flight += 1
@@ -309,7 +400,11 @@ class LoadRunner(InterruptibleRun):
             with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                 await self._deliver(record, send)
             raise
+        answer = record.response_text
+        if self.config.drop_answers:
+            record.response_text = None
         await self._deliver(record, send)
+        return answer
 
     @staticmethod
     async def _deliver(record: RequestRecord, send: ObjectSendStream[RequestRecord]) -> None:
@@ -336,7 +431,8 @@ class LoadRunner(InterruptibleRun):
             record.t_sent = started
         record.t_done = self.client.seconds(time.perf_counter_ns())
         record.latency_s = None  # no answer was read whole; in flight: t_done - t_sent
-        record.stream = self.config.stream
+        if record.stream is None:
+            record.stream = self.config.stream
         if record.completion_tokens is None and record.n_events:  # the tokens so far
             record.completion_tokens, record.token_source = record.n_events, "estimated"
         record.token_source = record.token_source or "none"
@@ -346,6 +442,10 @@ class LoadRunner(InterruptibleRun):
         key = (arm, index)
         body = self._bodies.get(key)
         if body is None:
+            if prompt.body is not None:  # a replayed request: as recorded, the arm's model in
+                model = None if arm == RECORDED_ARM else arm
+                body = self._bodies[key] = body_for_arm(prompt.body, model)
+                return body
             body = self._bodies[key] = chat_body(
                 arm,
                 prompt.messages,

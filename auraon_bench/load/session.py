@@ -30,8 +30,10 @@ from auraon_bench.analysis.load_summary import (
 from auraon_bench.client.http import MeasuringClient, Timeouts
 from auraon_bench.client.listing import ModelListing
 from auraon_bench.client.transport import Transport
-from auraon_bench.data.dataset import load_items
-from auraon_bench.data.prompts import Prompt, prompts_from_items, synthetic_prompts
+from auraon_bench.data.lengths import LengthSpec
+from auraon_bench.data.prompts import Prompt
+from auraon_bench.data.replay import ReplayFile
+from auraon_bench.data.tokenizers import DEFAULT_ENCODING
 from auraon_bench.errors import ConfigError
 from auraon_bench.load.arrivals import ScheduleSpec
 from auraon_bench.load.live import LiveStats
@@ -55,7 +57,8 @@ from auraon_bench.load.runner import (
 from auraon_bench.load.selfcheck import judge_client, worker_health
 from auraon_bench.load.split import PROCESS_MAX_IN_FLIGHT, Shard, check_workers, concurrency_warning
 from auraon_bench.load.target import Target, open_target
-from auraon_bench.load.worker import WorkerJob, schedules_for, write_batch
+from auraon_bench.load.traffic import discounts_for, length_json, load_prompts, sent_models
+from auraon_bench.load.worker import WorkerJob, answer_handling, schedules_for, write_batch
 from auraon_bench.prices.estimate import CostEstimate
 from auraon_bench.prices.table import PriceTable
 from auraon_bench.results.layout import PARTS_DIR
@@ -73,8 +76,15 @@ class LoadOptions:
     items_per_dataset: int | None = None  # a seeded sample of N items of each dataset file
     keep_text: bool = False  # keep answers (evaluations grade them)
     repeat: int = 0  # > 0: paired design, every arm on every prompt this many times
-    input_tokens: int = 128
-    output_tokens: int | None = 64
+    input_tokens: int | LengthSpec = 128  # per prompt, or per new user message of a turn
+    output_tokens: int | LengthSpec | None = 64
+    tokenizer: str = DEFAULT_ENCODING  # what synthetic prompts are sized in
+    turns: int | LengthSpec = 1  # > 1: conversations; rate and concurrency count them
+    think_time: float | LengthSpec | None = None  # s between an answer and the next turn
+    shared_prefix_tokens: int = 0  # a system prompt of this many tokens, shared ...
+    prefix_groups: int = 1  # ... by the prompts of each of this many groups
+    replay: ReplayFile | None = None  # recorded request bodies, sent as they are
+    replay_speed: float = 1.0  # a timed replay's pace: 2 sends twice as fast
     pin_output: bool | None = None  # None: on for the embedded emulator only
     n_prompts: int = 256
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -116,22 +126,6 @@ class LoadResult:
     after: Any = None  # what the ``after`` hook returned
     estimate: CostEstimate | None = None  # the money guard's estimate, with its basis
     price_source: str = ""  # where price_table costs came from (genai-prices, a file)
-
-
-def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
-    if options.datasets:
-        return prompts_from_items(
-            load_items(options.datasets, options.items_per_dataset, options.spec.seed),
-            options.output_tokens,
-        )
-    pin = simulated if options.pin_output is None else options.pin_output
-    return synthetic_prompts(
-        options.n_prompts,
-        options.input_tokens,
-        options.output_tokens,
-        seed=options.spec.seed,
-        pin_output=pin,
-    )
 
 
 def run_load(
@@ -217,7 +211,7 @@ async def _execute(
         target.api_key,
         timeouts=options.timeouts,
         prices=prices,
-        keep_text=options.keep_text,
+        keep_text=answer_handling(options.keep_text, prompts)[0],
         max_connections=PROCESS_MAX_IN_FLIGHT,
         transport=transport,
     )
@@ -226,7 +220,10 @@ async def _execute(
         listing = options.listing or await client.list_models()
         preflight = list(
             require_listed(
-                listing, options.arms, options.allow_unlisted_models, base_url=target.base_url
+                listing,
+                sent_models(options),
+                options.allow_unlisted_models,
+                base_url=target.base_url,
             )
         )
         if extra is not None:
@@ -304,7 +301,8 @@ async def _execute(
     # Non-streamed runs have no content events: skip their columns (gaps are a list per row;
     # a million-request run reads every column it keeps into memory at once).
     columns = [c for c in INPUT_COLUMNS if options.stream or c not in STREAM_ONLY_COLUMNS]
-    summary = summarize_run(read_compact(run_dir, columns))
+    records = read_compact(run_dir, columns)
+    summary = summarize_run(records, discounts=discounts_for(records, target, prices))
     manifest.update(
         cost={
             **cost,
@@ -387,8 +385,16 @@ def _options_dict(options: LoadOptions) -> dict[str, Any]:
                 "datasets": list(options.datasets),
                 "items_per_dataset": options.items_per_dataset,
                 "repeat": options.repeat,
-                "input_tokens": options.input_tokens,
-                "output_tokens": options.output_tokens,
+                "input_tokens": length_json(options.input_tokens),
+                "output_tokens": length_json(options.output_tokens),
+                "tokenizer": options.tokenizer,
+                "turns": length_json(options.turns),
+                "think_time": length_json(options.think_time),
+                "shared_prefix_tokens": options.shared_prefix_tokens,
+                "prefix_groups": options.prefix_groups,
+                "replay": options.replay.path if options.replay is not None else None,
+                "replay_format": options.replay.format if options.replay is not None else None,
+                "replay_speed": options.replay_speed,
                 "retry": options.retry.kind,
                 "grace_s": options.grace_s,
                 "allow_unlisted_models": options.allow_unlisted_models,
@@ -440,6 +446,8 @@ def _engine(
         duration_s=options.spec.duration,
         grace_s=options.grace_s,
         seed=options.spec.seed,
+        think_time=options.think_time,
+        drop_answers=answer_handling(options.keep_text, prompts)[1],
     )
     runner = LoadRunner(client, config, lambda batch: write_batch(sink, batch))
     return runner, lambda: runner.run(schedules_for(options, len(prompts)))

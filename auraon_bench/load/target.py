@@ -91,6 +91,7 @@ class Target:
     simulated: bool
     time_scale: float | None = None
     plan: str | None = None
+    catalog: str | None = None  # the embedded emulator's catalog file (None: the built-in)
 
     def describe(self) -> dict[str, object]:
         """For the manifest: never the key itself."""
@@ -129,4 +130,5 @@ def open_target(
             simulated=True,
             time_scale=time_scale,
             plan=plan,
+            catalog=catalog,
         )

@@ -23,7 +23,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,7 +34,7 @@ from auraon_bench.catalog import PriceTable
 from auraon_bench.client.http import MeasuringClient
 from auraon_bench.data.prompts import Prompt
 from auraon_bench.errors import AuraonBenchError
-from auraon_bench.load.arrivals import Schedule, build_stages, paired_schedule
+from auraon_bench.load.arrivals import Schedule, build_stages, paired_schedule, replay_schedule
 from auraon_bench.load.live import LiveStats
 from auraon_bench.load.runner import LoadRunner, RunnerConfig
 from auraon_bench.load.split import PROCESS_MAX_IN_FLIGHT, Shard
@@ -51,6 +51,13 @@ class Link(Protocol):
 
     def poll(self) -> tuple[str, Any] | None: ...  # never blocks
 
+
+
+def answer_handling(keep_text: bool, prompts: Iterable[Prompt]) -> tuple[bool, bool]:
+    """(the client reads answers' text, the runner drops it from records): a conversation
+    needs every answer for its next turn's history, whether or not the records keep it."""
+    conversations = any(p.follow_ups for p in prompts)
+    return keep_text or conversations, conversations and not keep_text
 
 @dataclass(frozen=True)
 class WorkerJob:
@@ -87,6 +94,16 @@ class WorkerReport:
 def schedules_for(options: Any, n_prompts: int) -> Iterable[Schedule]:
     """The run's schedules, built the same way in every process from the same options."""
     spec = options.spec
+    replay = getattr(options, "replay", None)
+    if replay is not None:
+        return [
+            replay_schedule(
+                replace(spec, time_scale=1.0 / options.replay_speed),
+                options.arms,
+                replay.offsets() if replay.timed else None,
+                len(replay.requests),
+            )
+        ]
     if options.repeat:
         return [
             paired_schedule(
@@ -149,12 +166,13 @@ async def run_worker(
         await inbox.wait_go(stage)
         return time.perf_counter_ns()
 
+    keep_text, drop_answers = answer_handling(options.keep_text, job.prompts)
     client = MeasuringClient(
         job.base_url,
         job.api_key,
         timeouts=options.timeouts,
         prices=job.prices if job.prices is not None else PriceTable.builtin(),
-        keep_text=options.keep_text,
+        keep_text=keep_text,
         max_connections=PROCESS_MAX_IN_FLIGHT,
         t0_ns=t0_ns,
     )
@@ -169,6 +187,8 @@ async def run_worker(
         grace_s=options.grace_s,
         shard=job.shard,
         stage_start=stage_start,
+        think_time=options.think_time,
+        drop_answers=drop_answers,
     )
     async with client:
         runner = LoadRunner(client, config, lambda batch: write_batch(sink, batch))

@@ -41,21 +41,6 @@ def is_router(arm: str) -> bool:
 
 
 # --- token counts -------------------------------------------------------------------------
-def _message_text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: their text counts
-        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
-    return ""
-
-
-def _o200k() -> Callable[[str], int]:
-    from auraon_bench.data.tokenizers import get_tokenizer
-
-    return get_tokenizer("o200k_base").count
-
-
 @dataclass(frozen=True)
 class TokenCounter:
     """Prompt tokens of a chat request, as one kind of target counts them."""
@@ -66,10 +51,12 @@ class TokenCounter:
 
 
 def _openai_count(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any] | None) -> int:
-    text_tokens = _o200k()
-    total = 3 + sum(4 + text_tokens(_message_text(m)) for m in messages)
+    from auraon_bench.data.tokenizers import get_tokenizer
+
+    o200k = get_tokenizer("o200k_base")
+    total = o200k.chat_tokens(messages)
     if tools:
-        total += text_tokens(orjson.dumps(list(tools)).decode())
+        total += o200k.count(orjson.dumps(list(tools)).decode())
     return total
 
 
@@ -81,12 +68,13 @@ def _emulator_count(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any] 
 
 OPENAI_COUNTER = TokenCounter(
     "o200k_base",
-    "o200k_base tokenizer + 4 per message + 3 (OpenAI's chat accounting)",
+    "o200k_base tokenizer, 3 per message + its role + 3 (OpenAI's chat accounting)",
     _openai_count,
 )
 EMULATOR_COUNTER = TokenCounter(
     "emulator",
-    "the Auraon emulator's rule: ceil(characters / 4) per message + 4 per message + 3",
+    "the Auraon emulator's count: its catalog's tokenizer (o200k_base), OpenAI's chat "
+    "accounting, plus the tools' JSON",
     _emulator_count,
 )
 

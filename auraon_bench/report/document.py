@@ -5,7 +5,9 @@ every warning (failed parts and arms, whose every attempt failed, before anythin
 incomplete runs, client-bound runs, missed SLOs, too few samples under an SLO verdict, errors);
 sample notes (few samples where no verdict rests on them, high variance: information, not
 alarms); then what was run, then one section per part (or per matched part when runs are
-compared) with its tables and charts, then how the figures were computed. Markdown and HTML
+compared) with its tables and charts, closed, for parts with prompt-cache or conversation
+figures, by "Conversations and prompt caching" (:mod:`auraon_bench.report.conversations`);
+then how the figures were computed. Markdown and HTML
 render the same blocks, so they never disagree.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auraon_bench.report import conversations
 from auraon_bench.report.comparison import Source, comparison_table, matched_parts
 from auraon_bench.report.error_tables import failure_warnings
 from auraon_bench.report.headline import headline
@@ -27,7 +30,7 @@ from auraon_bench.report.tables import (
     part_tables,
     slo_table,
 )
-from auraon_bench.results.run import Run
+from auraon_bench.results.run import Part, Run
 
 MIN_SAMPLES = 30  # fewer ok attempts per arm: percentiles beyond p90 rest on a handful of values
 HIGH_CV = 1.0  # latency standard deviation above its mean
@@ -179,8 +182,15 @@ def describe_run(run: Run) -> str:
     return "; ".join(bits)
 
 
-def _charts(group: str, sources: Sequence[Source], palette: Palette, simulated: bool) -> list:
-    """One block per chart of the registry that applies to the group's part kinds, in its order."""
+def _charts(
+    group: str,
+    sources: Sequence[Source],
+    palette: Palette,
+    simulated: bool,
+    section: str | None = None,
+) -> list:
+    """One block per chart of the registry that applies to the group's part kinds, in its order:
+    the group's own charts, or those of report section ``section``."""
     from auraon_bench.report.charts import CHARTS  # matplotlib only when charts are drawn
 
     kinds = {part.kind for _, part in sources}
@@ -192,8 +202,28 @@ def _charts(group: str, sources: Sequence[Source], palette: Palette, simulated: 
             lambda spec=spec: spec.draw(list(sources), palette, simulated=simulated),
         )
         for spec in CHARTS
-        if spec.applies(kinds)
+        if spec.applies(kinds) and spec.section == section
     ]
+
+
+def conversation_section(
+    group: str, sources: Sequence[Source], palette: Palette, simulated: bool
+) -> list[Block]:
+    """The "Conversations and prompt caching" section for the group's parts with cache or
+    conversation figures (:mod:`auraon_bench.report.conversations`); nothing without them."""
+    shown = [(label, part) for label, part in sources if conversations.has_figures(part)]
+    if not shown:
+        return []
+    blocks: list[Block] = [Heading(conversations.TITLE, 3)]
+    for label, part in shown:
+        for table in conversations.section_tables(part):
+            blocks.append(TableBlock(_relabel(table, label) if len(sources) > 1 else table))
+        line = conversations.output_cap_line(part)
+        if line:
+            prefix = f"{label}: " if len(sources) > 1 else ""
+            blocks.append(Paragraph(prefix + line))
+    blocks += _charts(group, shown, palette, simulated, section="conversations")
+    return blocks
 
 
 def build_document(runs: Sequence[Run]) -> Document:
@@ -236,8 +266,10 @@ def build_document(runs: Sequence[Run]) -> Document:
                 if len(sources) > 1:
                     table = _relabel(table, label)
                 doc.add(TableBlock(table))
+            doc.add(_over_cap(part, f"{label}: " if len(sources) > 1 else ""))
         doc.add(*_charts(group, sources, palette, simulated))
-    doc.add(Heading("Method"), Paragraph(f"{METHODS} {cost_method(runs)}"))
+        doc.add(*conversation_section(group, sources, palette, simulated))
+    doc.add(Heading("Method"), Paragraph(f"{METHODS} {cost_method(runs)}{_more_method(runs)}"))
     return doc
 
 
@@ -251,6 +283,22 @@ def cost_method(runs: Sequence[Run]) -> str:
         if isinstance(table, dict) and table.get("source"):
             tables.append(str(table["source"]))
     return cost_sentence(counts, tables)
+
+
+def _over_cap(part: Part, prefix: str) -> Paragraph | None:
+    """Output caps of a part without the conversation section: news only when an answer ran
+    past its cap (every synthetic request sends max_tokens)."""
+    if conversations.has_figures(part):
+        return None  # the section states them
+    line = conversations.output_cap_line(part, only_over=True)
+    return Paragraph(prefix + line) if line else None
+
+
+def _more_method(runs: Sequence[Run]) -> str:
+    """The method of the conversation section, when a report has one."""
+    if any(conversations.has_figures(part) for run in runs for part in run.parts):
+        return f" {conversations.METHOD}"
+    return ""
 
 
 def _table(table: Table | None) -> TableBlock | None:

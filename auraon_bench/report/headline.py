@@ -14,7 +14,12 @@ fit), never from prose that could contradict them. In order, as far as the run h
    without an evaluation, the load arms' tail latency and cost instead;
 4. auto against the reference fixed model: the paired accuracy difference with its interval
    and clustered McNemar p (Holm-adjusted across the fixed arms), and the cost ratio;
-5. the plan: the cheapest documented plan with 30% headroom over the busiest part's peak
+5. prompt caching and conversations, when a part has them (its arms'
+   :class:`~auraon_bench.analysis.conversations.CacheSummary` and
+   :class:`~auraon_bench.analysis.conversations.ConversationSummary`): the share of prompt
+   tokens served from cache and what it saved, and how often conversations switched models
+   with the cache discount that cost;
+6. the plan: the cheapest documented plan with 30% headroom over the busiest part's peak
    minute, with the caveat when the run is too short to extrapolate.
 
 Pure: reads a :class:`~auraon_bench.results.run.Run`, returns strings; nothing is drawn or
@@ -23,11 +28,13 @@ written here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 from auraon_bench.analysis.load_summary import ArmSummary
 from auraon_bench.analysis.plan_fit import MIN_MEASURED_REQUESTS, MIN_MEASURED_S
-from auraon_bench.eval.report import EvalReport
+from auraon_bench.eval.report import EvalReport, is_auto
+from auraon_bench.report.conversations import has_figures
 from auraon_bench.results.run import Part, Run
 
 MAX_SENTENCES = 5
@@ -47,6 +54,7 @@ def headline(run: Run) -> tuple[str, ...]:
     if not evals:
         sentences += [_load_arms(p, several) for p in measured]
     sentences += [_limits(p) for p in run.parts if p.kind == "limits"]
+    sentences.append(_caching(measured, several))
     sentences.append(_plan(measured, several))
     return tuple(s for s in sentences if s)[:MAX_SENTENCES]
 
@@ -250,6 +258,64 @@ def _limits(part: Part) -> str | None:
         f"The rate-limit probe of {plan} ({limits.status}): {counts['pass']} checks pass, "
         f"{counts['fail']} fail{detail}, {counts['unknown']} unknown."
     )
+
+
+def _money(value: float) -> str:
+    """Two significant digits, never an exponent: ``$0.012``, ``$0.0031``, ``$1.20``."""
+    if value == 0:
+        return "$0"
+    decimals = max(2, 1 - math.floor(math.log10(abs(value))))
+    return f"${value:,.{decimals}f}"
+
+
+def _caching(parts: Sequence[Part], several: bool) -> str | None:
+    """One sentence on the first part whose arms have cache or conversation figures."""
+    shown = [p for p in parts if has_figures(p)]
+    if not shown:
+        return None
+    part = shown[0]
+    arms = [a for a in part.load_summary.arms if a.arm is not None]
+    cached = [a for a in arms if a.cache is not None and a.cache.hit_rate is not None]
+    talks = [a for a in arms if a.conversations is not None]
+    bits = []
+    served = []
+    for a in cached:
+        cache = a.cache
+        assert cache is not None and cache.hit_rate is not None
+        saved, without = cache.saved_usd, cache.cost_without_cache_usd
+        saving = (
+            f"; saved {_money(saved)}, {saved / without:.0%} of the cost"
+            if saved is not None and without
+            else ""
+        )
+        tokens = "" if served else " of prompt tokens"
+        served.append(f"{cache.hit_rate:.0%}{tokens} on {a.arm} (n={cache.rows:,}{saving})")
+    if served:
+        bits.append(f"prompt caching served {_join(served)}")
+    switching = [a for a in talks if a.conversations is not None and a.conversations.switches]
+    for a in switching:
+        conv = a.conversations
+        assert conv is not None and conv.switches_per_conversation is not None
+        lost = (
+            f", losing an estimated {_money(conv.lost_discount_usd)} of cache discount"
+            if conv.lost_discount_usd is not None
+            else ""
+        )
+        bits.append(
+            f"{a.arm} switched models {conv.switches_per_conversation:.2f} times per "
+            f"conversation (n={conv.multi_turn:,}){lost}"
+        )
+    for a in talks:
+        # A fixed model cannot switch; an auto arm that never did is worth saying.
+        if a in switching or not is_auto(str(a.arm)) or a.conversations is None:
+            continue
+        bits.append(
+            f"{a.arm} kept each of its {a.conversations.conversations:,} conversations on one model"
+        )
+    text = "; ".join(bits)
+    if several:
+        return f"In {part.name}, {text}."
+    return f"{text[0].upper()}{text[1:]}."
 
 
 def _plan(parts: Sequence[Part], several: bool) -> str | None:

@@ -15,7 +15,9 @@ column                         type          unit     meaning
 run_id                         string        -        run this attempt belongs to (*required*)
 arm                            string        -        model id the schedule asked for (*required*)
 attempt                        int32         -        1-based attempt number of a logical request
-request_id                     int64         -        schedule index; the retries of one share it
+request_id                     int64         -        schedule index; its retries share it [6]
+session_id                     int64         -        conversation of a multi-turn run [6]
+turn                           int32         -        1-based turn within its conversation [6]
 prompt_id                      string        -        dataset prompt id
 category                       string        -        dataset category of the prompt
 stage                          int32         -        sweep stage index
@@ -46,7 +48,9 @@ tpot_s                         float64       s        time per output token afte
 itl_s                          list<float32> s        every gap between consecutive content events
 n_events                       int32         -        content events received
 prompt_tokens                  int32         tokens   prompt tokens
+cached_tokens                  int32         tokens   prompt tokens read from the target's cache [7]
 completion_tokens              int32         tokens   completion tokens
+max_tokens                     int32         tokens   ``max_tokens`` the request asked for
 token_source                   string        -        counts from: usage|estimated|none
 cost_usd                       float64       USD      cost of this attempt
 cost_source                    string        -        one of :data:`COST_SOURCES`
@@ -84,6 +88,13 @@ Notes (the README's metric table has every formula):
    null). Only new connections have a setup time, so its percentiles are over those.
 5. ``tpot_s`` = ``(t_last_token - t_first_token) / (completion_tokens - 1)``, null below 2 tokens.
 
+6. In a multi-turn run every turn is a logical request of its own: ``session_id`` is the
+   conversation's schedule index, ``turn`` counts from 1, and ``request_id`` is
+   ``session_id * TURN_STRIDE + turn - 1`` (so ids stay unique across worker processes).
+   Single-turn runs leave ``session_id`` and ``turn`` null.
+7. ``usage.prompt_tokens_details.cached_tokens`` (OpenAI's field, billed at the cache-read
+   price); null when the target does not report it, 0 for a reported miss.
+
 ``ttft_s``, ``ttlt_s`` and ``tpot_s`` exist for streamed answers only.
 
 Status ``cancelled``: the run itself cut the attempt (still in flight at the end of the grace
@@ -116,6 +127,10 @@ SCHEMA_VERSION = 2
 2: ``connect_s``, ``connection_reused`` and ``ttlt_s`` added; ``t_sent`` after connection setup;
 streaming ``latency_s`` to the last byte (``[DONE]``) instead of the last content event.
 
+Not bumped for ``session_id``, ``turn``, ``cached_tokens`` and ``max_tokens`` (added within
+version 2): an older file reads them as nulls, which is what they mean there (single-turn, cache
+not reported, cap unknown), and an older auraon-bench reading a newer file ignores them.
+
 Not bumped for the status ``cancelled`` (added within version 2): no column changed meaning or
 type, and the value only appears in runs cut short (an interruption, the money guard), which
 their manifest says. An older auraon-bench still reads such a file and counts a cancelled attempt
@@ -125,6 +140,9 @@ value that most of them never hold."""
 
 VERSION_KEY = b"auraon_bench.schema_version"
 """Parquet key-value metadata entry that carries :data:`SCHEMA_VERSION`."""
+
+TURN_STRIDE = 1024
+"""Turns per conversation, at most: ``request_id = session_id * TURN_STRIDE + turn - 1``."""
 
 STATUS_ORDER: tuple[str, ...] = (
     "ok",
@@ -164,6 +182,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("arm", _S, nullable=False),
     Column("attempt", _I32),
     Column("request_id", _I64),
+    Column("session_id", _I64),
+    Column("turn", _I32),
     Column("prompt_id", _S),
     Column("category", _S),
     Column("stage", _I32),
@@ -199,7 +219,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("n_events", _I32),
     # tokens and cost
     Column("prompt_tokens", _I32),
+    Column("cached_tokens", _I32),
     Column("completion_tokens", _I32),
+    Column("max_tokens", _I32),
     Column("token_source", _S),
     Column("cost_usd", _F64),
     Column("cost_source", _S),

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from auraon_bench.report.charts.base import Note, Sources
+from auraon_bench.report.charts.conversations import conversation_turns
 from auraon_bench.report.charts.cost import cost_per_1k, cost_quality, routing_mix
 from auraon_bench.report.charts.latency import latency_cdf, latency_vs_rate, ttft_tpot_distribution
 from auraon_bench.report.charts.plan import plan_fit_chart
@@ -36,6 +37,7 @@ __all__ = [
     "ChartSpec",
     "Kind",
     "Note",
+    "conversation_turns",
     "cost_per_1k",
     "cost_quality",
     "errors_timeline",
@@ -66,6 +68,8 @@ class ChartSpec:
     The report draws every spec, in :data:`CHARTS` order, for each group of matched parts that
     holds a part of one of its ``kinds``; the tests draw every spec from every fixture run it
     applies to. A chart added here therefore appears in the report, its files and its tests.
+    A spec with a :attr:`section` is drawn by that section of the report instead (only for
+    parts with the figures it shows), so a run without them gets no note about it.
     """
 
     key: str  # file-safe: the report writes it as charts/<group>-<key>.png and .svg
@@ -77,6 +81,9 @@ class ChartSpec:
     needs: str  # the note when the parts have no data for it: what it would take to draw it
     takes: Literal["sources", "fits"] = "sources"  # (label, Part) pairs or (label, PlanFit) pairs
     kind_titles: tuple[tuple[Kind, str], ...] = ()  # another caption when drawn for one kind only
+    # A chart of one report section (e.g. "conversations"): drawn there, for the parts that
+    # section is written for, and not among the charts of every group of its kinds.
+    section: str | None = None
 
     @property
     def name(self) -> str:
@@ -202,6 +209,16 @@ CHARTS: tuple[ChartSpec, ...] = (
         ("requests/min", "tokens/min"),
         "no attempt was sent: no traffic to fit a plan to",
         takes="fits",
+    ),
+    ChartSpec(
+        "conversation-turns",
+        "Conversations by turn",
+        _MEASURED,
+        conversation_turns,
+        "TTFT p50 (ms), cost per request (USD) and cache hit rate (%) by turn index, per arm.",
+        ("turn", "TTFT p50 (ms)", "(USD)", "(%"),
+        "no arm has conversation figures: the run sent single-turn requests",
+        section="conversations",
     ),
 )
 
