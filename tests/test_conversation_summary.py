@@ -73,9 +73,9 @@ def test_switches_and_the_discount_they_lost() -> None:
     assert conv.conversations == 2 and conv.multi_turn == 2 and conv.turns_mean == 3
     assert conv.switches == 2 and conv.switches_per_conversation == 1.0
     assert conv.switched_share == pytest.approx(2 / 4)
-    # a -> b after a 1200-token turn: 1152 cacheable at a's discount; b -> a after 1400: 1280
-    # at b's.
-    assert conv.lost_discount_usd == pytest.approx((1152 * 1.25 + 1280 * 2.0) / 1e6)
+    # a -> b after a 1200-token turn: 1152 cacheable, none read on b, at a's discount; b -> a
+    # after 1400: 1280 cacheable on b, but a served 1152 of it from its own cache anyway.
+    assert conv.lost_discount_usd == pytest.approx((1152 * 1.25 + 128 * 2.0) / 1e6)
     turn2 = conv.by_turn[1]
     assert turn2.turn == 2 and turn2.routed_to == {"a": 1, "b": 1}
     assert turn2.cache_hit_rate == pytest.approx(1408 / 3100)

@@ -274,8 +274,6 @@ def test_dataset_prompts_and_their_categories(tmp_path: Path) -> None:
     assert (tool_rows["finish_reason"] == "tool_calls").all()
 
 
-
-
 def test_traffic_flags_take_distributions_and_refuse_nonsense_in_one_line(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = run(
@@ -306,3 +304,42 @@ def test_traffic_flags_take_distributions_and_refuse_nonsense_in_one_line(tmp_pa
     assert not (tmp_path / "never").exists()
     result = run("--replay", str(tmp_path / "x.jsonl"), "--dataset", str(FIXTURES / "sample.jsonl"))
     assert result.exit_code == 2 and "--replay and --dataset" in result.output
+
+
+def test_a_replay_refuses_what_it_cannot_honour_and_prices_recorded_models(tmp_path: Path) -> None:
+    timed = tmp_path / "timed.jsonl"
+    timed.write_text(
+        json.dumps({"timestamp": 0, "body": {"model": "gpt-4o", "messages": [{"role": "user",
+                    "content": "a"}], "max_tokens": 4}}) + "\n"
+        + json.dumps({"timestamp": 0.1, "body": {"model": "gpt-4o-mini", "messages": [
+                    {"role": "user", "content": "b"}], "max_tokens": 4}}) + "\n"
+    )  # fmt: skip
+    batch = tmp_path / "batch.jsonl"
+    line = {"custom_id": "x", "method": "POST", "url": "/v1/chat/completions"}
+    batch.write_text(json.dumps({**line, "body": {"messages": [{"role": "user", "content": "c"}]}}))
+    refused = {
+        (str(timed), "--rate", "5"): "--rate does not apply",
+        (str(timed), "--sweep", "1,2"): "--sweep does not apply",
+        (str(timed), "--turns", "3"): "--turns does not apply",
+        (str(batch), "--profile", "ramp"): "--profile does not apply",
+        (str(batch), "--requests", "3"): "--requests does not apply",
+    }
+    for (path, flag, value), message in refused.items():
+        result = run("--replay", path, flag, value, "--out", str(tmp_path / "never"))
+        assert result.exit_code == 2 and message in result.output, result.output
+    result = run("--replay", str(batch), "--model", "recorded", "--out", str(tmp_path / "never"))
+    assert result.exit_code == 2 and "batch.jsonl:1: the body has no model" in result.output
+    assert not (tmp_path / "never").exists()
+    out = tmp_path / "run"
+    result = run("--replay", str(timed), "--model", "recorded", "--time-scale", "0", "--out",
+                 str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    arms = {a["arm"]: a for a in manifest(out)["cost"]["estimate"]["arms"]}
+    assert set(arms) == {"recorded (gpt-4o)", "recorded (gpt-4o-mini)"}
+    assert all(a["usd"] is not None and a["requests"] == 1 for a in arms.values())
+
+
+def test_a_shared_prefix_too_short_for_its_message_is_one_line(tmp_path: Path) -> None:
+    result = run("--shared-prefix-tokens", "3", "--out", str(tmp_path / "never"))
+    assert result.exit_code == 2 and "--shared-prefix-tokens" in result.output
+    assert "must be 0 or above 4" in result.output and "Traceback" not in result.output

@@ -297,3 +297,63 @@ def test_affinity_keeps_conversations_on_one_model_where_auto_moves_them(tmp_pat
     df = read_records(result.run_dir)
     reasons = set(df[(df["arm"] == "auto:sticky") & (df["turn"] > 1)]["routing_reason"])
     assert reasons == {"affinity"}
+
+
+def test_the_turn_limit_is_one_number_everywhere() -> None:
+    from auraon_bench.cli.options import MAX_TURNS as FLAG_LIMIT
+    from auraon_bench.data.prompts import MAX_TURNS
+
+    assert FLAG_LIMIT == MAX_TURNS == TURN_STRIDE
+
+
+@pytest.mark.anyio
+async def test_one_turn_prompts_among_conversations_share_the_conversations_ids() -> None:
+    spec = parse_length("uniform:1,3", field="turns", floor=1)
+    prompts = synthetic_prompts(12, 20, 4, turns=spec, seed=5)
+    assert {p.turns for p in prompts} == {1, 2, 3}
+
+    class Answering(TurnFailingClient):
+        async def chat(self, body: bytes, record: RequestRecord, *, stream: bool) -> RequestRecord:
+            record.t_sent = record.t_done = record.t_scheduled
+            record.response_text = "fine"
+            return record
+
+    written: list[RequestRecord] = []
+    config = RunnerConfig(run_id="r", prompts=prompts)
+    runner = LoadRunner(Answering(), config, written.extend)  # type: ignore[arg-type]
+    spec_run = ScheduleSpec(profile="concurrent", concurrency=4, requests=12)
+    await runner.run(build_stages(spec_run, ("m",), len(prompts)))
+    ids = [r.request_id for r in written]
+    assert len(ids) == len(set(ids)) == sum(p.turns for p in prompts)
+    assert all(r.session_id is not None and r.turn is not None for r in written)
+
+
+def test_a_closed_loop_duration_stops_conversations_between_turns(tmp_path: Path) -> None:
+    options = _options(
+        tmp_path,
+        turns=6,
+        think_time=0.3,
+        spec=ScheduleSpec(profile="concurrent", concurrency=2, duration=0.5),
+    )
+    df = _records(run_load(options))
+    # Nothing leaves after the deadline: the last send is within it (plus the loop's jitter).
+    assert df["t_sent"].max() - df["t_sent"].min() < 0.5 + 0.1
+    assert df["turn"].max() < 6
+
+
+def test_dataset_turns_follow_a_distribution() -> None:
+    from auraon_bench.data.dataset import load_items
+    from auraon_bench.data.prompts import prompts_from_items
+    from tests.conftest import ROOT
+
+    items = load_items([str(ROOT / "datasets" / "conversations.jsonl")], None, 0)
+    two = prompts_from_items(items, 32, max_turns=2)
+    assert {p.turns for p in two} == {2}
+    drawn = prompts_from_items(items, 32, max_turns=parse_length("uniform:1,3", field="t"))
+    assert {p.turns for p in drawn} == {1, 2, 3}
+
+
+def test_long_texts_are_counted_in_pieces() -> None:
+    o200k = get_tokenizer("o200k_base")
+    assert o200k.count(" word" * 400_000) == 400_000  # 2 million characters, one piece refused
+    assert o200k.chat_tokens([{"role": "user", "content": 42}]) == 3 + 3 + 1 + 1

@@ -17,7 +17,8 @@ Method
       *switch* is an ok turn served by another model than the conversation's previous ok turn.
       Its *lost discount* is an estimate of what staying would have saved: the previous turn's
       prompt, rounded down to the cache's ``step_tokens`` (when at least ``min_tokens``), is
-      what the old model held in its cache, priced at the old model's discount.
+      what the old model held in its cache; less what the new model read from its own cache
+      anyway (a shared system prompt, say), at least 0; priced at the old model's discount.
       ``by_turn``: per turn index, TTFT percentiles, mean prompt and cached tokens, cache hit
       rate, mean cost per ok request and the ok rows per serving model.
     * **Output caps** (:class:`OutputCapSummary`), over ok rows that sent ``max_tokens``
@@ -68,6 +69,12 @@ class CacheSummary(_Fields):
         if self.cost_usd is None or self.cost_without_cache_usd is None:
             return None
         return self.cost_without_cache_usd - self.cost_usd
+
+    @property
+    def saved_share(self) -> float | None:
+        """What caching saved, as a share of the cost without it."""
+        saved, without = self.saved_usd, self.cost_without_cache_usd
+        return saved / without if saved is not None and without else None
 
 
 @dataclass(frozen=True)
@@ -138,9 +145,7 @@ def summarize_cache(
     hit = cached > 0
     cost = column(m, "cost_usd")
     models = serving_model(m)
-    rate = np.array(
-        [(discounts or {}).get(str(x), np.nan) if x is not None else np.nan for x in models]
-    )
+    rate = _rates(models, discounts)
     priced = np.isfinite(rate) & np.isfinite(cost)
     unpriced = sorted({str(x) for x, p in zip(models, priced, strict=True) if not p})
     with_cache = float(cost[priced].sum()) if priced.any() else None
@@ -186,6 +191,7 @@ def summarize_conversations(
             "ok": ok,
             "model": serving_model(m),
             "prompt": column(m, "prompt_tokens"),
+            "cached": np.nan_to_num(column(m, "cached_tokens")),
         }
     )
     conversations = int(frame["session"].nunique())
@@ -199,10 +205,9 @@ def summarize_conversations(
     cacheable = np.where(
         previous_prompt >= min_tokens, np.floor(previous_prompt / step_tokens) * step_tokens, 0.0
     )
-    old_rate = np.array(
-        [(discounts or {}).get(str(x), np.nan) if x is not None else np.nan for x in previous_model]
-    )
-    lost_terms = cacheable[switched] * old_rate[switched] / 1e6
+    missed = np.maximum(cacheable - good["cached"].to_numpy(), 0.0)
+    old_rate = _rates(previous_model, discounts)
+    lost_terms = missed[switched] * old_rate[switched] / 1e6
     priced = np.isfinite(lost_terms)
     lost = None  # no prices, or none for the models switched away from
     if discounts is not None and (priced.any() or not switched.any()):
@@ -257,6 +262,12 @@ def summarize_output_caps(df: pd.DataFrame) -> OutputCapSummary | None:
         at_cap=int((got == cap).sum()),
         over_cap=int((got > cap).sum()),
     )
+
+
+def _rates(models: np.ndarray, discounts: Mapping[str, float] | None) -> np.ndarray:
+    """Each row's serving model's discount (USD per 1M tokens), NaN where unknown."""
+    known = discounts or {}
+    return np.array([known.get(str(x), np.nan) if x is not None else np.nan for x in models])
 
 
 def _ok_rows(df: pd.DataFrame) -> pd.DataFrame:

@@ -126,8 +126,9 @@ METRICS: tuple[Metric, ...] = (
            "ok turns served by another model than the conversation's previous ok turn / "
            "conversations with two or more ok turns", "count", _OK, "last attempt", _NO),
     Metric("conversations.lost_discount_usd", "cache discount lost to switches", "per switch: "
-           "the previous turn's prompt_tokens rounded down to 128 (0 below 1,024) x the previous "
-           "model's input - cache-read price; an estimate", "USD", _OK, "last attempt", _NO),
+           "the previous turn's prompt_tokens rounded down to 128 (0 below 1,024), less the "
+           "new turn's cached_tokens (at least 0), x the previous model's input - cache-read "
+           "price; an estimate", "USD", _OK, "last attempt", _NO),
     Metric("conversations.by_turn", "per turn", "TTFT percentiles, mean prompt and cached "
            "tokens, cache hit rate, mean cost and serving models of the attempts of turn k",
            "per turn", _ALL, "per attempt", _NO),

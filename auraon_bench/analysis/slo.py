@@ -112,9 +112,7 @@ def parse_slo(key: str, value: float) -> Slo | None:
     return None
 
 
-def _measure(
-    slo: Slo, arm: ArmSummary, accuracy: AccuracyRow | None
-) -> tuple[float | None, int]:
+def _measure(slo: Slo, arm: ArmSummary, accuracy: AccuracyRow | None) -> tuple[float | None, int]:
     """The figure an SLO judges, read from the summary that holds it, and its sample size."""
     if slo.percentile is not None:
         stats: Percentiles = getattr(arm, f"{slo.metric}_s")
@@ -155,3 +153,52 @@ def check_slos(
                 verdict = "pass" if measured >= slo.threshold else "fail"
             verdicts.append(SloVerdict(slo, part, arm, measured, n, verdict))
     return verdicts
+
+
+_EXPRESSION = re.compile(
+    r"^\s*(?P<name>[a-z0-9_]+)\s*(?P<sign><=|>=)\s*\$?(?P<value>[0-9]*\.?[0-9]+(?:e-?\d+)?)"
+    r"\s*(?P<unit>ms|s|%)?\s*$"
+)
+_ALIASES = {
+    "rate_limited": "rate_limited_rate",
+    "errors": "error_rate",
+    "cost_per_1k": "cost_per_1k_usd",
+}
+
+
+def parse_slo_expression(text: str) -> Slo:
+    """An SLO written as on the command line: ``ttft_p95<=800ms``, ``latency_p99<=10s``,
+    ``error_rate<=1%``, ``rate_limited<=0.5%``, ``cost_per_1k<=$2``, ``accuracy>=80%``; the
+    same objectives as the experiment files' keys. ``ValueError`` with a one-line reason."""
+    match = _EXPRESSION.match(text)
+    if not match:
+        raise ValueError(
+            f"{text!r} is not an SLO; write e.g. ttft_p95<=800ms, latency_p99<=10s, "
+            "error_rate<=1%, rate_limited<=0.5%, cost_per_1k<=$2 or accuracy>=80%"
+        )
+    name, sign, unit = match["name"], match["sign"], match["unit"]
+    value = float(match["value"])
+    name = _ALIASES.get(name, name)
+    if _PERCENTILE.match(f"{name}_{unit}" if unit in _UNIT_SCALE else ""):
+        key = f"{name}_{unit}"
+    elif name in _SHARES:
+        key, value = name, value / 100 if unit == "%" else value
+        if unit in _UNIT_SCALE:
+            raise ValueError(f"{text!r}: {name} is a share: write it in % or as a fraction")
+    elif name == "cost_per_1k_usd" and unit is None:
+        key = name
+    else:
+        raise ValueError(
+            f"{text!r}: unknown objective {name!r}; a latency percentile needs its unit "
+            "(ttft|tpot|itl|latency _p50|p90|p95|p99 <= N ms or s); shares: error_rate, "
+            "rate_limited, accuracy; money: cost_per_1k"
+        )
+    slo = parse_slo(key, value)
+    assert slo is not None  # every key built above is one parse_slo knows
+    expected = ">=" if slo.bound == "min" else "<="
+    if sign != expected:
+        raise ValueError(
+            f"{text!r}: {name} is a {'floor' if expected == '>=' else 'limit'}: "
+            f"write {name}{expected}..."
+        )
+    return slo

@@ -46,6 +46,37 @@ def spec_from_flags(flags: dict[str, Any]) -> ScheduleSpec:
     return build_spec(values, lambda field: FLAG_FOR_FIELD.get(field, field))
 
 
+def read_replay_flags(flags: dict[str, Any]) -> Any:
+    """The replay file, and a one-line refusal of every flag a replay cannot honour."""
+    from auraon_bench.data.replay import RECORDED_ARM, read_replay
+
+    if flags["dataset"]:
+        raise click.UsageError("--replay and --dataset are two sources of prompts: give one")
+    replay = read_replay(flags["replay_file"])
+    unused = []
+    if replay.timed:  # the recorded times are the schedule
+        unused += ["--profile", "--rate", "--concurrency", "--sweep", "--trace", "--ramp-to"]
+    elif flags["profile"] in ("sweep", "ramp", "replay") or flags["sweep"] or flags["trace"]:
+        unused += ["--profile", "--sweep", "--trace"]
+    unused += ["--requests", "--duration", "--turns", "--shared-prefix-tokens", "--workers"]
+    defaults = {"turns": 1, "shared_prefix_tokens": 0, "workers": 1}
+    for flag in unused:
+        name = flag[2:].replace("-", "_")
+        value = flags.get(name)
+        if value is not None and value != defaults.get(name):
+            why = "its recorded times" if replay.timed else "one pass over the file"
+            raise click.UsageError(f"{flag} does not apply to a replay of {flags['replay_file']} "
+                                   f"(sent as {why}); drop it")  # fmt: skip
+    if RECORDED_ARM in flags["models"]:
+        for request in replay.requests:
+            if not isinstance(request.body.get("model"), str) or not request.body["model"]:
+                raise click.UsageError(
+                    f"{flags['replay_file']}:{request.line}: the body has no model, so "
+                    f"--model {RECORDED_ARM} cannot send it; give a model with --model"
+                )
+    return replay
+
+
 @click.command()
 @target_options
 @load_options
@@ -61,13 +92,7 @@ def load(**flags: Any) -> None:
     from auraon_bench.load.retry import RetryPolicy
     from auraon_bench.load.session import LoadOptions, run_load
 
-    replay = None
-    if flags["replay_file"]:
-        from auraon_bench.data.replay import read_replay
-
-        if flags["dataset"]:
-            raise click.UsageError("--replay and --dataset are two sources of prompts: give one")
-        replay = read_replay(flags["replay_file"])
+    replay = read_replay_flags(flags) if flags["replay_file"] else None
     options = LoadOptions(
         replay=replay,
         replay_speed=flags["replay_speed"],

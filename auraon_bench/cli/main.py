@@ -21,6 +21,7 @@ from auraon_bench.errors import AuraonBenchError
 # (click and the standard library), so that --help loads no pandas, pyarrow, scipy or matplotlib.
 COMMANDS: dict[str, str] = {
     "baseline": "auraon_bench.cli.baseline:baseline_group",
+    "capacity": "auraon_bench.cli.capacity:capacity_command",
     "emulator": "auraon_bench.cli.emulator:emulator",
     "eval": "auraon_bench.cli.eval:eval_command",
     "history": "auraon_bench.cli.history:history_command",

@@ -12,6 +12,7 @@ import click
 # The values of auraon_bench.load.arrivals.Profile, spelled out so that --help imports no numpy
 # (tests/test_imports.py checks that they agree).
 MAX_INPUT_TOKENS = 2_000_000
+MAX_TURNS = 1024  # results.schema.TURN_STRIDE (tests/test_sessions.py checks that they agree)
 PROFILES = ["synchronous", "concurrent", "constant", "poisson", "gamma", "ramp", "sweep", "replay"]
 
 
@@ -55,6 +56,15 @@ class LengthParam(click.ParamType):
             return as_setting(spec, self.maximum)
         except ValueError as exc:
             self.fail(f"{value!r}: {exc}.", param, ctx)
+
+
+def _prefix_tokens(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    from auraon_bench.data.prompts import prefix_problem
+
+    problem = prefix_problem(value)
+    if problem:
+        raise click.BadParameter(problem, ctx, param)
+    return value
 
 
 def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -218,7 +228,7 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--turns",
-                type=LengthParam(maximum=1024),
+                type=LengthParam(maximum=MAX_TURNS),
                 default=1,
                 show_default=True,
                 help="Turns per conversation (a number or a distribution): each turn is sent "
@@ -236,6 +246,7 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--shared-prefix-tokens",
                 type=click.IntRange(min=0, max=MAX_INPUT_TOKENS),
+                callback=_prefix_tokens,
                 default=0,
                 show_default=True,
                 help="Start every synthetic prompt with a system prompt of this many tokens, "

@@ -147,7 +147,7 @@ def _caching_cells(arm: ArmSummary) -> dict[str, str]:
     cells = {}
     if (c := arm.cache) is not None:
         saved, without = c.saved_usd, c.cost_without_cache_usd
-        share = f" ({saved / without * 100:.0f}%)" if saved is not None and without else ""
+        share = f" ({c.saved_share * 100:.0f}%)" if c.saved_share is not None else ""
         hit, miss = c.ttft_cached_s, c.ttft_uncached_s
         cells |= {
             "cache hit (% prompt tok)": _n(_pct(c.hit_rate), c.rows),

@@ -41,7 +41,7 @@ from auraon_bench.data.tokenizers import (
 _ROLE_TOKENS = 1
 MESSAGE_OVERHEAD = TOKENS_PER_MESSAGE + _ROLE_TOKENS
 FIRST_MESSAGE_OVERHEAD = REPLY_PRIMER + MESSAGE_OVERHEAD  # a one-message prompt's non-content
-MAX_TURNS = 1024  # results.schema.TURN_STRIDE: turns per conversation, at most
+MAX_TURNS = 1024  # results.schema.TURN_STRIDE: turns per conversation, at most (tested)
 
 
 class Lengths(Protocol):
@@ -73,6 +73,10 @@ class Prompt:
     @property
     def turns(self) -> int:
         return 1 + len(self.follow_ups)
+
+    def cap(self, turn: int) -> int | None:
+        """``max_tokens`` of ``turn`` (1-based)."""
+        return self.max_tokens if turn == 1 else self.follow_ups[turn - 2].max_tokens
 
 
 def draw(lengths: int | Lengths | None, n: int, rng: np.random.Generator) -> list[int | None]:
@@ -145,6 +149,15 @@ def synthetic_prompts(
     return prompts
 
 
+def prefix_problem(tokens: int) -> str | None:
+    """Why a shared prefix of ``tokens`` cannot be built (0 means none), or None."""
+    if 0 < tokens <= MESSAGE_OVERHEAD:
+        return (
+            f"must be 0 or above {MESSAGE_OVERHEAD} (a system message's own overhead), got {tokens}"
+        )
+    return None
+
+
 def shared_prefixes(
     tokens: int, groups: int, *, seed: int = 0, tokenizer: str = DEFAULT_ENCODING
 ) -> list[Mapping[str, Any]]:
@@ -152,11 +165,9 @@ def shared_prefixes(
     ``tokens`` is 0), seeded: the same settings give the same texts in every run."""
     if not tokens:
         return []
-    if tokens <= MESSAGE_OVERHEAD:
-        raise ValueError(
-            f"shared prefix tokens: must be > {MESSAGE_OVERHEAD} (a system message's own "
-            f"overhead), got {tokens}"
-        )
+    problem = prefix_problem(tokens)
+    if problem:
+        raise ValueError(f"shared prefix tokens: {problem}")
     if groups < 1:
         raise ValueError(f"prefix groups: must be >= 1, got {groups}")
     encoder = get_tokenizer(tokenizer)
@@ -198,16 +209,22 @@ def with_caps(prompts: Sequence[Prompt], caps: Lengths, *, seed: int = 0) -> lis
 
 
 def prompts_from_items(
-    items: Sequence[PromptItem], max_tokens: int | None = None, *, max_turns: int = 1
+    items: Sequence[PromptItem],
+    max_tokens: int | None = None,
+    *,
+    max_turns: int | Lengths = 1,
+    seed: int = 0,
 ) -> list[Prompt]:
-    """Prompts of dataset items. With ``max_turns`` > 1 an item holding a conversation (user
-    messages with assistant answers between them) is played turn by turn, up to ``max_turns``
-    user turns: the recorded answers are dropped, the target's own answers take their place."""
+    """Prompts of dataset items. With ``max_turns`` above 1 (or a distribution, drawn per item)
+    an item holding a conversation (user messages with assistant answers between them) is
+    played turn by turn, up to that many user turns: the recorded answers are dropped, the
+    target's own answers take their place."""
+    limits = draw(max_turns, len(items), np.random.default_rng([seed, 3]))
     prompts = []
-    for item in items:
+    for item, limit in zip(items, limits, strict=True):
         messages, follow_ups = item.messages, ()
-        if max_turns > 1:
-            messages, follow_ups = _split_turns(item.messages, max_turns, max_tokens)
+        if max_turns != 1:
+            messages, follow_ups = _split_turns(item.messages, limit or 1, max_tokens)
         prompts.append(
             Prompt(
                 id=item.id,

@@ -37,6 +37,9 @@ TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMER = 3
 CHARS_PER_TOKEN = 4
+# bpe-openai refuses texts of about a million characters ("too long to encode safely"): longer
+# ones are encoded in pieces cut before a space, where BPE never merges across anyway.
+CHUNK_CHARS = 200_000
 
 # Model name prefixes counted with cl100k_base; everything else is o200k_base. Longest prefix
 # wins, so "gpt-4o" (o200k) is not taken for "gpt-4" (cl100k).
@@ -86,7 +89,7 @@ class Tokenizer:
     def count(self, text: str) -> int:
         if self.name == "chars4":
             return math.ceil(len(text) / CHARS_PER_TOKEN)
-        return len(_encoding(self.name).encode_ordinary(text))
+        return len(self.ids(text))
 
     def ids(self, text: str) -> list[int]:
         """Token ids of ``text``; ``chars4`` has no vocabulary, so its "ids" are the CRC-32 of
@@ -95,7 +98,13 @@ class Tokenizer:
         if self.name == "chars4":
             step = CHARS_PER_TOKEN
             return [zlib.crc32(text[i : i + step].encode()) for i in range(0, len(text), step)]
-        return _encoding(self.name).encode_ordinary(text)
+        encode = _encoding(self.name).encode_ordinary
+        if len(text) <= CHUNK_CHARS:
+            return encode(text)
+        ids: list[int] = []
+        for piece in _pieces(text):
+            ids += encode(piece)
+        return ids
 
     def chat_tokens(self, messages: Sequence[Mapping[str, Any]]) -> int:
         """Prompt tokens of a chat request, by OpenAI's accounting (see the module)."""
@@ -105,12 +114,14 @@ class Tokenizer:
             for key, value in message.items():
                 if isinstance(value, str):
                     total += self.count(value)
-                elif value is not None:  # multi-part content: count its text parts
+                elif isinstance(value, list):  # multi-part content: count its text parts
                     total += sum(
                         self.count(str(part.get("text", "")))
                         for part in value
                         if isinstance(part, Mapping)
                     )
+                elif value is not None:  # a number or an object where text belongs: as sent
+                    total += self.count(str(value))
                 if key == "name":
                     total += TOKENS_PER_NAME
         return total
@@ -128,12 +139,26 @@ class Tokenizer:
         words = [prefix] if prefix else []
         # Every filler word is one token; the prefix may be several.
         words += [rng.choice(_WORDS) for _ in range(tokens)]
-        ids = encoding.encode_ordinary(" ".join(words).strip())[:tokens]
+        ids = self.ids(" ".join(words).strip())[:tokens]
         text = encoding.decode(ids)
         # Decoding a cut id list can re-encode a token apart at the seam: trim until exact.
         while self.count(text) > tokens:
             text = text[:-1]
         return text
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` cut into pieces of at most about CHUNK_CHARS, each cut just before a space (a
+    text without spaces there is cut where it is: a rare seam token may then be split)."""
+    pieces, start = [], 0
+    while len(text) - start > CHUNK_CHARS:
+        end = start + CHUNK_CHARS
+        space = text.rfind(" ", start + CHUNK_CHARS // 2, end)
+        end = space if space > start else end
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return pieces
 
 
 @functools.cache

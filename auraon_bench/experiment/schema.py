@@ -21,7 +21,7 @@ from typing import Any
 from auraon_bench.analysis.slo import Slo, parse_slo
 from auraon_bench.client.http import Timeouts
 from auraon_bench.data.lengths import LengthSpec, as_setting, parse_length
-from auraon_bench.data.prompts import MAX_TURNS
+from auraon_bench.data.prompts import MAX_TURNS, prefix_problem
 from auraon_bench.data.tokenizers import DEFAULT_ENCODING, ENCODINGS
 from auraon_bench.errors import ConfigError
 from auraon_bench.experiment.fields import (
@@ -386,7 +386,7 @@ class _Reader:
             tokenizer=f.choice("tokenizer", ENCODINGS, DEFAULT_ENCODING),
             turns=self.length(f, "turns", 1, maximum=MAX_TURNS),
             think_time=self.length(f, "think_time", 0.0, integer=False, floor=0),
-            shared_prefix_tokens=f.get("shared_prefix_tokens", "int", 0, check=at_least(0)),
+            shared_prefix_tokens=f.get("shared_prefix_tokens", "int", 0, check=_prefix_check),
             prefix_groups=f.get("prefix_groups", "int", 1, check=at_least(1)),
             repeat=f.get("repeat", "int", 0, check=at_least(0)),
             retry=RetryPolicy(kind=retry_kind, max_attempts=max_attempts),
@@ -462,3 +462,7 @@ class _Reader:
 def _part_name(value: str) -> str | None:
     ok = value and all(c.isalnum() or c in "-_" for c in value) and value != "report"
     return None if ok else "must be letters, digits, '-' or '_' (and not 'report')"
+
+
+def _prefix_check(value: int) -> str | None:
+    return "must be >= 0" if value < 0 else prefix_problem(value)

@@ -32,6 +32,7 @@ import numpy as np
 
 from auraon_bench.client.listing import ModelListing
 from auraon_bench.data.prompts import MESSAGE_OVERHEAD, Prompt
+from auraon_bench.data.replay import RECORDED_ARM
 from auraon_bench.data.tokenizers import REPLY_PRIMER
 from auraon_bench.errors import ConfigError
 from auraon_bench.load.target import AURAON_BASE_URL
@@ -150,18 +151,26 @@ def token_counts(prompts: Sequence[Prompt], counter: TokenCounter) -> list[int]:
     return [counter.count(p.messages, p.extra.get("tools")) for p in prompts]
 
 
+def _demand(arm: str, prompt: Prompt, tokens: int, cap: int | None, n: int) -> Demand:
+    """A demand row; a replayed body of the ``recorded`` arm is priced as its own model, one
+    row per model (``recorded (gpt-4o)``)."""
+    if arm == RECORDED_ARM and prompt.body is not None:
+        model = str(prompt.body.get("model"))
+        return Demand(f"{arm} ({model})", tokens, cap, n, model)
+    return Demand(arm, tokens, cap, n)
+
+
 def turn_sizes(prompt: Prompt, counter: TokenCounter) -> list[tuple[int, int | None]]:
     """(prompt tokens, max_tokens) of each turn of a conversation, the history assumed to hold
     answers as long as their caps allow (an upper bound, as the money guard wants)."""
     size = counter.count(prompt.messages, prompt.extra.get("tools"))
-    sizes = [(size, prompt.max_tokens)]
-    cap = prompt.max_tokens
-    for follow_up in prompt.follow_ups:
+    sizes = [(size, prompt.cap(1))]
+    for turn, follow_up in enumerate(prompt.follow_ups, start=2):
+        cap = prompt.cap(turn - 1)
         answer = MESSAGE_OVERHEAD + (UNBOUNDED_OUTPUT_TOKENS if cap is None else cap)
         message = counter.count([{"role": "user", "content": follow_up.text}], None)
         size += answer + message - REPLY_PRIMER
-        cap = follow_up.max_tokens
-        sizes.append((size, cap))
+        sizes.append((size, prompt.cap(turn)))
     return sizes
 
 
@@ -189,7 +198,7 @@ def load_demand(
     if not any(p.follow_ups for p in prompts):
         counts = token_counts(prompts, counter)
         return [
-            Demand(arm, counts[index], prompts[index].max_tokens, n)
+            _demand(arm, prompts[index], counts[index], prompts[index].max_tokens, n)
             for (arm, index), n in sorted(pairs.items())
         ]
     sizes = [turn_sizes(p, counter) for p in prompts]

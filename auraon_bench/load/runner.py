@@ -7,6 +7,13 @@ to send: :func:`~auraon_bench.load.split.closed_loop_workers`). With ``max_concu
 takes a slot before it starts a request's task, so requests due while the cap is full wait in the
 pacer (and are sent late, which their schedule lag shows) instead of piling up as tasks.
 
+A scheduled request whose prompt has follow-up turns is a *conversation*: its task sends turn 1,
+and each later turn ``think_time`` after the previous answer arrived, the answers carried into
+the history, so one schedule entry becomes up to ``turns`` logical requests (ids
+``session_id * TURN_STRIDE + turn - 1``) and a closed loop's ``concurrency`` counts
+conversations. A replayed prompt (``Prompt.body``) is sent as recorded, the arm's model put in
+(the ``recorded`` arm keeps the body's own), streamed or not as the body asks.
+
 Every attempt's record goes through a bounded memory stream to one *writer* task, which hands
 full batches to the sink in a worker thread (so Parquet writing never stalls the event loop) and
 keeps the live counters; a batch that cannot be written stops the run (``write_error``) rather
@@ -23,14 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import math
 import random
-import signal
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import numpy as np
@@ -94,6 +98,7 @@ class LoadRunner(InterruptibleRun):
         self._stage_scope: anyio.CancelScope | None = None
         self._bodies: dict[tuple[str, int], bytes] = {}
         self._rng = random.Random(config.seed)
+        self._conversations = any(p.follow_ups for p in config.prompts)
         self._np_rng = np.random.default_rng([config.seed, config.shard.index, 7])
         self._limiter = (
             anyio.CapacityLimiter(config.max_concurrency) if config.max_concurrency else None
@@ -239,9 +244,9 @@ class LoadRunner(InterruptibleRun):
                 return
             # A closed loop has no send offsets to mark in advance: the first warmup_seconds
             # are known only as the requests go out.
-            if not request.warmup and now - stage_t0 < warmup_ns:
+            if not request.warmup and warmup_ns > 0 and now - stage_t0 < warmup_ns:
                 request = request._replace(warmup=True)
-            await self._request(request, first_id, now, send)
+            await self._request(request, first_id, now, send, deadline=deadline)
 
     async def _request(
         self,
@@ -250,14 +255,18 @@ class LoadRunner(InterruptibleRun):
         t_scheduled_ns: int,
         send: ObjectSendStream[RequestRecord],
         slot: object | None = None,
+        deadline: int | None = None,
     ) -> None:
         """One scheduled request, or a whole conversation. ``slot``: a place under
-        ``max_concurrency`` the pacer already took for the first attempt (released here)."""
+        ``max_concurrency`` the pacer already took for the first attempt (released here);
+        ``deadline``: a closed loop's hard stop (perf_counter ns), which no later turn passes."""
         prompt = self.config.prompts[request.prompt_index]
         self.stats.in_flight += 1
         try:
-            if prompt.follow_ups:
-                await self._conversation(request, prompt, first_id, t_scheduled_ns, send, slot)
+            if self._conversations:  # every prompt is one then, one-turn ones too: one id space
+                await self._conversation(
+                    request, prompt, first_id, t_scheduled_ns, send, slot, deadline
+                )
                 return
             body = self._body(request.arm, request.prompt_index, prompt)
             await self._logical(
@@ -274,6 +283,7 @@ class LoadRunner(InterruptibleRun):
         t_scheduled_ns: int,
         send: ObjectSendStream[RequestRecord],
         slot: object | None,
+        deadline: int | None,
     ) -> None:
         """Turn k+1 goes out ``think_time`` after turn k's answer arrives, with that answer in
         its history; a turn without an answer (it failed after its retries) ends the
@@ -282,7 +292,7 @@ class LoadRunner(InterruptibleRun):
         history: tuple[Mapping[str, Any], ...] = ()
         for turn in range(1, prompt.turns + 1):
             messages = turn_messages(prompt, history, turn)
-            cap = prompt.max_tokens if turn == 1 else prompt.follow_ups[turn - 2].max_tokens
+            cap = prompt.cap(turn)
             body = chat_body(
                 request.arm, messages, stream=self.config.stream, max_tokens=cap, extra=prompt.extra
             )
@@ -306,13 +316,13 @@ class LoadRunner(InterruptibleRun):
                 if self.stop_reason:
                     return
             t_scheduled_ns = time.perf_counter_ns()
+            if deadline is not None and t_scheduled_ns >= deadline:
+                return
 
     def _think_time(self) -> float:
         think = self.config.think_time
-        if think is None:
-            return 0.0
-        if isinstance(think, int | float):
-            return float(think)
+        if think is None or isinstance(think, int | float):
+            return float(think or 0.0)
         return max(float(think.sample(1, self._np_rng)[0]), 0.0)
 
     async def _logical(
@@ -500,68 +510,3 @@ class LoadRunner(InterruptibleRun):
         limit = self.config.max_cost_usd
         if limit is not None and self.stats.cost_usd >= limit:
             self.stop("max_cost")
-
-
-# -- Ctrl-C and SIGTERM -----------------------------------------------------------------------
-class Interruptible(Protocol):
-    """A :class:`LoadRunner`, or a pool of them in worker processes."""
-
-    def interrupt(self) -> None: ...
-
-
-class Interrupts:
-    """Ctrl-C and SIGTERM while the load session runs: each one goes to the runner (the first
-    stops it, the next hurries it), and :meth:`cut_short` ends work that outlives the load."""
-
-    def __init__(self, runner: Interruptible, grace_s: float) -> None:
-        self.runner = runner
-        self.grace_s = grace_s
-        self.count = 0
-        self._first = anyio.Event()
-        self._second = anyio.Event()
-
-    async def watch(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                self.count += 1
-                self.runner.interrupt()
-                (self._first if self.count == 1 else self._second).set()
-
-    async def cut_short(self, work: Callable[[], Awaitable[Any]]) -> Any:
-        """``work()``'s result, or None if it was cut: ``grace_s`` after a first signal that
-        arrives while it runs, at once on a second one."""
-        result = failure = None
-        async with anyio.create_task_group() as group:
-
-            async def cut() -> None:
-                earlier = self.count > 0  # its grace is spent: wait for the next signal
-                await self._first.wait()
-                with anyio.move_on_after(math.inf if earlier else self.grace_s):
-                    await self._second.wait()
-                group.cancel_scope.cancel()
-
-            group.start_soon(cut)
-            try:
-                result = await work()
-            except Exception as exc:  # raised as itself below, not inside the group's
-                failure = exc
-            group.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
-        return result
-
-
-@contextlib.contextmanager
-def signal_handlers_kept() -> Iterator[None]:
-    """Put back the SIGINT and SIGTERM handlers the event loop's signal receiver replaced: it
-    restores the defaults, not what the CLI had installed (SIGTERM exits 130 there too)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            if handler is not None:
-                signal.signal(sig, handler)

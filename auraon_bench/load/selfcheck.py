@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from auraon_bench.analysis.load_summary import ArmSummary
+from auraon_bench.analysis.records import scheduled_mask
 from auraon_bench.load.arrivals import Profile, ScheduleSpec, build_schedule
 from auraon_bench.load.worker import WorkerReport
 from auraon_bench.results.reader import read_compact
@@ -92,8 +93,8 @@ def worker_health(
     """Per worker: requests sent, achieved rate against its share of the target, schedule lag,
     CPU share, how it ended. Measured from the records (the ``worker`` column), not from what
     the workers say about themselves, except CPU and errors which only they know."""
-    frame = read_compact(run_dir, ["worker", "attempt", "t_sent", "schedule_lag_s"])
-    first = frame[frame["attempt"] == 1]
+    frame = read_compact(run_dir, ["worker", "attempt", "turn", "t_sent", "schedule_lag_s"])
+    first = frame[scheduled_mask(frame)]  # first attempts; of conversations, first turns
     workers = first["worker"].to_numpy()
     sent = first["t_sent"].to_numpy(dtype=float, na_value=np.nan)
     lag = first["schedule_lag_s"].to_numpy(dtype=float, na_value=np.nan)

@@ -8,7 +8,7 @@ writes the manifest and the summary. The CLI only parses flags and prints.
 
 Ctrl-C and SIGTERM from the start of the load to the end of the ``after`` hook: the first stops
 new sends and gives what is in flight (or the hook) ``grace_s``, the second ends the grace at once
-(:class:`~auraon_bench.load.runner.Interrupts`); records flushed, manifest ``interrupted``.
+(:class:`~auraon_bench.load.signals.Interrupts`); records flushed, manifest ``interrupted``.
 """
 
 from __future__ import annotations
@@ -47,14 +47,9 @@ from auraon_bench.load.preflight import (
     require_listed,
 )
 from auraon_bench.load.retry import RetryPolicy
-from auraon_bench.load.runner import (
-    GRACE_S,
-    Interrupts,
-    LoadRunner,
-    RunnerConfig,
-    signal_handlers_kept,
-)
+from auraon_bench.load.runner import GRACE_S, LoadRunner, RunnerConfig
 from auraon_bench.load.selfcheck import judge_client, worker_health
+from auraon_bench.load.signals import Interrupts, signal_handlers_kept
 from auraon_bench.load.split import PROCESS_MAX_IN_FLIGHT, Shard, check_workers, concurrency_warning
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.load.traffic import discounts_for, length_json, load_prompts, sent_models

@@ -12,7 +12,6 @@ from auraon_bench.catalog.loader import load_catalog
 from auraon_bench.data.dataset import load_items
 from auraon_bench.data.lengths import LengthSpec
 from auraon_bench.data.prompts import (
-    MAX_TURNS,
     Prompt,
     prompts_from_items,
     shared_prefixes,
@@ -44,11 +43,11 @@ def load_prompts(options: LoadOptions, simulated: bool) -> list[Prompt]:
             for request in options.replay.requests
         ]
     if options.datasets:
-        turns = options.turns if isinstance(options.turns, int) else MAX_TURNS
         items = prompts_from_items(
             load_items(options.datasets, options.items_per_dataset, options.spec.seed),
             options.output_tokens if isinstance(options.output_tokens, int) else None,
-            max_turns=turns,
+            max_turns=options.turns,
+            seed=options.spec.seed,
         )
         prefixes = shared_prefixes(
             options.shared_prefix_tokens,

@@ -41,8 +41,8 @@ METHOD = (
     "model's input price minus its cache-read price (requests of a model without a known "
     "discount are left out of both costs). A model switch is a conversation's turn served by "
     "another model than its previous ok turn; its lost discount is an estimate: the previous "
-    "turn's prompt (from 1,024 tokens, rounded down to 128-token steps) at the old model's "
-    "discount."
+    "turn's prompt (from 1,024 tokens, rounded down to 128-token steps), less what the new "
+    "model read from its own cache anyway, at the old model's discount."
 )
 
 
@@ -79,13 +79,6 @@ def figure_arms(part: Part) -> list[ArmSummary]:
     if not has_figures(part):
         return []
     return [a for a in part.load_summary.arms if a.cache is not None or a.conversations is not None]
-
-
-def saved_share(cache: CacheSummary | None) -> float | None:
-    """The saving as a share of the cost without caching (None when either is unknown)."""
-    if cache is None or cache.saved_usd is None or not cache.cost_without_cache_usd:
-        return None
-    return cache.saved_usd / cache.cost_without_cache_usd
 
 
 def ttft_pair(dist: Percentiles | None) -> str:
@@ -127,7 +120,7 @@ def cache_table(part: Part) -> Table | None:
                 s.arm,
                 *_cache_cells(c),
                 None if c is None else c.saved_usd,
-                saved_share(c),
+                None if c is None else c.saved_share,
                 ttft_pair(None if c is None else c.ttft_cached_s),
                 ttft_pair(None if c is None else c.ttft_uncached_s),
                 None if v is None else v.conversations,

@@ -282,10 +282,10 @@ def _caching(parts: Sequence[Part], several: bool) -> str | None:
     for a in cached:
         cache = a.cache
         assert cache is not None and cache.hit_rate is not None
-        saved, without = cache.saved_usd, cache.cost_without_cache_usd
+        saved, share = cache.saved_usd, cache.saved_share
         saving = (
-            f"; saved {_money(saved)}, {saved / without:.0%} of the cost"
-            if saved is not None and without
+            f"; saved {_money(saved)}, {share:.0%} of the cost"
+            if saved is not None and share is not None
             else ""
         )
         tokens = "" if served else " of prompt tokens"

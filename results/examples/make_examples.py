@@ -1,13 +1,15 @@
 """Regenerate the example reports and their screenshots in this folder.
 
-    python results/examples/make_examples.py
+    python results/examples/make_examples.py [NAME ...]    (default: every one)
 
 Runs, on the built-in emulator (every figure SIMULATED):
 
 * ``quickstart/``: the README's quickstart experiment, as shipped;
 * ``edge-case/``: a short non-streamed load in which one arm names a model the gateway does not
   serve (every attempt of it fails) beside one that answers: what a report looks like when a
-  panel has nothing to show and the headline has to say "not a result".
+  panel has nothing to show and the headline has to say "not a result";
+* ``chat-sessions/``: the multi-turn experiment, as shipped: prompt caching, model switches and
+  their lost cache discount, by turn, for auto, auto with affinity and gpt-4o.
 
 Each folder keeps the report's ``report.md``, its charts (PNG) and ``screenshot.png``, the top
 of ``index.html`` as headless Chromium renders it (the browser the report tests use). The run
@@ -46,23 +48,25 @@ def _keep(run_dir: Path, name: str) -> None:
 
 
 def main() -> None:
+    wanted = set(sys.argv[1:]) or {"quickstart", "edge-case", "chat-sessions"}
     with tempfile.TemporaryDirectory() as tmp:
-        quick = Path(tmp) / "quickstart"
-        subprocess.run(
-            [*CLI, "run", str(ROOT / "experiments" / "quickstart.toml"), "--out", str(quick)],
-            check=True,
-        )
-        _keep(quick, "quickstart")
-        edge = Path(tmp) / "edge"
-        # Exit code 1 is expected: an arm that fails on every attempt fails the run.
-        subprocess.run(
-            [*CLI, "load", "--model", "gpt-4o-mini", "--model", "no-such-model",
-             "--allow-unlisted-models", "--no-stream", "--requests", "40", "--concurrency", "4",
-             "--out", str(edge)],
-            check=False,
-        )  # fmt: skip
-        subprocess.run([*CLI, "report", str(edge), "--out", str(edge / "report")], check=True)
-        _keep(edge, "edge-case")
+        for name in ("quickstart", "chat-sessions"):
+            if name in wanted:
+                run_dir = Path(tmp) / name
+                experiment = ROOT / "experiments" / f"{name}.toml"
+                subprocess.run([*CLI, "run", str(experiment), "--out", str(run_dir)], check=True)
+                _keep(run_dir, name)
+        if "edge-case" in wanted:
+            edge = Path(tmp) / "edge"
+            # Exit code 1 is expected: an arm that fails on every attempt fails the run.
+            subprocess.run(
+                [*CLI, "load", "--model", "gpt-4o-mini", "--model", "no-such-model",
+                 "--allow-unlisted-models", "--no-stream", "--requests", "40",
+                 "--concurrency", "4", "--out", str(edge)],
+                check=False,
+            )  # fmt: skip
+            subprocess.run([*CLI, "report", str(edge), "--out", str(edge / "report")], check=True)
+            _keep(edge, "edge-case")
 
 
 if __name__ == "__main__":

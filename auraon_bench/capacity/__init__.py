@@ -1,0 +1,1 @@
+"""Capacity: the highest arrival rate within SLOs, per arm (``auraon-bench capacity``)."""

@@ -1,0 +1,246 @@
+"""``auraon-bench capacity`` from options to ``capacity.json``: the library side.
+
+One target for the whole search (the embedded emulator is started once). For each arm, the
+search of :mod:`auraon_bench.capacity.search` proposes a rate; the step is an ordinary load run
+(:func:`~auraon_bench.load.session.run_load`: the same preflight, records, manifest, self-check
+and summary) into ``OUT/steps/<arm>-<k>``, judged by :mod:`auraon_bench.capacity.steps`. The money
+guard confirms the first step's estimate; ``max_cost_usd`` bounds the whole search (each step
+gets what is left of it). Ctrl-C ends the step under way (its records kept) and the search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from auraon_bench.analysis.load_summary import summarize_arm
+from auraon_bench.analysis.slo import Slo
+from auraon_bench.capacity.search import CapacitySearch, required_requests, step_requests
+from auraon_bench.capacity.steps import (
+    CapacityResult,
+    CapacityStep,
+    judge_step,
+    per_request_slos,
+)
+from auraon_bench.errors import ConfigError
+from auraon_bench.load.arrivals import ScheduleSpec
+from auraon_bench.load.session import LoadOptions, LoadResult, run_load
+from auraon_bench.load.target import Target, open_target
+from auraon_bench.results.manifest import new_run_dir
+from auraon_bench.results.reader import read_records
+from auraon_bench.results.typed import from_dict
+
+CAPACITY_FILE = "capacity.json"
+SCHEMA_VERSION = 1
+ARRIVALS = ("poisson", "constant")
+
+
+@dataclass(frozen=True)
+class CapacityOptions:
+    slos: tuple[Slo, ...]
+    load: LoadOptions  # the workload: arms, prompts, lengths, target; its spec is replaced
+    low: float = 1.0
+    high: float = 200.0
+    factor: float = 2.0
+    tolerance: float = 0.1
+    confidence: float = 0.95
+    min_step_s: float = 10.0
+    max_steps: int = 16
+    arrivals: str = "poisson"
+    catalog: str | None = None  # embedded emulator only: a catalog overlay
+
+
+@dataclass(frozen=True)
+class CapacityRun:
+    """``capacity.json``: what was asked, and per arm the search's result with every step."""
+
+    slos: tuple[str, ...]  # as described, e.g. "ttft p95 <= 800 ms"
+    arrivals: str
+    min_requests: int  # per step, from the tightest percentile and the confidence
+    confidence: float
+    simulated: bool
+    status: str  # complete, interrupted
+    results: tuple[CapacityResult, ...]
+    schema_version: int = SCHEMA_VERSION
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "slos": list(self.slos),
+            "arrivals": self.arrivals,
+            "min_requests": self.min_requests,
+            "confidence": self.confidence,
+            "simulated": self.simulated,
+            "status": self.status,
+            "options": self.options,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+def read_capacity(path: Path | str) -> CapacityRun:
+    """A ``capacity.json`` (or the run directory holding one) as its typed object."""
+    path = Path(path)
+    file = path / CAPACITY_FILE if path.is_dir() else path
+    try:
+        data = orjson.loads(file.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from None
+    return from_dict(CapacityRun, data, source=str(file))
+
+
+def min_step_requests(slos: tuple[Slo, ...], confidence: float) -> int:
+    """Requests a step needs for the tightest percentile any SLO judges (100 at least)."""
+    percentiles = [s.percentile for s in slos if s.percentile is not None]
+    return max([100, *(required_requests(p, confidence) for p in percentiles)])
+
+
+def run_capacity(
+    options: CapacityOptions,
+    *,
+    confirm: Callable[[str], bool] = lambda _: True,
+    on_step: Callable[[CapacityStep], None] | None = None,
+    target: Target | None = None,
+) -> tuple[Path, CapacityRun]:
+    """Search every arm; write and return ``capacity.json``. Blocking."""
+    if options.arrivals not in ARRIVALS:
+        raise ConfigError(f"arrivals must be one of {', '.join(ARRIVALS)}", field="--arrivals")
+    if not options.slos:
+        raise ConfigError("a capacity search needs at least one SLO", field="--slo")
+    load = options.load
+    out = load.out or new_run_dir(load.results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with _target(options, target) as opened:
+        results, status = _search_all(options, opened, out, confirm, on_step)
+    run = CapacityRun(
+        slos=tuple(s.describe() for s in options.slos),
+        arrivals=options.arrivals,
+        min_requests=min_step_requests(options.slos, options.confidence),
+        confidence=options.confidence,
+        simulated=opened.simulated,
+        status=status,
+        results=tuple(results),
+        options={
+            "low": options.low,
+            "high": options.high,
+            "factor": options.factor,
+            "tolerance": options.tolerance,
+            "min_step_s": options.min_step_s,
+            "max_steps": options.max_steps,
+            "arms": list(load.arms),
+            "slo_keys": [s.key for s in options.slos],
+            "thresholds": [s.threshold for s in options.slos],
+        },
+    )
+    (out / CAPACITY_FILE).write_bytes(orjson.dumps(run.to_dict(), option=orjson.OPT_INDENT_2))
+    return out, run
+
+
+@contextlib.contextmanager
+def _target(options: CapacityOptions, target: Target | None) -> Iterator[Target]:
+    if target is not None:
+        yield target
+        return
+    load = options.load
+    with open_target(
+        load.base_url,
+        load.api_key,
+        plan=load.plan,
+        time_scale=load.time_scale,
+        seed=load.spec.seed,
+        datasets=load.datasets,
+        catalog=options.catalog,
+    ) as opened:
+        yield opened
+
+
+def _search_all(
+    options: CapacityOptions,
+    target: Target,
+    out: Path,
+    confirm: Callable[[str], bool],
+    on_step: Callable[[CapacityStep], None] | None,
+) -> tuple[list[CapacityResult], str]:
+    results: list[CapacityResult] = []
+    spent = 0.0
+    confirmed = False
+    for arm in options.load.arms:
+        search = CapacitySearch(
+            options.low, options.high, options.factor, options.tolerance, options.max_steps
+        )
+        steps: list[CapacityStep] = []
+        interrupted = False
+        while (rate := search.next_rate()) is not None:
+            budget = options.load.max_cost_usd
+            if budget is not None and spent >= budget:
+                search.stop_reason = f"the money guard's ${budget:g} is spent"
+                break
+            step_dir = out / "steps" / f"{_safe(arm)}-{len(steps) + 1:02d}"
+            result = _run_step(options, target, arm, rate, step_dir, len(steps), spent,
+                               confirm if not confirmed else (lambda _: True))  # fmt: skip
+            confirmed = True
+            spent += result.summary.overall.cost.total_usd or 0.0
+            step = _judge(options, arm, rate, result, step_dir)
+            steps.append(step)
+            if on_step is not None:
+                on_step(step)
+            if result.status == "interrupted":
+                interrupted = True
+                search.stop_reason = "interrupted"
+                break
+            search.record(rate, step.verdict)
+        failing = [s for s in steps if s.verdict == "fail" and s.rate == search.failed]
+        results.append(
+            CapacityResult(
+                arm=arm,
+                capacity=search.passed,
+                first_failing=search.failed,
+                binding=failing[0].binding if failing else None,
+                stop_reason=search.stop_reason or "",
+                client_bound_at=search.void,
+                steps=tuple(steps),
+            )
+        )
+        if interrupted:
+            return results, "interrupted"
+    return results, "complete"
+
+
+def _run_step(
+    options: CapacityOptions,
+    target: Target,
+    arm: str,
+    rate: float,
+    step_dir: Path,
+    index: int,
+    spent: float,
+    confirm: Callable[[str], bool],
+) -> LoadResult:
+    load = options.load
+    n = step_requests(rate, min_step_requests(options.slos, options.confidence),
+                      options.min_step_s)  # fmt: skip
+    spec = ScheduleSpec(
+        profile=options.arrivals, rate=rate, requests=n, seed=load.spec.seed + index
+    )
+    budget = None if load.max_cost_usd is None else max(load.max_cost_usd - spent, 0.0)
+    step = replace(load, arms=(arm,), spec=spec, out=step_dir, max_cost_usd=budget)
+    return run_load(step, confirm=confirm, target=target)
+
+
+def _judge(
+    options: CapacityOptions, arm: str, rate: float, result: LoadResult, step_dir: Path
+) -> CapacityStep:
+    records = read_records(step_dir)
+    summary = summarize_arm(records, per_request_slos(options.slos), arm=arm)
+    kept = bool(result.self_check.get("kept_schedule", True))
+    return judge_step(arm, rate, summary, options.slos, kept, str(step_dir))
+
+
+def _safe(arm: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", arm)

@@ -1,0 +1,126 @@
+"""One capacity step judged: its SLO verdicts, goodput and figures, and the search's result.
+
+Method
+    * A step's figures come from one summary of its records (:func:`summarize_arm`), computed
+      once with per-request SLOs so that it holds the step's goodput.
+    * **Goodput** (vLLM's definition): requests per second of the step's window that are ok
+      and meet every per-request SLO. An SLO on a latency percentile (``ttft_p95 <= 800 ms``)
+      becomes the per-request limit ``ttft <= 800 ms``; shares (error and 429 rates) and cost
+      have no per-request form and only judge the step.
+    * **Verdict**: ``void`` when the load generator could not keep the step's schedule (its
+      self-check); else ``fail`` when any SLO fails or cannot be judged (no samples: a step
+      where nothing succeeded has no TTFT, and that is no pass), else ``pass``. The *binding*
+      SLO of a failing step is the first that failed; of a passing step, the one closest to its
+      limit (measured / threshold, highest), so a user sees what would give first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from auraon_bench.analysis._json import jsonable
+from auraon_bench.analysis.slo import Slo, SloResult, check_slos
+from auraon_bench.capacity.search import FAIL, PASS, VOID
+
+# Per-request limits an SLO on a percentile of these metrics implies (summary SLO names).
+PER_REQUEST = {"ttft": "ttft_s", "tpot": "tpot_s", "latency": "latency_s"}
+
+
+class _Fields:
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class CapacityStep(_Fields):
+    arm: str
+    rate: float  # offered: requests (or conversations) per second, Poisson unless stated
+    requests: int  # measured attempts (n)
+    verdict: str  # pass, fail, void
+    binding: str | None  # the SLO key that failed first, or that came closest to its limit
+    slos: tuple[SloResult, ...]
+    achieved_rate: float | None  # scheduled sends per second the client achieved
+    throughput: float | None  # ok requests per second of the window
+    goodput: float | None  # ok requests meeting every per-request SLO, per second
+    good_fraction: float | None
+    error_rate: float | None
+    rate_limited_rate: float | None
+    cost_per_1k_usd: float | None
+    ttft_p50_s: float | None
+    ttft_p95_s: float | None
+    latency_p95_s: float | None
+    run_dir: str  # the step's own run directory (records, manifest, summary)
+
+
+@dataclass(frozen=True)
+class CapacityResult(_Fields):
+    arm: str
+    capacity: float | None  # the highest passing rate (None: none passed)
+    first_failing: float | None  # the lowest failing rate (None: none failed)
+    binding: str | None  # the SLO that failed at first_failing
+    stop_reason: str
+    client_bound_at: float | None  # a void step's rate
+    steps: tuple[CapacityStep, ...]
+
+
+def per_request_slos(slos: Sequence[Slo]) -> dict[str, float]:
+    """The per-request limits of the latency SLOs (the tightest when several name a metric)."""
+    limits: dict[str, float] = {}
+    for slo in slos:
+        name = PER_REQUEST.get(slo.metric)
+        if name is not None and slo.percentile is not None:
+            limits[name] = min(limits.get(name, slo.threshold), slo.threshold)
+    return limits
+
+
+def judge_step(
+    arm: str,
+    rate: float,
+    summary: Any,  # ArmSummary of the step, computed with per_request_slos
+    slos: Sequence[Slo],
+    kept_schedule: bool,
+    run_dir: str,
+) -> CapacityStep:
+    """The step's verdict and figures (module docstring)."""
+    results = tuple(v.result() for v in check_slos(slos, "capacity", {arm: summary}))
+    failing = [r for r in results if r.verdict != "pass"]
+    verdict = VOID if not kept_schedule else FAIL if failing else PASS
+    binding = failing[0].slo if failing else _closest(slos, results)
+    goodput = summary.goodput
+    return CapacityStep(
+        arm=arm,
+        rate=rate,
+        requests=summary.requests,
+        verdict=verdict,
+        binding=binding,
+        slos=results,
+        achieved_rate=summary.achieved_rate,
+        throughput=summary.request_throughput,
+        goodput=goodput.request_goodput if goodput is not None else None,
+        good_fraction=goodput.good_fraction if goodput is not None else None,
+        error_rate=summary.errors.error_rate,
+        rate_limited_rate=summary.errors.rate_limited_rate,
+        cost_per_1k_usd=summary.cost.per_1k_requests_usd,
+        ttft_p50_s=summary.ttft_s.p50,
+        ttft_p95_s=summary.ttft_s.p95,
+        latency_p95_s=summary.latency_s.p95,
+        run_dir=run_dir,
+    )
+
+
+def _closest(slos: Sequence[Slo], results: Sequence[SloResult]) -> str | None:
+    """The SLO whose measured figure is nearest its limit (a passing step's weakest point)."""
+    best, best_ratio = None, -1.0
+    for slo, result in zip(slos, results, strict=False):
+        if result.measured is None or slo.threshold <= 0:
+            continue
+        ratio = (
+            result.measured / slo.threshold
+            if slo.bound == "max"
+            else slo.threshold / max(result.measured, 1e-12)
+        )
+        if ratio > best_ratio:
+            best, best_ratio = slo.key, ratio
+    return best

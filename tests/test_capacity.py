@@ -1,0 +1,127 @@
+"""The capacity search: its pure state machine, step sizes, SLO expressions and step verdicts,
+and one search end to end on the emulator."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from auraon_bench.analysis.slo import parse_slo_expression
+from auraon_bench.capacity.search import FAIL, PASS, VOID, CapacitySearch, required_requests
+from auraon_bench.capacity.session import read_capacity
+from auraon_bench.capacity.steps import per_request_slos
+from auraon_bench.cli.main import cli
+
+
+def drive(search: CapacitySearch, knee: float) -> list[float]:
+    """Run the search against a target that passes every rate up to ``knee``."""
+    offered = []
+    while (rate := search.next_rate()) is not None:
+        offered.append(rate)
+        search.record(rate, PASS if rate <= knee else FAIL)
+    return offered
+
+
+def test_the_ramp_brackets_the_knee_and_bisection_narrows_it() -> None:
+    search = CapacitySearch(low=1, high=1000, factor=2, tolerance=0.05)
+    offered = drive(search, knee=37.0)
+    assert offered[:7] == [1, 2, 4, 8, 16, 32, 64]  # the geometric ramp, until 64 fails
+    assert search.passed is not None and search.failed is not None
+    assert search.passed <= 37.0 < search.failed
+    assert search.failed - search.passed <= 0.05 * search.passed
+    assert search.stop_reason == "bracket within tolerance"
+    assert all(32 < r < 64 for r in offered[7:])  # bisection stays inside the bracket
+
+
+@pytest.mark.parametrize("knee", [1.3, 7.7, 150.0, 999.0])
+def test_the_capacity_found_is_within_tolerance_of_any_knee(knee: float) -> None:
+    search = CapacitySearch(low=1, high=1000, tolerance=0.1)
+    drive(search, knee)
+    assert search.passed is not None and knee * (1 - 0.1) <= search.passed <= knee
+
+
+def test_edges_say_why_the_search_ended() -> None:
+    never = CapacitySearch(low=5, high=100)
+    drive(never, knee=1.0)
+    assert never.passed is None and never.stop_reason == "the lowest rate, 5/s, already fails"
+    always = CapacitySearch(low=5, high=100)
+    offered = drive(always, knee=1e9)
+    assert offered[-1] == 100 and always.passed == 100 and always.failed is None
+    assert "ceiling" in (always.stop_reason or "")
+    capped = CapacitySearch(low=1, high=1000, max_steps=3)
+    drive(capped, knee=500)
+    assert len(capped.steps) == 3 and capped.stop_reason == "step limit reached"
+
+
+def test_a_void_step_ends_the_search_without_a_verdict() -> None:
+    search = CapacitySearch(low=1, high=100)
+    search.record(search.next_rate() or 0, PASS)
+    search.record(search.next_rate() or 0, VOID)
+    assert search.next_rate() is None
+    assert search.void == 2 and search.failed is None and search.passed == 1
+    assert "could not keep 2/s" in (search.stop_reason or "")
+
+
+def test_bad_settings_are_refused() -> None:
+    for kwargs in ({"low": 0, "high": 1}, {"low": 5, "high": 1}, {"low": 1, "high": 2,
+                   "factor": 1}, {"low": 1, "high": 2, "tolerance": 0}):  # fmt: skip
+        with pytest.raises(ValueError):
+            CapacitySearch(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_step_is_long_enough_to_bound_its_percentile() -> None:
+    assert required_requests(95, 0.95) == 72
+    assert required_requests(99, 0.95) == 368
+    assert required_requests(50, 0.95) == 6
+    for p, c in ((95, 0.95), (99, 0.9), (90, 0.99)):
+        n = required_requests(p, c)
+        # the largest of n samples lies above the p-quantile with probability >= 1 - alpha/2
+        assert 1 - (p / 100) ** n >= 1 - (1 - c) / 2 > 1 - (p / 100) ** (n - 1)
+    with pytest.raises(ValueError):
+        required_requests(100)
+
+
+def test_slo_expressions_read_as_the_experiment_keys() -> None:
+    ttft = parse_slo_expression("ttft_p95<=800ms")
+    assert (ttft.key, ttft.threshold, ttft.percentile) == ("ttft_p95_ms", 0.8, 95)
+    assert parse_slo_expression("latency_p99 <= 10s").threshold == 10.0
+    assert parse_slo_expression("error_rate<=1%").threshold == pytest.approx(0.01)
+    assert parse_slo_expression("rate_limited<=0.5%").key == "rate_limited_rate"
+    assert parse_slo_expression("cost_per_1k<=$2").threshold == 2.0
+    assert parse_slo_expression("accuracy>=80%").bound == "min"
+    for bad, words in (("ttft_p95<=800", "needs its unit"), ("speed<=3s", "unknown objective"),
+                       ("error_rate>=1%", "is a limit"), ("ttft", "is not an SLO")):  # fmt: skip
+        with pytest.raises(ValueError, match=words):
+            parse_slo_expression(bad)
+    limits = per_request_slos(
+        [parse_slo_expression(t) for t in ("ttft_p95<=800ms", "ttft_p99<=2s", "error_rate<=1%")]
+    )
+    assert limits == {"ttft_s": 0.8}  # the tightest; shares have no per-request form
+
+
+def test_capacity_on_the_emulator_writes_typed_steps(tmp_path: Path) -> None:
+    """An unlimited emulator passes every step up to the ceiling; each step is a real load run
+    kept on disk, judged from its own records."""
+    out = tmp_path / "cap"
+    result = CliRunner().invoke(
+        cli,
+        ["capacity", "--model", "gpt-4o-mini", "--slo", "ttft_p95<=2s", "--slo", "error_rate<=1%",
+         "--time-scale", "0.02", "--min-rate", "40", "--max-rate", "160", "--min-step-seconds",
+         "0.5", "--output-tokens", "8", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = read_capacity(out)
+    (arm,) = run.results
+    assert [s.rate for s in arm.steps] == [40, 80, 160] and arm.capacity == 160
+    assert all(s.verdict == PASS and s.requests >= run.min_requests for s in arm.steps)
+    assert run.min_requests == 100 and run.simulated
+    for step in arm.steps:
+        assert (Path(step.run_dir) / "requests.parquet").exists()
+        assert step.goodput is not None and math.isfinite(step.goodput)
+        assert {s.slo for s in step.slos} == {"ttft_p95_s", "error_rate"}
+    assert "capacity 160/s" in result.output and "SIMULATED" in result.output
+    bad = CliRunner().invoke(cli, ["capacity", "--slo", "ttft<=1s", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "--slo" in bad.output and "Traceback" not in bad.output
