@@ -310,3 +310,25 @@ def test_client_analysis_and_catalog_load_no_emulator_module_indirectly() -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == []
+
+
+def test_an_overlay_adds_modes_that_extend_others_in_any_order(tmp_path: Path) -> None:
+    overlay = tmp_path / "modes.toml"
+    overlay.write_text(
+        '[meta]\nextends = "builtin"\n'
+        '[routing.modes."auto:a"]\nextends = "auto:b"\naffinity = true\n'
+        '[routing.modes."auto:b"]\nextends = "auto:cheap"\n'
+    )
+    catalog = load_catalog(overlay)
+    assert catalog.routing.modes["auto:a"] == catalog.routing.modes["auto:cheap"]
+    assert catalog.routing.affinity["auto:a"] and not catalog.routing.affinity["auto:b"]
+    assert {"auto:a", "auto:b"} <= set(catalog.model_ids())
+    for text, words in (
+        ('[routing.modes."auto:x"]\nextends = "auto:y"\n[routing.modes."auto:y"]\n'
+         'extends = "auto:x"\n', "cycle"),
+        ('[routing.modes."auto:x"]\nextends = "auto:nope"\n', "unknown mode 'auto:nope'"),
+        ('[routing.modes."fast lane"]\nextends = "auto"\n', "auto:<name>"),
+    ):  # fmt: skip
+        overlay.write_text('[meta]\nextends = "builtin"\n' + text)
+        with pytest.raises(CatalogError, match=words):
+            load_catalog(overlay)

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from auraon_bench.catalog import PromptCachePolicy, load_catalog
-from auraon_bench.data.tokenizers import get_tokenizer
+from auraon_bench.data.tokenizers import REPLY_PRIMER, get_tokenizer
 from auraon_bench.emulator.gateway import Gateway, GatewayHeaders
 from auraon_bench.emulator.launcher import EmulatorProcess
 from auraon_bench.emulator.prompt_cache import PromptCache, boundaries, prefix_digests
@@ -136,7 +136,7 @@ def test_prompt_tokens_are_the_tokenizers_chat_count_plus_the_tools() -> None:
         assert count_prompt_tokens(messages, tools, encoding) == expected
         prompt = PromptTokens(messages, tools)
         assert prompt.count(encoding) == expected
-        assert len(prompt.ids(encoding)) <= expected  # a cached prefix never exceeds the prompt
+        assert len(prompt.ids(encoding)) == expected  # a cached prefix is in prompt tokens
     assert count_prompt_tokens(messages) != count_prompt_tokens(messages, None, "cl100k_base")
 
 
@@ -160,9 +160,12 @@ def test_streams_share_a_prefix_only_while_messages_are_identical_in_order() -> 
     # The same characters cut into messages differently part at the first message's end.
     resplit = [{"role": "system", "content": "Be"}, {"role": "user", "content": " brief.Hi there"}]
     assert 0 < shared(ids(resplit), ids(base)) < system_part
-    # A different role, or tools in front, differ from the start; a name marks its message.
-    assert shared(ids([{**base[0], "role": "developer"}, base[1]]), ids(base)) <= 1
-    assert shared(ids(base, ({"type": "function", "function": {"name": "f"}},)), ids(base)) == 0
+    # A different role, or tools in front, differ right after the reply primer every prompt
+    # opens with; a name marks its message.
+    primer = REPLY_PRIMER
+    assert shared(ids([{**base[0], "role": "developer"}, base[1]]), ids(base)) <= primer + 1
+    tools = ({"type": "function", "function": {"name": "f"}},)
+    assert shared(ids(base, tools), ids(base)) == primer
     named = [base[0], {**base[1], "name": "ann"}]
     assert system_part < shared(ids(named), ids(base)) < len(ids(base))
 

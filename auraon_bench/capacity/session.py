@@ -20,7 +20,9 @@ from typing import Any
 import orjson
 
 from auraon_bench.analysis.load_summary import summarize_arm
+from auraon_bench.analysis.plan_fit import documented_plans
 from auraon_bench.analysis.slo import Slo
+from auraon_bench.capacity.plans import DEFAULT_HEADROOM, PlanTable, plan_table
 from auraon_bench.capacity.search import CapacitySearch, required_requests, step_requests
 from auraon_bench.capacity.steps import (
     CapacityResult,
@@ -54,6 +56,8 @@ class CapacityOptions:
     max_steps: int = 16
     arrivals: str = "poisson"
     catalog: str | None = None  # embedded emulator only: a catalog overlay
+    traffic_rps: float | None = None  # the user's traffic, for the plan table's money
+    headroom: float = DEFAULT_HEADROOM
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ def run_capacity(
             "arms": list(load.arms),
             "slo_keys": [s.key for s in options.slos],
             "thresholds": [s.threshold for s in options.slos],
+            "traffic_rps": options.traffic_rps,
+            "headroom": options.headroom,
         },
     )
     (out / CAPACITY_FILE).write_bytes(orjson.dumps(run.to_dict(), option=orjson.OPT_INDENT_2))
@@ -205,6 +211,7 @@ def _search_all(
                 stop_reason=search.stop_reason or "",
                 client_bound_at=search.void,
                 steps=tuple(steps),
+                plans=_plans(options, arm, search.passed, steps),
             )
         )
         if interrupted:
@@ -240,6 +247,24 @@ def _judge(
     summary = summarize_arm(records, per_request_slos(options.slos), arm=arm)
     kept = bool(result.self_check.get("kept_schedule", True))
     return judge_step(arm, rate, summary, options.slos, kept, str(step_dir))
+
+
+def _plans(
+    options: CapacityOptions, arm: str, capacity: float | None, steps: list[CapacityStep]
+) -> PlanTable:
+    """Every documented plan for the workload of the highest passing step (or the last)."""
+    passing = [s for s in steps if s.verdict == "pass" and s.rate == capacity]
+    basis = passing[0] if passing else (steps[-1] if steps else None)
+    return plan_table(
+        arm,
+        capacity,
+        basis.tokens_per_request if basis else None,
+        basis.cost_per_request_usd if basis else None,
+        documented_plans(),
+        options.traffic_rps,
+        options.headroom,
+        at_ceiling=capacity is not None and capacity >= options.high,
+    )
 
 
 def _safe(arm: str) -> str:

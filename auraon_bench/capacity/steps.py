@@ -22,6 +22,7 @@ from typing import Any
 
 from auraon_bench.analysis._json import jsonable
 from auraon_bench.analysis.slo import Slo, SloResult, check_slos
+from auraon_bench.capacity.plans import PlanTable
 from auraon_bench.capacity.search import FAIL, PASS, VOID
 
 # Per-request limits an SLO on a percentile of these metrics implies (summary SLO names).
@@ -48,6 +49,8 @@ class CapacityStep(_Fields):
     error_rate: float | None
     rate_limited_rate: float | None
     cost_per_1k_usd: float | None
+    cost_per_request_usd: float | None
+    tokens_per_request: float | None  # prompt + completion tokens of an ok request, mean
     ttft_p50_s: float | None
     ttft_p95_s: float | None
     latency_p95_s: float | None
@@ -63,6 +66,7 @@ class CapacityResult(_Fields):
     stop_reason: str
     client_bound_at: float | None  # a void step's rate
     steps: tuple[CapacityStep, ...]
+    plans: PlanTable | None = None  # the capacity under each plan, and the money
 
 
 def per_request_slos(slos: Sequence[Slo]) -> dict[str, float]:
@@ -103,6 +107,12 @@ def judge_step(
         error_rate=summary.errors.error_rate,
         rate_limited_rate=summary.errors.rate_limited_rate,
         cost_per_1k_usd=summary.cost.per_1k_requests_usd,
+        cost_per_request_usd=summary.cost.per_request_usd,
+        tokens_per_request=(
+            (summary.tokens.prompt_tokens + summary.tokens.completion_tokens) / summary.ok
+            if summary.ok
+            else None
+        ),
         ttft_p50_s=summary.ttft_s.p50,
         ttft_p95_s=summary.ttft_s.p95,
         latency_p95_s=summary.latency_s.p95,

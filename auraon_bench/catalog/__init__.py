@@ -1,4 +1,4 @@
-"""The catalog: models, prices, speeds, skills, plans, keys, routing tables and faults.
+"""The catalog: models, prices, speeds, skills, capacities, plans, keys, routing tables and faults.
 
 One TOML file (the built-in ``catalog.toml``, optionally overlaid by a user file whose
 ``[meta] extends = "builtin"``) shared by the emulator, which simulates the gateway it describes,
@@ -14,9 +14,11 @@ from auraon_bench.catalog.schema import (
     FAULT_RATES,
     METADATA_KEYS,
     TIERS,
+    WHEN_FULL,
     Catalog,
     Defaults,
     Faults,
+    ModelCapacity,
     ModelProfile,
     Plan,
     PromptCachePolicy,
@@ -30,9 +32,11 @@ __all__ = [
     "FAULT_RATES",
     "METADATA_KEYS",
     "TIERS",
+    "WHEN_FULL",
     "Catalog",
     "Defaults",
     "Faults",
+    "ModelCapacity",
     "ModelProfile",
     "Plan",
     "Price",

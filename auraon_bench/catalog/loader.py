@@ -7,6 +7,12 @@ Defaults of the keys a catalog may leave out: ``[defaults] tokenizer = "o200k_ba
 ``tokenizer`` and ``prompt_cache`` (``false``, or a table overriding those three) inherit them and
 ``cache_read_per_mtok`` is half of ``input_per_mtok`` (OpenAI's discount); per auto mode,
 ``affinity = false``.
+
+Capacity (``[defaults.capacity]`` and per model ``capacity``): absent means unlimited, as every
+built-in model is. A table has ``slots`` (required, >= 1), ``queue`` (>= 0, default
+``DEFAULT_QUEUE_PER_SLOT`` times ``slots``) and ``when_full`` ("503", the default, or "429"). A
+model's table takes the keys it does not give from ``[defaults.capacity]`` (``queue`` following
+the model's own ``slots`` unless one of them names it); ``capacity = false`` opts a model out.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ from auraon_bench.catalog.schema import (
     LIMITER_KINDS,
     METADATA_KEYS,
     TIERS,
+    WHEN_FULL,
     Catalog,
     Defaults,
     Faults,
+    ModelCapacity,
     ModelProfile,
     Plan,
     PromptCachePolicy,
@@ -53,6 +61,7 @@ _MODEL_FIELDS = frozenset(
         "cache_read_per_mtok",
         "prompt_cache",
         "tokenizer",
+        "capacity",
     }
 )
 _DEFAULT_NUMBERS = {
@@ -65,8 +74,13 @@ _DEFAULT_NUMBERS = {
     "default_max_tokens": 1024,
     "upstream_failure_s": 0.05,
 }
-_DEFAULTS_FIELDS = frozenset({*_DEFAULT_NUMBERS, "tokenizer", "prompt_cache"})
+_DEFAULTS_FIELDS = frozenset({*_DEFAULT_NUMBERS, "tokenizer", "prompt_cache", "capacity"})
 _CACHE_FIELDS = frozenset({"min_tokens", "step_tokens", "ttl_s"})
+_CAPACITY_FIELDS = frozenset({"slots", "queue", "when_full"})
+# A queue of four service times' worth of requests per slot: deep enough that TTFT climbs well
+# past any sensible SLO before requests are refused (so a search sees latency rise, then errors),
+# bounded so that an overloaded emulator holds a known number of waiting connections.
+DEFAULT_QUEUE_PER_SLOT = 4
 # Share of the input price a cached prompt token costs when the catalog gives no
 # cache_read_per_mtok: OpenAI's discount (50%).
 DEFAULT_CACHE_READ_SHARE = 0.5
@@ -240,6 +254,20 @@ class _Parser:
             policy = None
         elif raw_policy is not True:
             policy = self.cache_policy(raw_policy, f"{name}.prompt_cache", defaults.prompt_cache)
+        capacity = defaults.capacity
+        if "capacity" in m:
+            raw_capacity = m["capacity"]
+            if raw_capacity is False:
+                capacity = None
+            elif isinstance(raw_capacity, Mapping):
+                # Checked on its own first, so an error names the model's key, not a merge.
+                self.known(raw_capacity, _CAPACITY_FIELDS, f"{name}.capacity")
+                base = self.raw.get("defaults", {}).get("capacity", {})
+                capacity = self.capacity({**base, **raw_capacity}, f"{name}.capacity")
+            else:
+                raise self.fail(
+                    f"{name}.capacity", f"must be a table or false, got {raw_capacity!r}"
+                )
         return ModelProfile(
             id=mid,
             owned_by=str(m.get("owned_by", "auraon")),
@@ -254,7 +282,25 @@ class _Parser:
             cache_read_per_mtok=cache_read,
             prompt_cache=policy,
             tokenizer=self.encoding(m.get("tokenizer", defaults.tokenizer), f"{name}.tokenizer"),
+            capacity=capacity,
         )
+
+    def capacity(self, value: Any, name: str) -> ModelCapacity:
+        """A capacity table: ``slots``, ``queue`` (default per slot) and ``when_full``."""
+        value = self.table(value, name)
+        self.known(value, _CAPACITY_FIELDS, name)
+        slots = self.number(value, "slots", name, lo=1, integer=True)
+        queue = self.number(
+            value, "queue", name, default=DEFAULT_QUEUE_PER_SLOT * slots, lo=0, integer=True
+        )
+        when_full = value.get("when_full", WHEN_FULL[0])
+        if isinstance(when_full, int) and not isinstance(when_full, bool):
+            when_full = str(when_full)  # 429 and "429" mean the same status
+        if when_full not in WHEN_FULL:
+            raise self.fail(
+                f"{name}.when_full", f'must be "503" or "429", got {value.get("when_full")!r}'
+            )
+        return ModelCapacity(slots=slots, queue=queue, when_full=when_full)
 
     def encoding(self, value: Any, name: str) -> str:
         """A tokenizer name, checked against auraon_bench.data.tokenizers' encodings."""
@@ -339,6 +385,9 @@ class _Parser:
             **values,
             tokenizer=self.encoding(d.get("tokenizer", "o200k_base"), "defaults.tokenizer"),
             prompt_cache=self.cache_policy(d.get("prompt_cache", {}), "defaults.prompt_cache"),
+            capacity=(
+                self.capacity(d["capacity"], "defaults.capacity") if "capacity" in d else None
+            ),
         )
 
     def routing(self, models: Mapping[str, ModelProfile]) -> Routing:
@@ -357,8 +406,19 @@ class _Parser:
         affinity = {}
         # A mode that extends another takes its tier chains, so an overlay can add a variant
         # (e.g. "auto:sticky" = auto with affinity) to compare with it in one run.
-        ordered = sorted(modes_raw.items(), key=lambda item: isinstance(item[1], dict)
-                         and "extends" in item[1])  # fmt: skip
+        pending, ordered = dict(modes_raw), []
+        while pending:  # every mode after the one it extends, however long the chain
+            ready = [
+                m
+                for m, t in pending.items()
+                if not (isinstance(t, dict) and t.get("extends") in pending)
+            ]
+            if not ready:
+                first = next(iter(pending))
+                raise self.fail(
+                    f"routing.modes.{first}.extends", "modes extend each other in a cycle"
+                )
+            ordered += [(m, pending.pop(m)) for m in ready]
         for mode, tiers in ordered:
             if mode not in AUTO_MODES and not _CUSTOM_MODE.fullmatch(mode):
                 raise self.fail(
@@ -373,8 +433,7 @@ class _Parser:
                 if base not in modes:
                     raise self.fail(
                         f"routing.modes.{mode}.extends",
-                        f"unknown mode {base!r} (a mode that does not extend another: "
-                        f"{', '.join(modes)})",
+                        f"unknown mode {base!r} (modes: {', '.join(modes)})",
                     )
                 tiers = {**dict(modes[base]), **{k: v for k, v in tiers.items() if k != "extends"}}
                 tiers = {k: list(v) if isinstance(v, tuple) else v for k, v in tiers.items()}

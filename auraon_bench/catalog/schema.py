@@ -1,7 +1,7 @@
-"""The catalog's data: models with their prices, speeds, skills, tokenizers, prompt-cache policies
-and faults; plans, keys, defaults and routing tables. Frozen dataclasses, built and validated by
-:mod:`auraon_bench.catalog.loader`. A model's ``cost_usd`` is usage times its catalog price, with
-cached prompt tokens at the cache-read price.
+"""The catalog's data: models with their prices, speeds, skills, tokenizers, prompt-cache policies,
+capacities and faults; plans, keys, defaults and routing tables. Frozen dataclasses, built and
+validated by :mod:`auraon_bench.catalog.loader`. A model's ``cost_usd`` is usage times its catalog
+price, with cached prompt tokens at the cache-read price.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ FAULT_RATES = (
 METADATA_KEYS = ("blockrun", "auraon")
 # How a plan's per-minute limits are enforced (see auraon_bench/emulator/limiter.py).
 LIMITER_KINDS = ("token_bucket", "fixed_window", "sliding_log", "sliding_window")
+# What a model whose queue is full answers (see auraon_bench/emulator/capacity.py).
+WHEN_FULL = ("503", "429")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,23 @@ class PromptCachePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelCapacity:
+    """A simulated upstream's capacity, so that latency rises with load and a capacity search
+    on the emulator finds a knee (at ``slots`` / service time for fixed-length requests).
+
+    At most ``slots`` requests to the model are served at once, across all keys (it is the
+    upstream's limit, not a plan's); up to ``queue`` more wait in FIFO order, their wait added to
+    the time to first token; a request arriving when ``queue`` are waiting is refused at once
+    with ``when_full`` ("503", or "429" with a retry-after of about one service time), which
+    ``auto`` treats like an upstream failure of that status. ``None`` in a profile: unlimited.
+    """
+
+    slots: int
+    queue: int
+    when_full: str = "503"
+
+
+@dataclass(frozen=True, slots=True)
 class ModelProfile:
     id: str
     owned_by: str
@@ -72,6 +91,7 @@ class ModelProfile:
     cache_read_per_mtok: float | None = None
     prompt_cache: PromptCachePolicy | None = PromptCachePolicy()  # None: caching disabled
     tokenizer: str = "o200k_base"  # encoding of usage.prompt_tokens (data/tokenizers.py)
+    capacity: ModelCapacity | None = None  # None: unlimited concurrency, no queueing
 
     def skill_for(self, category: str, difficulty: str) -> float:
         levels = self.skill.get(category) or self.skill["default"]
@@ -118,6 +138,7 @@ class Defaults:
     upstream_failure_s: float
     tokenizer: str = "o200k_base"  # counts prompts before routing, and for models without one
     prompt_cache: PromptCachePolicy = PromptCachePolicy()  # models' policy unless they override
+    capacity: ModelCapacity | None = None  # every model's unless it overrides; None: unlimited
 
 
 @dataclass(frozen=True, slots=True)

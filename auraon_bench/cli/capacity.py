@@ -19,6 +19,17 @@ def _slos(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
+def _traffic(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from auraon_bench.capacity.plans import parse_traffic
+
+    if value is None:
+        return None
+    try:
+        return parse_traffic(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
 @click.command(name="capacity")
 @target_options
 @click.option(
@@ -131,6 +142,20 @@ def _slos(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
 @click.option(
     "--allow-unlisted-models", is_flag=True, help="Send to arms the target's /models does not list."
 )
+@click.option(
+    "--traffic",
+    callback=_traffic,
+    default=None,
+    help="Your traffic (120/min, 2/s, 5000/h): the plan table's monthly cost and "
+    "the cheapest plan that carries it with --headroom to spare.",
+)
+@click.option(
+    "--headroom",
+    type=FiniteFloatRange(min=0, max=10),
+    default=0.3,
+    show_default=True,
+    help="Share of spare capacity a plan must keep above --traffic.",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--out",
@@ -184,6 +209,8 @@ def capacity_command(**flags: Any) -> None:
         max_steps=flags["max_steps"],
         arrivals=flags["arrivals"],
         catalog=flags["catalog"],
+        traffic_rps=flags["traffic"],
+        headroom=flags["headroom"],
     )
     out, run = run_capacity(
         options, confirm=confirm_real_target(flags["yes"]), on_step=print_capacity_step

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from auraon_bench.capacity.plans import PlanTable
 from auraon_bench.capacity.session import CapacityRun
 from auraon_bench.capacity.steps import CapacityStep
 from auraon_bench.cli.render import err, out
@@ -35,6 +36,31 @@ def print_capacity_step(step: CapacityStep) -> None:
         f"{step.arm} at {step.rate:.3g}/s: {step.verdict.upper()} (n={step.requests}, goodput "
         f"{_rate(step.goodput)}/s) {detail}"
     )
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def _print_plans(plans: PlanTable) -> None:
+    k = plans.tokens_per_request
+    title = f"{plans.arm} under each plan ({'-' if k is None else f'{k:,.0f}'} tokens/request)"
+    table = Table(title=title, title_justify="left")
+    for name in ("plan", "limit", "binds", "capacity/s", "$/month there", "meets"):
+        table.add_column(name, justify="right" if name in ("capacity/s", "$/month there")
+                         else "left")  # fmt: skip
+    for row in plans.plans:
+        limit = "unlimited" if row.plan_bound_rps is None else f"{row.plan_bound_rps:.3g}/s"
+        meets = "-" if row.meets_traffic is None else ("yes" if row.meets_traffic else "no")
+        table.add_row(row.plan, limit, row.binds, _rate(row.capacity_rps),
+                      _money(row.monthly_cost_at_capacity_usd), meets)  # fmt: skip
+    out.print(table)
+    if plans.traffic_rps is not None:
+        cheapest = plans.cheapest_meeting or "none of the plans"
+        out.print(
+            f"at {plans.traffic_rps * 60:.4g}/min: {_money(plans.monthly_cost_at_traffic_usd)} "
+            f"a month (30 days); cheapest plan with {plans.headroom:.0%} headroom: {cheapest}"
+        )
 
 
 def print_capacity(run: CapacityRun, run_dir: Path) -> None:
@@ -64,6 +90,8 @@ def print_capacity(run: CapacityRun, run_dir: Path) -> None:
                 "-" if step.cost_per_1k_usd is None else f"{step.cost_per_1k_usd:.3f}",
             )
         out.print(table)
+        if result.plans is not None:
+            _print_plans(result.plans)
     out.print(
         f"SLOs: {', '.join(run.slos)}; {run.arrivals} arrivals; at least {run.min_requests} "
         f"requests per step (confidence {run.confidence:g})"

@@ -5,6 +5,10 @@ over 8,000 non-streaming requests/s on one core (``benchmarks/emulator_speed.py`
 Responses are delivered on an absolute schedule (send time + simulated TTFT + gaps), with every
 content event that is due at a wake-up written in one call, so the server's own scheduling neither
 accumulates drift nor costs a syscall per token when it falls behind.
+
+A model with a catalog capacity (``capacity.py``) first waits for a slot: the whole schedule then
+starts that much later (the wait is part of the TTFT a client measures, and of
+``x-emulator-first-token-ms``), and the slot is held until the handler ends, in a ``finally``.
 """
 
 from __future__ import annotations
@@ -254,11 +258,22 @@ class EmulatorApp:
             **rate_headers(sim.verdict, gateway.time_scale),
             "x-request-id": f"req_{next(self._request_ids):012d}",
         }
+        seat = sim.seat
         try:
+            if seat is not None:
+                if not seat.held:
+                    queued_at = asyncio.get_running_loop().time()
+                    await seat.taken()
+                    sim.queued_s = asyncio.get_running_loop().time() - queued_at
+                    if client_gone(request):
+                        return web.Response(status=499)  # nobody to answer: free the slot now
+                out_headers["x-emulator-queue-ms"] = f"{sim.queued_s * 1000:.3f}"
             if req.stream:
                 return await self.stream(request, sim, req.include_usage, out_headers, t0)
             return await self.respond(request, sim, out_headers, t0)
         finally:
+            if seat is not None:
+                seat.leave()
             gateway.settle(sim, limiter)
 
     async def read_body(self, request: web.Request) -> bytes:
@@ -324,10 +339,11 @@ class EmulatorApp:
         headers: dict[str, str],
         t0: float,
     ) -> web.StreamResponse:
-        await sleep_until(t0 + sim.pre_delay_s)
-        # The simulated time to first token (ms from the request), so benchmarks can check that
-        # what clients measure is what was simulated.
-        due_ms = (sim.pre_delay_s + sim.ttft_s) * 1000
+        start = t0 + sim.queued_s  # the schedule starts once the request has its slot
+        await sleep_until(start + sim.pre_delay_s)
+        # The simulated time to first token (ms from the request, any wait for a slot included),
+        # so benchmarks can check that what clients measure is what was simulated.
+        due_ms = (sim.queued_s + sim.pre_delay_s + sim.ttft_s) * 1000
         response = web.StreamResponse(
             status=200,
             headers={
@@ -340,7 +356,7 @@ class EmulatorApp:
         await response.prepare(request)
         writer = ChunkWriter(sim.completion_id, sim.model, include_usage)
         events = self.content_events(sim, writer)
-        t_first = t0 + sim.pre_delay_s + sim.ttft_s
+        t_first = start + sim.pre_delay_s + sim.ttft_s
         deadlines = [t_first, *(t_first + g for g in itertools.accumulate(sim.gaps_s.tolist()))]
         # A delivery fault strikes half-way through the content events.
         limit = len(events) // 2 if sim.delivery_fault else len(events)
@@ -422,6 +438,11 @@ class EmulatorApp:
             writer.delta(role) + writer.content(sim.pieces[0]),
             *(writer.content(p) for p in sim.pieces[1:]),
         ]
+
+
+def client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def abort(request: web.Request) -> None:

@@ -15,6 +15,13 @@ Prompt cache (``prompt_cache.py``): per attempt, the served model's cache is loo
 prompt's prefixes (same key, same model); the cached tokens skip prefill in the simulated TTFT,
 are billed at ``cache_read_per_mtok`` and reported as ``usage.prompt_tokens_details
 .cached_tokens`` (0 on a miss). Only a served attempt stores (or refreshes) the prompt.
+
+Capacity (``capacity.py``): an attempt on a model whose slots are busy and whose queue is full
+fails like an upstream 503 or 429 (its ``when_full``): it costs ``upstream_failure_s``, cools the
+model down and moves on along the chain. The attempt that is served reserves its slot or queue
+place here, in the same synchronous step that checked it, and hands it to the server in
+``Simulation.seat``; the server waits for the slot and holds it in real time. When every attempt
+was refused for capacity, the answer is the first one's ``model_overloaded`` error.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from auraon_bench.emulator.answers import (
     simulate_answer,
     synthesize_tool_call,
 )
+from auraon_bench.emulator.capacity import ModelPool, Seat, build_pools
 from auraon_bench.emulator.limiter import SECONDS_PER_MINUTE, KeyLimiter, Verdict
 from auraon_bench.emulator.prompt_cache import NO_PREFIXES, Prefixes, PromptCache, prefix_digests
 from auraon_bench.emulator.protocol import ApiError, ChatRequest
@@ -77,6 +85,10 @@ class Simulation:
     reserved_output: int
     verdict: Verdict
     attempts: list[tuple[str, str]] = field(default_factory=list)
+    # The served model's slot or queue place (None: the model has no capacity). The server waits
+    # for it, sets ``queued_s`` to the wait (real seconds) and leaves it after delivery.
+    seat: Seat | None = None
+    queued_s: float = 0.0
 
     @property
     def usage(self) -> dict[str, Any]:
@@ -89,7 +101,8 @@ class Simulation:
 
     @property
     def total_s(self) -> float:
-        return self.pre_delay_s + self.ttft_s + float(self.gaps_s.sum())
+        """Real seconds from the request to the last event, queueing included."""
+        return self.queued_s + self.pre_delay_s + self.ttft_s + float(self.gaps_s.sum())
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +188,8 @@ class Gateway:
         self.cooldown_until: dict[str, float] = {}
         self.prompt_cache = PromptCache()
         self.affinity = Affinity()
+        # Only models with a capacity have a pool: the others cost one falsy check per attempt.
+        self.pools: dict[str, ModelPool] = build_pools(catalog, time_scale)
         self._ids = itertools.count(1)
         # Load every encoding the catalog uses now (about half a second for the first one), so
         # the first request is not the one that waits.
@@ -269,10 +284,15 @@ class Gateway:
         limit = len(route.chain) if headers.max_retries is None else headers.max_retries + 1
         pre_delay = 0.0
         attempts: list[tuple[str, str]] = []
+        refused: list[ModelPool] = []  # models whose queue was full, in the order tried
         for index, model_id in enumerate(route.chain[:limit]):
             model = models[model_id]
             forced = headers.forced_faults if index == 0 else frozenset()
             cause = fault_rules.upstream_failure(model.faults, self.sim_now(), self.random, forced)
+            pool = self.pools.get(model_id) if self.pools else None
+            if cause is None and pool is not None and pool.full():
+                cause = pool.when_full
+                refused.append(pool)
             ttft, cached, prefixes = 0.0, 0, NO_PREFIXES
             served_tokens = prompt_tokens
             if cause is None:
@@ -302,7 +322,7 @@ class Gateway:
                 self.prompt_cache.store(key, model.id, prefixes, now, model.prompt_cache.ttl_s)
             if pin is not None:
                 self.affinity.pin(pin, model.id)
-            return self._answer(
+            sim = self._answer(
                 req,
                 model,
                 reason,
@@ -315,8 +335,13 @@ class Gateway:
                 attempts,
                 headers,
             )
+            if pool is not None:
+                sim.seat = pool.enter()  # no await since pool.full(): the place is still there
+            return sim
         if limiter is not None:
             limiter.refund(prompt_tokens + reserved_output, self.sim_now(), verdict.charged_at)
+        if refused and len(refused) == len(attempts):
+            raise refused[0].refusal(tuple(p.model for p in refused[1:]))
         tried = ", ".join(f"{m} ({c})" for m, c in attempts) or "none"
         raise ApiError(
             503,

@@ -42,7 +42,8 @@ from auraon_bench.data.tokenizers import DEFAULT_ENCODING, get_tokenizer
 CHARS_PER_TOKEN = 4
 # Token-stream markers: token ids are below 2**32 in every encoding, markers at or above it.
 MARK = 1 << 32
-TOOLS_MARK, MESSAGE_MARK, CONTENT_MARK, END_MARK = MARK, MARK + 1, MARK + 2, MARK + 3
+MESSAGE_MARK, CONTENT_MARK, END_MARK = MARK + 1, MARK + 2, MARK + 3
+PRIMER_MARK = MARK + 4
 _OTHER_FIELDS_MARK = 2 * MARK  # + CRC-32 of a message's fields other than role and content
 _PIECE = re.compile(r"\s*\S{1,4}|\s+")
 
@@ -120,9 +121,10 @@ def _role_ids(role: str, encoding: str) -> tuple[int, ...]:
 def prompt_stream(
     messages: Sequence[Mapping[str, Any]], tools: Sequence[Any], encoding: str
 ) -> array[int]:
-    stream: array[int] = array("Q")
-    if tools:
-        stream.append(TOOLS_MARK)
+    # The reply primer's 3 tokens, which every prompt has, open the stream: its length is then
+    # the prompt's usage count, so the cache's 1,024-token minimum is OpenAI's (prompt tokens).
+    stream: array[int] = array("Q", (PRIMER_MARK,) * tokenizers.REPLY_PRIMER)
+    if tools:  # their JSON opens with "[": no prompt without tools shares a token past the primer
         stream.extend(token_ids(tools_json(tools), encoding))
     for message in messages:
         stream.append(MESSAGE_MARK)
