@@ -182,3 +182,38 @@ def test_the_knee_of_a_model_with_k_slots_is_found_within_ten_percent(tmp_path: 
     assert abs(arm.capacity - knee) <= 0.1 * knee, (arm.capacity, arm.first_failing)
     assert arm.binding == "ttft_p95_ms"
     assert all(s.verdict in (PASS, FAIL) for s in arm.steps)  # no step judged the client
+
+
+def test_quality_under_load_shows_auto_falling_back(tmp_path: Path) -> None:
+    """Every model serves 2 requests at a time and queues none: as the rate climbs, auto's
+    first choices are full more often and its answers move to fallback models. Each step's
+    answers are graded: accuracy and the routing mix per step, with n."""
+    from tests.conftest import ROOT
+
+    overlay = tmp_path / "tight.toml"
+    overlay.write_text('[meta]\nextends = "builtin"\n[defaults.capacity]\nslots = 2\nqueue = 0\n')
+    out = tmp_path / "cap"
+    result = CliRunner().invoke(
+        cli,
+        ["capacity", "--model", "auto", "--catalog", str(overlay), "--dataset",
+         str(ROOT / "datasets" / "math.jsonl"), "--slo", "error_rate<=50%", "--time-scale",
+         "0.05", "--min-rate", "8", "--max-rate", "128", "--factor", "16",
+         "--min-step-seconds", "0", "--output-tokens", "256", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (arm,) = read_capacity(out).results
+    low, high = arm.steps[0], arm.steps[-1]
+    assert (low.rate, high.rate) == (8, 128)
+    for step in (low, high):
+        assert step.accuracy is not None and step.graded >= 90
+        assert sum(step.routed_to.values()) >= step.graded
+        assert step.quality_goodput is not None and step.throughput is not None
+        assert 0 < step.quality_goodput <= step.throughput  # correct answers among the ok ones
+
+    def share(step: object, models: set[str]) -> float:
+        counts = step.routed_to  # type: ignore[attr-defined]
+        return sum(v for k, v in counts.items() if k in models) / sum(counts.values())
+
+    first_choices = {m for m, n in low.routed_to.items() if n >= 0.2 * sum(low.routed_to.values())}
+    assert share(high, first_choices) < share(low, first_choices) - 0.05
+    assert set(high.routed_to) - set(low.routed_to)  # fallback models the quiet step never used

@@ -275,6 +275,7 @@ BASE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "load": ((), (*TARGET, "--requests", "5")),
     "eval": ((), (*TARGET, "--dataset", f"{WS}/inputs/sample.jsonl")),
     "limits": ((), TARGET),
+    "capacity": ((), (*TARGET, "--slo", "ttft_p95<=1s")),
     "run": ((f"{WS}/experiments/valid.toml",), TARGET),
     "emulator serve": ((), ("--port", "0")),
     "emulator demo": ((), ()),
@@ -330,6 +331,8 @@ SPECIAL: dict[str, list[tuple[str, bool]]] = {
     "--format": [(v, True) for v in (",", "pdf", "html,pdf")],
     "--name": [(v, True) for v in (".", "..", "a/b", ".hidden")],
     "--host": [("nowhere.invalid", False), ("0.0.0.0", True)],
+    "--slo": [(v, True) for v in ("bogus", "ttft_p95<=", "error_rate>=1%", "ttft_p95<=1")],
+    "--traffic": [(v, True) for v in ("fast", "3/week", "-1/s", "0/min")],
 }
 
 LOAD = base("load")

@@ -230,3 +230,26 @@ def test_conversations_and_replay_run_against_litellm(
     assert len(df) == 3 and (df["status"] == "ok").all()
     assert (df["t_scheduled"] - df["t_scheduled"].min()).round(6).tolist() == [0.0, 0.2, 0.4]
     assert set(df["model_requested"]) == {"fast-mock"} and set(df["max_tokens"]) == {8}
+
+
+def test_capacity_brackets_the_knee_of_a_litellm_proxy(
+    litellm_proxy: LiteLLMProxy, tmp_path: Path
+) -> None:
+    """A gateway none of us wrote has its own knee: LiteLLM's one worker on this machine. The
+    search climbs until TTFT p95 passes 500 ms and brackets it; every step is a real run."""
+    from auraon_bench.capacity.session import read_capacity
+
+    out = tmp_path / "cap"
+    result = invoke(
+        "capacity", *target(litellm_proxy), "--model", "fast-mock", "--slo", "ttft_p95<=500ms",
+        "--slo", "error_rate<=1%", "--min-rate", "8", "--max-rate", "4096", "--factor", "4",
+        "--tolerance", "0.5", "--min-step-seconds", "0", "--max-steps", "8", "--yes",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (arm,) = read_capacity(out).results
+    assert arm.capacity is not None, arm.stop_reason
+    # A bracket: the last passing rate below the first failing (or client-bound) one.
+    upper = arm.first_failing or arm.client_bound_at
+    assert upper is not None and arm.capacity < upper, arm.stop_reason
+    assert not read_capacity(out).simulated and "SIMULATED" not in result.output

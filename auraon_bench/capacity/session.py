@@ -29,8 +29,12 @@ from auraon_bench.capacity.steps import (
     CapacityStep,
     judge_step,
     per_request_slos,
+    with_quality,
 )
-from auraon_bench.errors import ConfigError
+from auraon_bench.data.dataset import PromptItem, load_items
+from auraon_bench.errors import AuraonBenchError, ConfigError
+from auraon_bench.eval.grading import write_grades
+from auraon_bench.eval.session import grade_answers
 from auraon_bench.load.arrivals import ScheduleSpec
 from auraon_bench.load.session import LoadOptions, LoadResult, run_load
 from auraon_bench.load.target import Target, open_target
@@ -69,7 +73,7 @@ class CapacityRun:
     min_requests: int  # per step, from the tightest percentile and the confidence
     confidence: float
     simulated: bool
-    status: str  # complete, interrupted
+    status: str  # complete, interrupted, failed (a step could not run; its error is raised)
     results: tuple[CapacityResult, ...]
     schema_version: int = SCHEMA_VERSION
     options: dict[str, Any] = field(default_factory=dict)
@@ -118,10 +122,9 @@ def run_capacity(
     if not options.slos:
         raise ConfigError("a capacity search needs at least one SLO", field="--slo")
     load = options.load
-    out = load.out or new_run_dir(load.results_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _, out = new_run_dir(load.out, load.results_dir)  # refuses a directory holding files
     with _target(options, target) as opened:
-        results, status = _search_all(options, opened, out, confirm, on_step)
+        results, status, failure = _search_all(options, opened, out, confirm, on_step)
     run = CapacityRun(
         slos=tuple(s.describe() for s in options.slos),
         arrivals=options.arrivals,
@@ -145,6 +148,8 @@ def run_capacity(
         },
     )
     (out / CAPACITY_FILE).write_bytes(orjson.dumps(run.to_dict(), option=orjson.OPT_INDENT_2))
+    if failure is not None:  # written first: what was measured is kept
+        raise failure
     return out, run
 
 
@@ -172,27 +177,41 @@ def _search_all(
     out: Path,
     confirm: Callable[[str], bool],
     on_step: Callable[[CapacityStep], None] | None,
-) -> tuple[list[CapacityResult], str]:
+) -> tuple[list[CapacityResult], str, AuraonBenchError | None]:
     results: list[CapacityResult] = []
     spent = 0.0
     confirmed = False
+    load = options.load
+    items = (
+        {i.id: i for i in load_items(load.datasets, load.items_per_dataset, load.spec.seed)}
+        if load.datasets
+        else {}
+    )
     for arm in options.load.arms:
         search = CapacitySearch(
             options.low, options.high, options.factor, options.tolerance, options.max_steps
         )
         steps: list[CapacityStep] = []
         interrupted = False
+        failure: AuraonBenchError | None = None
         while (rate := search.next_rate()) is not None:
             budget = options.load.max_cost_usd
             if budget is not None and spent >= budget:
                 search.stop_reason = f"the money guard's ${budget:g} is spent"
                 break
             step_dir = out / "steps" / f"{_safe(arm)}-{len(steps) + 1:02d}"
-            result = _run_step(options, target, arm, rate, step_dir, len(steps), spent,
-                               confirm if not confirmed else (lambda _: True))  # fmt: skip
+            try:
+                result = _run_step(options, target, arm, rate, step_dir, len(steps), spent,
+                                   confirm if not confirmed else (lambda _: True))  # fmt: skip
+            except AuraonBenchError as exc:
+                if not steps and not results:
+                    raise  # nothing measured yet: the error alone says it
+                failure = exc  # the steps measured so far are kept in capacity.json
+                search.stop_reason = f"a step could not run: {exc}"
+                break
             confirmed = True
             spent += result.summary.overall.cost.total_usd or 0.0
-            step = _judge(options, arm, rate, result, step_dir)
+            step = _judge(options, arm, rate, result, step_dir, items)
             steps.append(step)
             if on_step is not None:
                 on_step(step)
@@ -215,8 +234,10 @@ def _search_all(
             )
         )
         if interrupted:
-            return results, "interrupted"
-    return results, "complete"
+            return results, "interrupted", None
+        if failure is not None:
+            return results, "failed", failure
+    return results, "complete", None
 
 
 def _run_step(
@@ -236,17 +257,35 @@ def _run_step(
         profile=options.arrivals, rate=rate, requests=n, seed=load.spec.seed + index
     )
     budget = None if load.max_cost_usd is None else max(load.max_cost_usd - spent, 0.0)
-    step = replace(load, arms=(arm,), spec=spec, out=step_dir, max_cost_usd=budget)
+    step = replace(
+        load,
+        arms=(arm,),
+        spec=spec,
+        out=step_dir,
+        max_cost_usd=budget,
+        keep_text=load.keep_text or bool(load.datasets),  # graded answers need their text
+    )
     return run_load(step, confirm=confirm, target=target)
 
 
 def _judge(
-    options: CapacityOptions, arm: str, rate: float, result: LoadResult, step_dir: Path
+    options: CapacityOptions,
+    arm: str,
+    rate: float,
+    result: LoadResult,
+    step_dir: Path,
+    items: dict[str, PromptItem],
 ) -> CapacityStep:
     records = read_records(step_dir)
-    summary = summarize_arm(records, per_request_slos(options.slos), arm=arm)
+    limits = per_request_slos(options.slos)
+    summary = summarize_arm(records, limits, arm=arm)
     kept = bool(result.self_check.get("kept_schedule", True))
-    return judge_step(arm, rate, summary, options.slos, kept, str(step_dir))
+    step = judge_step(arm, rate, summary, options.slos, kept, str(step_dir))
+    if items:  # graded datasets: quality under load, the grades kept in the step's records
+        grades = grade_answers(records, items)
+        write_grades(step_dir, grades)
+        records = records.assign(**{name: grades[name] for name in grades.columns})
+    return with_quality(step, records, summary.window_s, limits)
 
 
 def _plans(

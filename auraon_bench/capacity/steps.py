@@ -12,12 +12,17 @@ Method
       where nothing succeeded has no TTFT, and that is no pass), else ``pass``. The *binding*
       SLO of a failing step is the first that failed; of a passing step, the one closest to its
       limit (measured / threshold, highest), so a user sees what would give first.
+    * **Quality under load** (graded datasets): ``accuracy`` = correct / graded over the step's
+      ok, non-warm-up answers (items no grader could score, e.g. judge-graded ones without a
+      judge, are left out; n = ``graded``); ``quality_goodput`` = answers that are ok, meet every
+      per-request SLO *and* are correct, per second of the step's window; ``routed_to`` = ok
+      answers per serving model, so a shift to cheaper or fallback models under load shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from auraon_bench.analysis._json import jsonable
@@ -55,6 +60,10 @@ class CapacityStep(_Fields):
     ttft_p95_s: float | None
     latency_p95_s: float | None
     run_dir: str  # the step's own run directory (records, manifest, summary)
+    routed_to: dict[str, int] = field(default_factory=dict)  # ok answers per serving model
+    accuracy: float | None = None  # graded datasets only
+    graded: int = 0
+    quality_goodput: float | None = None  # ok, within the per-request SLOs and correct, per s
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,32 @@ class CapacityResult(_Fields):
     client_bound_at: float | None  # a void step's rate
     steps: tuple[CapacityStep, ...]
     plans: PlanTable | None = None  # the capacity under each plan, and the money
+
+
+def with_quality(step: CapacityStep, records: Any, window_s: float | None,
+                 limits: dict[str, float]) -> CapacityStep:  # fmt: skip
+    """``step`` with its routing mix, and with its accuracy and quality goodput when the
+    records carry grades (``correct``)."""
+    from auraon_bench.analysis.conversations import serving_model
+    from auraon_bench.analysis.records import measured, ok_mask, slo_mask
+
+    m = measured(records)
+    ok = ok_mask(m)
+    models = [str(x) for x in serving_model(m)[ok] if x is not None]
+    routed = {k: models.count(k) for k in sorted(set(models), key=models.index)}
+    if "correct" not in m.columns or m["correct"].isna().all():
+        return replace(step, routed_to=routed)
+    correct = m["correct"].astype("boolean")
+    graded = ok & correct.notna().to_numpy()
+    right = graded & correct.fillna(False).to_numpy(dtype=bool)
+    good = slo_mask(m, limits) & right
+    return replace(
+        step,
+        routed_to=routed,
+        accuracy=int(right.sum()) / int(graded.sum()) if graded.any() else None,
+        graded=int(graded.sum()),
+        quality_goodput=int(good.sum()) / window_s if window_s else None,
+    )
 
 
 def per_request_slos(slos: Sequence[Slo]) -> dict[str, float]:
