@@ -46,12 +46,17 @@ def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> No
     """Write a report of one run, or compare several (the first is the baseline).
 
     Works on finished, interrupted and crashed runs alike; an incomplete run is labelled so
-    at the top of every page.
+    at the top of every page. A capacity search's directory (OUT of ``auraon-bench capacity``)
+    gets its capacity report: latency and goodput against the offered rate, steps and plans.
     """
     from auraon_bench.report.build import write_report
+    from auraon_bench.report.capacity import is_capacity_run
     from auraon_bench.results.run import read_run
 
     wanted = parse_formats(formats)
+    if any(is_capacity_run(path) for path in runs):
+        _capacity_report(runs, out, wanted)
+        return
     loaded = [read_run(path) for path in runs]
     if out is None:
         first = loaded[0]
@@ -64,5 +69,17 @@ def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> No
     for run in loaded:
         if not run.complete:
             click.echo(f"WARNING: {run.path}: " + "; ".join(run.problems), err=True)
+    html = [p for p in files if p.name == "index.html"]
+    click.echo(f"report: {html[0] if html else out} ({len(files)} files)")
+
+
+def _capacity_report(runs: tuple[Path, ...], out: Path | None, formats: tuple[str, ...]) -> None:
+    from auraon_bench.report.capacity import REPORT_DIR, run_directory, write_capacity_report
+
+    if len(runs) > 1:
+        raise ConfigError("a capacity search is reported on its own; give one directory",
+                          source=str(runs[0]))  # fmt: skip
+    out = out if out is not None else run_directory(runs[0]) / REPORT_DIR
+    files = write_capacity_report(runs[0], out, formats)
     html = [p for p in files if p.name == "index.html"]
     click.echo(f"report: {html[0] if html else out} ({len(files)} files)")

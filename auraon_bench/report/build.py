@@ -102,7 +102,12 @@ def write_report(
     """Render the runs' report into ``out``; returns the files written."""
     out = prepare_output(out, formats, "report")
     loaded = [r if isinstance(r, Run) else read_run(r) for r in runs]
-    doc = build_document(loaded)
+    return write_document(build_document(loaded), out, formats)
+
+
+def write_document(doc: Document, out: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Draw and render a built document into ``out`` (made by :func:`prepare_output`); the
+    files written. Every kind of report (runs, a capacity search) is written by this."""
     drawn = draw_charts(doc, out, formats)
     charts, notes, files = drawn.pngs, drawn.notes, drawn.files
     if "md" in formats:

@@ -10,6 +10,8 @@ Every chart takes ``sources`` (``(run label, part)`` pairs), a shared ``Palette`
 it has nothing to show, or ``None`` when it has no data of any kind; ``plan_fit_chart`` takes
 ``(label, PlanFit)`` pairs instead. :data:`CHARTS` is the one registry of them: the report draws
 what it lists (key, caption, part kinds, what it needs), and the tests check what it lists.
+The report of a capacity search draws :data:`CAPACITY_CHARTS` instead
+(:mod:`~auraon_bench.report.charts.capacity`: they take the search's ``CapacityRun``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from auraon_bench.report.charts.base import Note, Sources
+from auraon_bench.report.charts.capacity import CAPACITY_CHARTS, CapacityChart
 from auraon_bench.report.charts.conversations import conversation_turns
 from auraon_bench.report.charts.cost import cost_per_1k, cost_quality, routing_mix
 from auraon_bench.report.charts.latency import latency_cdf, latency_vs_rate, ttft_tpot_distribution
@@ -33,7 +36,9 @@ from auraon_bench.report.charts.timeline import errors_timeline, throughput_time
 from auraon_bench.report.palette import Palette
 
 __all__ = [
+    "CAPACITY_CHARTS",
     "CHARTS",
+    "CapacityChart",
     "ChartSpec",
     "Kind",
     "Note",
