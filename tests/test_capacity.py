@@ -125,6 +125,11 @@ def test_capacity_on_the_emulator_writes_typed_steps(tmp_path: Path) -> None:
     assert "capacity 160/s" in result.output and "SIMULATED" in result.output
     bad = CliRunner().invoke(cli, ["capacity", "--slo", "ttft<=1s", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--slo" in bad.output and "Traceback" not in bad.output
+    unmeasurable = CliRunner().invoke(
+        cli, ["capacity", "--slo", "ttft_p95<=1s", "--no-stream", "--out", str(tmp_path / "y")]
+    )
+    assert unmeasurable.exit_code == 2 and "streamed answers only" in unmeasurable.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def test_the_plan_that_binds_first_and_the_money() -> None:

@@ -181,6 +181,12 @@ def capacity_command(**flags: Any) -> None:
 
     if flags["min_rate"] > flags["max_rate"]:
         raise click.BadParameter("is above --max-rate", param_hint="--min-rate")
+    streamed_only = [s.key for s in flags["slos"] if s.metric in ("ttft", "tpot", "itl")]
+    if streamed_only and not flags["stream"]:
+        raise click.BadParameter(
+            f"{streamed_only[0]} is measured on streamed answers only: drop --no-stream",
+            param_hint="--slo",
+        )
     load = LoadOptions(
         arms=tuple(dict.fromkeys(flags["models"])),
         spec=ScheduleSpec(profile="constant", rate=1.0, requests=1, seed=flags["seed"]),
