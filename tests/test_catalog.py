@@ -6,6 +6,7 @@ import ast
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -89,8 +90,11 @@ def test_cache_read_prices_match_genai_prices_or_the_documented_rule() -> None:
     catalog.toml: the discount of the same provider's known models, else half the input."""
     catalog = load_catalog()
     known: dict[str, float] = {}
+    # The catalog holds standard prices: read them at a fixed peak hour, since genai-prices
+    # prices DeepSeek lower off-peak (16:30-00:30 UTC) and this test would change with the clock.
+    peak = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     for model in catalog.models.values():
-        quote = genai_quote(model.id)
+        quote = genai_quote(model.id, at=peak)
         if quote is not None and quote.price.cache_read_per_mtok is not None:
             known[model.id] = quote.price.cache_read_per_mtok
             assert model.cache_read_per_mtok == pytest.approx(known[model.id]), model.id

@@ -119,8 +119,9 @@ def _rate(value: Any) -> tuple[float | None, bool]:
     return (float(base), True) if base is not None else (None, False)
 
 
-def genai_quote(model: str) -> Quote | None:
-    """genai-prices' price of ``model`` today, or None when it has none."""
+def genai_quote(model: str, at: datetime | None = None) -> Quote | None:
+    """genai-prices' price of ``model`` now (or ``at``: some providers price by the hour, e.g.
+    DeepSeek's off-peak discount), or None when it has none."""
     from genai_prices import Usage, calc_price
 
     name = model.strip()
@@ -130,7 +131,7 @@ def genai_quote(model: str) -> Quote | None:
     if "/" in name:
         attempts.append((name, "litellm"))  # genai-prices splits "provider/model" itself
     attempts.append((name, None))
-    now = datetime.now(tz=UTC)
+    now = at or datetime.now(tz=UTC)
     for ref, provider in attempts:
         try:
             found = calc_price(
