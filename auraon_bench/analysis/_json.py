@@ -39,3 +39,13 @@ def jsonable(value: Any) -> Any:
     if value is pd.NA or value is pd.NaT:
         return None
     raise TypeError(f"cannot convert {type(value).__name__} to JSON: {value!r}")
+
+
+class JsonFields:
+    """A dataclass's ``to_dict()``: every field through :func:`jsonable` (summaries' results
+    read back by :func:`auraon_bench.results.typed.from_dict`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        import dataclasses
+
+        return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]

@@ -30,13 +30,12 @@ Method
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from auraon_bench.analysis._json import jsonable
+from auraon_bench.analysis._json import JsonFields
 from auraon_bench.analysis.records import column, measured, ok_mask, rows, ttft_column
 from auraon_bench.analysis.stats import Percentiles, percentiles
 
@@ -45,13 +44,8 @@ CACHE_MIN_TOKENS = 1024
 CACHE_STEP_TOKENS = 128
 
 
-class _Fields:
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
-class CacheSummary(_Fields):
+class CacheSummary(JsonFields):
     rows: int  # ok rows whose target reported cached_tokens
     prompt_tokens: int
     cached_tokens: int
@@ -78,7 +72,7 @@ class CacheSummary(_Fields):
 
 
 @dataclass(frozen=True)
-class TurnSummary(_Fields):
+class TurnSummary(JsonFields):
     turn: int
     requests: int  # measured rows of this turn (every attempt)
     ok: int
@@ -91,7 +85,7 @@ class TurnSummary(_Fields):
 
 
 @dataclass(frozen=True)
-class ConversationSummary(_Fields):
+class ConversationSummary(JsonFields):
     conversations: int
     turns_mean: float | None  # distinct turns sent per conversation
     multi_turn: int  # conversations with at least two ok turns
@@ -103,7 +97,7 @@ class ConversationSummary(_Fields):
 
 
 @dataclass(frozen=True)
-class OutputCapSummary(_Fields):
+class OutputCapSummary(JsonFields):
     rows: int  # ok rows with max_tokens and completion_tokens
     requested_mean: float | None
     received_mean: float | None

@@ -21,10 +21,9 @@ Method
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
-from auraon_bench.analysis._json import jsonable
+from auraon_bench.analysis._json import JsonFields
 from auraon_bench.analysis.plan_fit import PlanLimit
 
 SECONDS_PER_MONTH = 30 * 24 * 3600
@@ -34,7 +33,7 @@ CEILING = "search ceiling"  # every step passed: the measured capacity is a lowe
 
 
 @dataclass(frozen=True)
-class PlanCapacity:
+class PlanCapacity(JsonFields):
     plan: str
     requests_per_min: float | None
     tokens_per_min: float | None
@@ -44,12 +43,9 @@ class PlanCapacity:
     monthly_cost_at_capacity_usd: float | None
     meets_traffic: bool | None  # None: no traffic given
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
-
 
 @dataclass(frozen=True)
-class PlanTable:
+class PlanTable(JsonFields):
     arm: str
     measured_rps: float | None
     tokens_per_request: float | None
@@ -59,9 +55,6 @@ class PlanTable:
     headroom: float
     cheapest_meeting: str | None  # the first plan that meets the traffic with headroom
     plans: tuple[PlanCapacity, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
 
 
 def plan_bound(plan: PlanLimit, tokens_per_request: float | None) -> tuple[float | None, str]:

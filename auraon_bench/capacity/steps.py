@@ -22,10 +22,10 @@ Method
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from auraon_bench.analysis._json import jsonable
+from auraon_bench.analysis._json import JsonFields
 from auraon_bench.analysis.slo import Slo, SloResult, check_slos
 from auraon_bench.capacity.plans import PlanTable
 from auraon_bench.capacity.search import FAIL, PASS, VOID
@@ -34,13 +34,8 @@ from auraon_bench.capacity.search import FAIL, PASS, VOID
 PER_REQUEST = {"ttft": "ttft_s", "tpot": "tpot_s", "latency": "latency_s"}
 
 
-class _Fields:
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
-class CapacityStep(_Fields):
+class CapacityStep(JsonFields):
     arm: str
     rate: float  # offered: requests (or conversations) per second, Poisson unless stated
     requests: int  # measured attempts (n)
@@ -67,7 +62,7 @@ class CapacityStep(_Fields):
 
 
 @dataclass(frozen=True)
-class CapacityResult(_Fields):
+class CapacityResult(JsonFields):
     arm: str
     capacity: float | None  # the highest passing rate (None: none passed)
     first_failing: float | None  # the lowest failing rate (None: none failed)
