@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from auraon_bench.analysis.slo import parse_slo_expression
+from auraon_bench.capacity.plans import LATENCY
 from auraon_bench.capacity.search import FAIL, PASS, VOID, CapacitySearch, required_requests
 from auraon_bench.capacity.session import read_capacity
-from auraon_bench.capacity.steps import per_request_slos
+from auraon_bench.capacity.steps import CapacityStep, per_request_slos
 from auraon_bench.cli.main import cli
 
 
@@ -132,6 +133,46 @@ def test_capacity_on_the_emulator_writes_typed_steps(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
+def test_the_keys_limits_come_from_its_headers_and_bound_the_steps() -> None:
+    import pandas as pd
+
+    from auraon_bench.capacity.plans import key_bound, key_limits
+    from auraon_bench.capacity.session import rest_before
+    from auraon_bench.capacity.steps import against_key
+
+    records = pd.DataFrame(
+        {"ratelimit_limit_requests": [60, 60, None, 59], "ratelimit_limit_tokens": [None] * 4}
+    )
+    limits = key_limits(records)
+    assert limits is not None and limits.requests_per_min == 60 and limits.responses == 3
+    assert limits.tokens_per_min is None
+    assert key_limits(records.assign(ratelimit_limit_requests=None)) is None
+    assert key_bound(limits, 200.0) == (1.0, "requests/min")
+    assert key_bound(limits, 200.0, time_scale=0.05) == (pytest.approx(20.0), "requests/min")
+    assert key_bound(None, 200.0) == (None, "")
+    step = _step(rate=30.0, verdict=PASS, rate_limited_rate=0.0)
+    failed = against_key(step, 20.0, "requests/min")
+    assert (failed.verdict, failed.binding, failed.key_bound_rps) == (FAIL, "requests/min", 20.0)
+    assert against_key(_step(rate=20.0, verdict=PASS), 20.0, "requests/min").verdict == PASS
+    assert against_key(_step(rate=30.0, verdict=VOID), 20.0, "requests/min").verdict == VOID
+    # a minute of the gateway's time after pressure; nothing before the first step
+    assert rest_before(None, None, 0.05) == 0.0
+    assert rest_before(None, failed, 0.05) == pytest.approx(3.0)
+    assert rest_before(None, _step(rate=5.0, verdict=PASS, rate_limited_rate=0.0), 1.0) == 0.0
+    assert rest_before(None, _step(rate=5.0, verdict=PASS, rate_limited_rate=0.01), 1.0) == 60.0
+    assert rest_before(2.5, _step(rate=5.0, verdict=PASS), 1.0) == 2.5
+
+
+def _step(rate: float, verdict: str, rate_limited_rate: float | None = None) -> CapacityStep:
+    return CapacityStep(
+        arm="auto", rate=rate, requests=100, verdict=verdict, binding=None, slos=(),
+        achieved_rate=rate, throughput=rate, goodput=rate, good_fraction=1.0, error_rate=0.0,
+        rate_limited_rate=rate_limited_rate, cost_per_1k_usd=None, cost_per_request_usd=None,
+        tokens_per_request=200.0, ttft_p50_s=None, ttft_p95_s=None, latency_p95_s=None,
+        run_dir="",
+    )  # fmt: skip
+
+
 def test_the_plan_that_binds_first_and_the_money() -> None:
     from auraon_bench.analysis.plan_fit import PlanLimit
     from auraon_bench.capacity.plans import CEILING, LATENCY, parse_traffic, plan_table
@@ -155,15 +196,17 @@ def test_the_plan_that_binds_first_and_the_money() -> None:
     floor = plan_table("auto", 12.0, 200.0, 0.001, plans, at_ceiling=True)
     assert floor.plans[2].binds == CEILING and floor.plans[2].meets_traffic is None
     assert parse_traffic("2/s") == parse_traffic("7200/h") == 2.0
+    key = plan_table("auto", 1.0, 200.0, 0.001, [PlanLimit("this key", 60, None), *plans],
+                     traffic_rps=0.5, key_bound=True)  # fmt: skip
+    assert key.plans[0].meets_traffic and key.cheapest_meeting == "starter"
+    assert key.plans[3].binds == "this key's limit"
     for bad in ("fast", "3/week", "-1/s"):
         with pytest.raises(ValueError, match="is not a traffic"):
             parse_traffic(bad)
 
 
-def test_the_knee_of_a_model_with_k_slots_is_found_within_ten_percent(tmp_path: Path) -> None:
-    """4 slots, a fixed service time S = TTFT 0.5 s + 50 gaps at 100 tok/s = 1.0 s simulated,
-    0.05 s real at time scale 0.05: constant arrivals wait nowhere below K / S = 80/s and queue
-    without bound above it (README, "Capacity")."""
+def slots_overlay(tmp_path: Path) -> Path:
+    """gpt-4o-mini with 4 slots and a fixed service time: no jitter, no slow tail."""
     overlay = tmp_path / "slots.toml"
     overlay.write_text(
         '[meta]\nextends = "builtin"\n'
@@ -171,6 +214,14 @@ def test_the_knee_of_a_model_with_k_slots_is_found_within_ten_percent(tmp_path: 
         '[models."gpt-4o-mini"]\nttft_s = 0.5\noutput_tok_s = 100\n'
         "capacity = { slots = 4, queue = 400 }\n"
     )
+    return overlay
+
+
+def test_the_knee_of_a_model_with_k_slots_is_found_within_ten_percent(tmp_path: Path) -> None:
+    """4 slots, a fixed service time S = TTFT 0.5 s + 50 gaps at 100 tok/s = 1.0 s simulated,
+    0.05 s real at time scale 0.05: constant arrivals wait nowhere below K / S = 80/s and queue
+    without bound above it (README, "Capacity")."""
+    overlay = slots_overlay(tmp_path)
     slots, service_s, scale = 4, 1.0 * 0.05, 0.05
     knee = slots / service_s
     out = tmp_path / "cap"
@@ -187,6 +238,46 @@ def test_the_knee_of_a_model_with_k_slots_is_found_within_ten_percent(tmp_path: 
     assert abs(arm.capacity - knee) <= 0.1 * knee, (arm.capacity, arm.first_failing)
     assert arm.binding == "ttft_p95_ms"
     assert all(s.verdict in (PASS, FAIL) for s in arm.steps)  # no step judged the client
+    # an Enterprise key states no limits: the latency SLO binds, in every plan it can bind
+    assert arm.key_limits is None and arm.plans is not None
+    enterprise = next(p for p in arm.plans.plans if p.plan == "enterprise")
+    assert enterprise.binds == LATENCY
+    assert enterprise.capacity_rps == pytest.approx(arm.capacity * scale)  # gateway time
+
+
+@pytest.mark.slow
+def test_on_a_starter_key_the_plans_requests_per_min_binds(tmp_path: Path) -> None:
+    """The same 4-slot model (knee 80/s of the run) on a Starter key: 60 requests/min of the
+    gateway's time is 1/s, 20/s of a run at time scale 0.05. The search stops there on the
+    key's requests/min, read from its x-ratelimit-limit-requests headers, although a step at
+    40/s gets through on the bucket's burst without a 429."""
+    overlay = slots_overlay(tmp_path)
+    out = tmp_path / "cap"
+    result = CliRunner().invoke(
+        cli,
+        ["capacity", "--model", "gpt-4o-mini", "--catalog", str(overlay), "--plan", "starter",
+         "--arrivals", "constant", "--slo", "ttft_p95<=50ms", "--slo", "rate_limited<=0.5%",
+         "--time-scale", "0.05", "--min-rate", "5", "--max-rate", "400", "--min-step-seconds",
+         "1", "--output-tokens", "51", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (arm,) = read_capacity(out).results
+    assert arm.key_limits is not None and arm.key_limits.requests_per_min == 60
+    assert arm.key_limits.responses >= 100
+    assert arm.capacity == pytest.approx(20.0) and arm.binding == "requests/min"
+    over = [s for s in arm.steps if s.rate > 20]
+    assert over and all(s.verdict == FAIL and s.binding == "requests/min" for s in over)
+    assert any(s.rate_limited_rate == 0 for s in over)  # the burst hid it: no 429 in that step
+    key = arm.plans.plans[0]
+    assert (key.plan, key.binds) == ("this key", "requests/min")
+    assert key.capacity_rps == pytest.approx(1.0)  # 60/min in the gateway's time
+    pro = next(p for p in arm.plans.plans if p.plan == "pro")
+    assert pro.binds == "this key's limit"  # a lower bound: the search never went past it
+    assert "above the key's requests/min" in result.output
+    assert "the key's limits (x-ratelimit-limit-* headers" in result.output
+    from auraon_bench.report.capacity import key_text
+
+    assert "60 requests/min" in (key_text(arm) or "")
 
 
 def test_quality_under_load_shows_auto_falling_back(tmp_path: Path) -> None:

@@ -23,12 +23,8 @@ from matplotlib.figure import Figure
 from auraon_bench.capacity.search import FAIL, PASS, VOID
 from auraon_bench.capacity.session import CapacityRun, read_capacity
 from auraon_bench.cli.main import cli
-from auraon_bench.report.capacity import (
-    capacity_document,
-    fmt_money,
-    fmt_rate,
-    write_capacity_report,
-)
+from auraon_bench.report.capacity import capacity_document, write_capacity_report
+from auraon_bench.report.capacity_plans import fmt_money, fmt_rate
 from auraon_bench.report.charts import CAPACITY_CHARTS, Note, freeze_layout
 from auraon_bench.report.palette import Palette
 from auraon_bench.report.tables import fmt_ms, fmt_pct, fmt_s

@@ -218,3 +218,60 @@ def test_plan_command_on_a_measured_run(tmp_path: Path) -> None:
     assert advice["workload"]["monthly_growth"] == 0.1
     assert set(advice["monthly_cost_usd"]) == {"auto", "gpt-4o-mini"}
     assert f"plan advice written to {target}" in result.output
+
+
+@pytest.mark.slow
+def test_an_experiment_can_search_capacity_as_a_part(tmp_path: Path) -> None:
+    """A [[load]] part, then the [capacity] search on the same emulator: its capacity.json
+    in the part's directory, its capacity in summary.json and the table, its section in the
+    experiment's report; the experiment's [slo] table is the search's SLOs."""
+    path = tmp_path / "cap.toml"
+    path.write_text(
+        'name = "cap"\narms = ["gpt-4o-mini"]\n\n'
+        '[[load]]\nname = "warm"\nprofile = "constant"\nrate = 50\nrequests = 20\n'
+        "output_tokens = 8\n\n"
+        "[capacity]\nmin_rate = 40\nmax_rate = 80\nmin_step_seconds = 0.5\n"
+        "output_tokens = 8\n\n"
+        "[slo]\nttft_p95_ms = 2000\nerror_rate = 0.01\n\n"
+        '[output]\nreport = ["md"]\n'
+    )
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", str(path), "--time-scale", "0.02", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from auraon_bench.capacity.session import read_capacity
+
+    search = read_capacity(out / "capacity")
+    (arm,) = search.results
+    assert [s.rate for s in arm.steps] == [40, 80] and arm.capacity == 80
+    assert {r.slo for r in arm.steps[0].slos} == {"ttft_p95_ms", "error_rate"}
+    run = read_run(out)
+    assert [p.name for p in run.parts] == ["warm"] and run.complete, run.problems
+    assert run.summary is not None
+    headline = run.summary.parts["capacity"]
+    assert headline.kind == "capacity" and headline.capacity == {"gpt-4o-mini": 80}
+    assert headline.requests == sum(s.requests for s in arm.steps)
+    assert "capacity" in result.output and "80/s" in " ".join(result.output.split())
+    report = (out / "report" / "report.md").read_text()
+    assert "capacity (capacity)" in report and "gpt-4o-mini: capacity and money" in report
+
+
+def test_a_bad_capacity_table_fails_in_one_line(tmp_path: Path) -> None:
+    cases = {
+        '[capacity]\nslo = ["ttft<=1s"]\n': ("capacity.slo", ".toml:2,", "unknown objective"),
+        "[capacity]\nmin_rate = 10\n": ("capacity.slo", "needs SLOs"),
+        '[capacity]\nslo = ["error_rate<=1%"]\nmin_rate = 10\nmax_rate = 5\n': (
+            "capacity.min_rate",
+            "above max_rate",
+        ),
+        '[capacity]\nslo = ["ttft_p95<=1s"]\nstream = false\n': ("capacity.stream", "streamed"),
+        '[capacity]\nslo = ["error_rate<=1%"]\nramp = 3\n': ("capacity.ramp", "unknown"),
+    }
+    for index, (text, wanted) in enumerate(cases.items()):
+        path = tmp_path / f"bad{index}.toml"
+        path.write_text(text)
+        result = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / f"r{index}")])
+        assert result.exit_code == 2, (text, result.output)
+        line = " ".join(result.output.split())  # the terminal of the test wraps at 80
+        assert line.count("Error: ") == 1 and all(w in line for w in wanted), (text, line)
+        assert "Traceback" not in result.output
+        assert not (tmp_path / f"r{index}").exists()

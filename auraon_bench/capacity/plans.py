@@ -8,20 +8,32 @@ Method
     * **Capacity under a plan** = min(measured capacity, plan bound): the measured one is the
       latency/error capacity of the search (the emulator or gateway as the search found it);
       the binding limit is the latency SLO when the measured capacity is the smaller (the
-      search ceiling when every step passed: then the figure is a lower bound), else the
-      plan's dimension. The search's own plan (the key it ran with) is the measured truth;
+      search ceiling when every step passed, or the key's limit when the search stopped on
+      it: then the figure is a lower bound), else the plan's dimension. The search's own
+      plan (the key it ran with) is the measured truth;
       the others are what the same workload would meet under them.
     * **Money.** Monthly cost = rate x 2,592,000 s (30 days) x cost per request (the mean
       reported cost of the ok requests at the highest passing step), at capacity and at a given
       traffic. A plan *meets* a traffic when its capacity keeps ``headroom`` (30%) above it;
       the cheapest plan meeting it is the first in the plans' order (cheapest first). Plan
       fees are not published and not included.
+    * **The key's own limits.** A gateway that answers with ``x-ratelimit-limit-requests|tokens``
+      tells the key's plan: the most common value seen over a step's responses (n stated) is
+      the key's limit, and its bound, computed as above, is the highest rate the key sustains.
+      A step offered above it is judged failing on that limit even when no 429 came back: a
+      token bucket lets a short step through on its burst, and a capacity is a rate one can
+      keep. The key's row leads the plan table; it is never "the cheapest plan to buy".
+    * **Simulated time.** On the emulator run with ``--time-scale s``, a real second of the run
+      is ``1/s`` simulated seconds, so a rate of the run is ``rate x s`` in the gateway's time;
+      plan bounds (per simulated minute) and money are stated in the gateway's time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import pandas as pd
 
 from auraon_bench.analysis._json import JsonFields
 from auraon_bench.analysis.plan_fit import PlanLimit
@@ -30,6 +42,46 @@ SECONDS_PER_MONTH = 30 * 24 * 3600
 DEFAULT_HEADROOM = 0.30
 LATENCY = "latency/error SLOs"
 CEILING = "search ceiling"  # every step passed: the measured capacity is a lower bound
+KEY_LIMIT = "this key's limit"  # the search stopped at its key's limit: a lower bound elsewhere
+
+
+KEY_PLAN = "this key"  # the plan read from the key's own rate-limit headers
+
+
+@dataclass(frozen=True)
+class KeyLimits(JsonFields):
+    """The key's limits as its responses state them (``x-ratelimit-limit-*``)."""
+
+    requests_per_min: float | None
+    tokens_per_min: float | None
+    responses: int  # responses that carried a limit header (n)
+
+    def plan(self) -> PlanLimit:
+        return PlanLimit(KEY_PLAN, self.requests_per_min, self.tokens_per_min)
+
+
+def key_limits(records: pd.DataFrame) -> KeyLimits | None:
+    """The most common stated limit per dimension over the records; None when no response
+    stated one (an unlimited key, or a gateway that sends no such header)."""
+    found: dict[str, float | None] = {}
+    seen = 0
+    for column in ("ratelimit_limit_requests", "ratelimit_limit_tokens"):
+        values = records[column].dropna() if column in records else pd.Series(dtype=float)
+        seen = max(seen, len(values))
+        found[column] = float(values.mode().iloc[0]) if len(values) else None
+    if not seen:
+        return None
+    return KeyLimits(found["ratelimit_limit_requests"], found["ratelimit_limit_tokens"], seen)
+
+
+def key_bound(
+    limits: KeyLimits | None, tokens_per_request: float | None, time_scale: float = 1.0
+) -> tuple[float | None, str]:
+    """(the run's requests/s the key sustains, the dimension that binds); see the docstring."""
+    if limits is None:
+        return None, ""
+    bound, dimension = plan_bound(limits.plan(), tokens_per_request)
+    return (None, "") if bound is None else (bound / time_scale, dimension)
 
 
 @dataclass(frozen=True)
@@ -80,15 +132,22 @@ def plan_table(
     headroom: float = DEFAULT_HEADROOM,
     *,
     at_ceiling: bool = False,
+    key_bound: bool = False,
 ) -> PlanTable:
     """Every plan's capacity for this workload, and the money (module docstring).
-    ``at_ceiling``: every step passed, so the measured capacity is only a lower bound."""
-    measured = CEILING if at_ceiling else LATENCY
+    ``at_ceiling``: every step passed; ``key_bound``: the search stopped at the limit of the
+    key it ran with. Either way the measured capacity is only a lower bound under other plans."""
+    measured = CEILING if at_ceiling else KEY_LIMIT if key_bound else LATENCY
     rows = []
     for plan in plans:
         bound, dimension = plan_bound(plan, tokens_per_request)
         candidates = [(v, k) for v, k in ((measured_rps, measured), (bound, dimension)) if v]
-        capacity, binds = min(candidates) if candidates else (None, measured)
+        # a tie goes to the plan: a search on this key stops at its own limit
+        capacity, binds = (
+            min(candidates, key=lambda c: (c[0], c[1] == measured))
+            if candidates
+            else (None, measured)
+        )
         rows.append(
             PlanCapacity(
                 plan=plan.name,
@@ -105,7 +164,7 @@ def plan_table(
                 ),
             )
         )
-    meeting = [r.plan for r in rows if r.meets_traffic]
+    meeting = [r.plan for r in rows if r.meets_traffic and r.plan != KEY_PLAN]  # plans to buy
     return PlanTable(
         arm=arm,
         measured_rps=measured_rps,

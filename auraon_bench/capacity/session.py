@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,11 +23,19 @@ import orjson
 from auraon_bench.analysis.load_summary import summarize_arm
 from auraon_bench.analysis.plan_fit import documented_plans
 from auraon_bench.analysis.slo import Slo
-from auraon_bench.capacity.plans import DEFAULT_HEADROOM, PlanTable, plan_table
+from auraon_bench.capacity.plans import (
+    DEFAULT_HEADROOM,
+    KeyLimits,
+    PlanTable,
+    key_bound,
+    key_limits,
+    plan_table,
+)
 from auraon_bench.capacity.search import CapacitySearch, required_requests, step_requests
 from auraon_bench.capacity.steps import (
     CapacityResult,
     CapacityStep,
+    against_key,
     judge_step,
     per_request_slos,
     with_quality,
@@ -48,9 +57,10 @@ ARRIVALS = ("poisson", "constant")
 
 
 @dataclass(frozen=True)
-class CapacityOptions:
+class SearchSettings:
+    """How to search: the SLOs, the rates, step sizes and the plan table's traffic."""
+
     slos: tuple[Slo, ...]
-    load: LoadOptions  # the workload: arms, prompts, lengths, target; its spec is replaced
     low: float = 1.0
     high: float = 200.0
     factor: float = 2.0
@@ -59,9 +69,16 @@ class CapacityOptions:
     min_step_s: float = 10.0
     max_steps: int = 16
     arrivals: str = "poisson"
-    catalog: str | None = None  # embedded emulator only: a catalog overlay
     traffic_rps: float | None = None  # the user's traffic, for the plan table's money
     headroom: float = DEFAULT_HEADROOM
+    rest_s: float | None = None  # pause before a step; None: one limiter window after pressure
+
+
+@dataclass(frozen=True)
+class CapacityOptions:
+    search: SearchSettings
+    load: LoadOptions  # the workload: arms, prompts, lengths, target; its spec is replaced
+    catalog: str | None = None  # embedded emulator only: a catalog overlay
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,7 @@ class CapacityRun:
     results: tuple[CapacityResult, ...]
     schema_version: int = SCHEMA_VERSION
     options: dict[str, Any] = field(default_factory=dict)
+    time_scale: float = 1.0  # the emulator's: a run's rate x time_scale is the gateway's rate
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +104,7 @@ class CapacityRun:
             "min_requests": self.min_requests,
             "confidence": self.confidence,
             "simulated": self.simulated,
+            "time_scale": self.time_scale,
             "status": self.status,
             "options": self.options,
             "results": [r.to_dict() for r in self.results],
@@ -103,6 +122,11 @@ def read_capacity(path: Path | str) -> CapacityRun:
     return from_dict(CapacityRun, data, source=str(file))
 
 
+# The settings capacity.json keeps under "options" (the report's "what was searched" reads them).
+_RECORDED = ("low", "high", "factor", "tolerance", "min_step_s", "max_steps", "traffic_rps",
+             "headroom", "rest_s")  # fmt: skip
+
+
 def min_step_requests(slos: tuple[Slo, ...], confidence: float) -> int:
     """Requests a step needs for the tightest percentile any SLO judges (100 at least)."""
     percentiles = [s.percentile for s in slos if s.percentile is not None]
@@ -117,34 +141,29 @@ def run_capacity(
     target: Target | None = None,
 ) -> tuple[Path, CapacityRun]:
     """Search every arm; write and return ``capacity.json``. Blocking."""
-    if options.arrivals not in ARRIVALS:
+    if options.search.arrivals not in ARRIVALS:
         raise ConfigError(f"arrivals must be one of {', '.join(ARRIVALS)}", field="--arrivals")
-    if not options.slos:
+    if not options.search.slos:
         raise ConfigError("a capacity search needs at least one SLO", field="--slo")
     load = options.load
     _, out = new_run_dir(load.out, load.results_dir)  # refuses a directory holding files
     with _target(options, target) as opened:
         results, status, failure = _search_all(options, opened, out, confirm, on_step)
+    settings = options.search
     run = CapacityRun(
-        slos=tuple(s.describe() for s in options.slos),
-        arrivals=options.arrivals,
-        min_requests=min_step_requests(options.slos, options.confidence),
-        confidence=options.confidence,
+        slos=tuple(s.describe() for s in settings.slos),
+        arrivals=settings.arrivals,
+        min_requests=min_step_requests(settings.slos, settings.confidence),
+        confidence=settings.confidence,
         simulated=opened.simulated,
+        time_scale=_scale(opened),
         status=status,
         results=tuple(results),
         options={
-            "low": options.low,
-            "high": options.high,
-            "factor": options.factor,
-            "tolerance": options.tolerance,
-            "min_step_s": options.min_step_s,
-            "max_steps": options.max_steps,
+            **{k: getattr(settings, k) for k in _RECORDED},
             "arms": list(load.arms),
-            "slo_keys": [s.key for s in options.slos],
-            "thresholds": [s.threshold for s in options.slos],
-            "traffic_rps": options.traffic_rps,
-            "headroom": options.headroom,
+            "slo_keys": [s.key for s in settings.slos],
+            "thresholds": [s.threshold for s in settings.slos],
         },
     )
     (out / CAPACITY_FILE).write_bytes(orjson.dumps(run.to_dict(), option=orjson.OPT_INDENT_2))
@@ -181,7 +200,7 @@ def _search_all(
     results: list[CapacityResult] = []
     spent = 0.0
     confirmed = False
-    load = options.load
+    load, settings = options.load, options.search
     items = (
         {i.id: i for i in load_items(load.datasets, load.items_per_dataset, load.spec.seed)}
         if load.datasets
@@ -189,15 +208,20 @@ def _search_all(
     )
     for arm in options.load.arms:
         search = CapacitySearch(
-            options.low, options.high, options.factor, options.tolerance, options.max_steps
+            settings.low, settings.high, settings.factor, settings.tolerance, settings.max_steps
         )
         steps: list[CapacityStep] = []
+        limits: KeyLimits | None = None
         interrupted = False
         failure: AuraonBenchError | None = None
         while (rate := search.next_rate()) is not None:
             budget = options.load.max_cost_usd
             if budget is not None and spent >= budget:
                 search.stop_reason = f"the money guard's ${budget:g} is spent"
+                break
+            if not _rest(options, steps, _scale(target)):
+                interrupted = True
+                search.stop_reason = "interrupted"
                 break
             step_dir = out / "steps" / f"{_safe(arm)}-{len(steps) + 1:02d}"
             try:
@@ -211,7 +235,8 @@ def _search_all(
                 break
             confirmed = True
             spent += result.summary.overall.cost.total_usd or 0.0
-            step = _judge(options, arm, rate, result, step_dir, items)
+            step, limits = _judge(options, arm, rate, result, step_dir, items, limits,
+                                  _scale(target))  # fmt: skip
             steps.append(step)
             if on_step is not None:
                 on_step(step)
@@ -230,7 +255,8 @@ def _search_all(
                 stop_reason=search.stop_reason or "",
                 client_bound_at=search.void,
                 steps=tuple(steps),
-                plans=_plans(options, arm, search.passed, steps),
+                plans=_plans(options, arm, search.passed, steps, limits, _scale(target)),
+                key_limits=limits,
             )
         )
         if interrupted:
@@ -251,10 +277,10 @@ def _run_step(
     confirm: Callable[[str], bool],
 ) -> LoadResult:
     load = options.load
-    n = step_requests(rate, min_step_requests(options.slos, options.confidence),
-                      options.min_step_s)  # fmt: skip
+    n = step_requests(rate, min_step_requests(options.search.slos, options.search.confidence),
+                      options.search.min_step_s)  # fmt: skip
     spec = ScheduleSpec(
-        profile=options.arrivals, rate=rate, requests=n, seed=load.spec.seed + index
+        profile=options.search.arrivals, rate=rate, requests=n, seed=load.spec.seed + index
     )
     budget = None if load.max_cost_usd is None else max(load.max_cost_usd - spent, 0.0)
     step = replace(
@@ -275,35 +301,85 @@ def _judge(
     result: LoadResult,
     step_dir: Path,
     items: dict[str, PromptItem],
-) -> CapacityStep:
+    known: KeyLimits | None,
+    time_scale: float,
+) -> tuple[CapacityStep, KeyLimits | None]:
+    """The step judged, and the key's limits as known after it (its own headers, else the
+    earlier steps')."""
     records = read_records(step_dir)
-    limits = per_request_slos(options.slos)
+    limits = per_request_slos(options.search.slos)
     summary = summarize_arm(records, limits, arm=arm)
     kept = bool(result.self_check.get("kept_schedule", True))
-    step = judge_step(arm, rate, summary, options.slos, kept, str(step_dir))
+    step = judge_step(arm, rate, summary, options.search.slos, kept, str(step_dir))
+    known = key_limits(records) or known
+    step = against_key(step, *key_bound(known, step.tokens_per_request, time_scale))
     if items:  # graded datasets: quality under load, the grades kept in the step's records
         grades = grade_answers(records, items)
         write_grades(step_dir, grades)
         records = records.assign(**{name: grades[name] for name in grades.columns})
-    return with_quality(step, records, summary.window_s, limits)
+    return with_quality(step, records, summary.window_s, limits), known
 
 
 def _plans(
-    options: CapacityOptions, arm: str, capacity: float | None, steps: list[CapacityStep]
+    options: CapacityOptions,
+    arm: str,
+    capacity: float | None,
+    steps: list[CapacityStep],
+    key: KeyLimits | None,
+    time_scale: float,
 ) -> PlanTable:
-    """Every documented plan for the workload of the highest passing step (or the last)."""
+    """The key's own plan (when its headers stated one) and every documented plan, for the
+    workload of the highest passing step (or the last), in the gateway's time."""
     passing = [s for s in steps if s.verdict == "pass" and s.rate == capacity]
     basis = passing[0] if passing else (steps[-1] if steps else None)
+    plans = documented_plans()
+    if key is not None:
+        plans = (key.plan(), *plans)
     return plan_table(
         arm,
-        capacity,
+        None if capacity is None else capacity * time_scale,
         basis.tokens_per_request if basis else None,
         basis.cost_per_request_usd if basis else None,
-        documented_plans(),
-        options.traffic_rps,
-        options.headroom,
-        at_ceiling=capacity is not None and capacity >= options.high,
+        plans,
+        options.search.traffic_rps,
+        options.search.headroom,
+        at_ceiling=capacity is not None and capacity >= options.search.high,
+        key_bound=any(s.key_bound_rps is not None and s.rate > s.key_bound_rps for s in steps),
     )
+
+
+LIMITER_WINDOW_S = 60.0  # plans are per minute: a minute's rest refills any bucket or window
+
+
+def rest_before(rest_s: float | None, previous: CapacityStep | None, time_scale: float) -> float:
+    """Seconds to pause before the next step. Rate-limit state outlives a step: a step that met
+    429s or ran above the key's limit leaves its bucket drained, and the next step would pay
+    for it. ``None`` (auto): one limiter window (a minute of the gateway's time) after such a
+    step, else none; a number: that pause before every step but the first."""
+    if previous is None:
+        return 0.0
+    if rest_s is not None:
+        return rest_s
+    pressed = bool(previous.rate_limited_rate) or (
+        previous.key_bound_rps is not None and previous.rate > previous.key_bound_rps
+    )
+    return LIMITER_WINDOW_S * time_scale if pressed else 0.0
+
+
+def _rest(options: CapacityOptions, steps: list[CapacityStep], time_scale: float) -> bool:
+    """Pause as :func:`rest_before` says; False when Ctrl-C ended the pause."""
+    pause = rest_before(options.search.rest_s, steps[-1] if steps else None, time_scale)
+    try:
+        time.sleep(pause)
+    except KeyboardInterrupt:
+        return False
+    return True
+
+
+def _scale(target: Target) -> float:
+    """The emulator's time scale (1 for a real gateway, and for an instant emulator, whose
+    rates have no simulated counterpart)."""
+    return target.time_scale if target.simulated and target.time_scale else 1.0
 
 
 def _safe(arm: str) -> str:

@@ -17,6 +17,9 @@ Method
       judge, are left out; n = ``graded``); ``quality_goodput`` = answers that are ok, meet every
       per-request SLO *and* are correct, per second of the step's window; ``routed_to`` = ok
       answers per serving model, so a shift to cheaper or fallback models under load shows.
+    * **The key's limit** (:mod:`auraon_bench.capacity.plans`): a step offered above the rate
+      the key's stated limits sustain fails on that limit (``binding`` = ``requests/min`` or
+      ``tokens/min``), whatever its 429 rate, unless it is void.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 from auraon_bench.analysis._json import JsonFields
 from auraon_bench.analysis.slo import Slo, SloResult, check_slos
-from auraon_bench.capacity.plans import PlanTable
+from auraon_bench.capacity.plans import KeyLimits, PlanTable
 from auraon_bench.capacity.search import FAIL, PASS, VOID
 
 # Per-request limits an SLO on a percentile of these metrics implies (summary SLO names).
@@ -59,6 +62,7 @@ class CapacityStep(JsonFields):
     accuracy: float | None = None  # graded datasets only
     graded: int = 0
     quality_goodput: float | None = None  # ok, within the per-request SLOs and correct, per s
+    key_bound_rps: float | None = None  # the rate the key's stated limits sustain (run's time)
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,12 @@ class CapacityResult(JsonFields):
     arm: str
     capacity: float | None  # the highest passing rate (None: none passed)
     first_failing: float | None  # the lowest failing rate (None: none failed)
-    binding: str | None  # the SLO that failed at first_failing
+    binding: str | None  # the SLO (or the key's limit) that failed at first_failing
     stop_reason: str
     client_bound_at: float | None  # a void step's rate
     steps: tuple[CapacityStep, ...]
     plans: PlanTable | None = None  # the capacity under each plan, and the money
+    key_limits: KeyLimits | None = None  # as the key's responses stated them
 
 
 def with_quality(step: CapacityStep, records: Any, window_s: float | None,
@@ -148,6 +153,16 @@ def judge_step(
         latency_p95_s=summary.latency_s.p95,
         run_dir=run_dir,
     )
+
+
+def against_key(step: CapacityStep, bound: float | None, dimension: str) -> CapacityStep:
+    """The step judged against the rate the key sustains (module docstring)."""
+    if bound is None:
+        return step
+    step = replace(step, key_bound_rps=bound)
+    if step.verdict == VOID or step.rate <= bound:
+        return step
+    return replace(step, verdict=FAIL, binding=dimension)
 
 
 def _closest(slos: Sequence[Slo], results: Sequence[SloResult]) -> str | None:

@@ -99,6 +99,13 @@ def _traffic(ctx: click.Context, param: click.Parameter, value: str | None) -> f
     help="Steps per arm, at most.",
 )
 @click.option(
+    "--rest",
+    type=FiniteFloatRange(min=0),
+    default=None,
+    help="Seconds to pause between steps [default: a minute of the gateway's time after a "
+    "step that met 429s or ran above the key's limit, else none].",
+)
+@click.option(
     "--arrivals",
     type=click.Choice(["poisson", "constant"]),
     default="poisson",
@@ -173,7 +180,7 @@ def capacity_command(**flags: Any) -> None:
     """
     from pathlib import Path
 
-    from auraon_bench.capacity.session import CapacityOptions, run_capacity
+    from auraon_bench.capacity.session import CapacityOptions, SearchSettings, run_capacity
     from auraon_bench.cli.capacity_view import print_capacity, print_capacity_step
     from auraon_bench.cli.render import confirm_real_target
     from auraon_bench.load.arrivals import ScheduleSpec
@@ -203,9 +210,8 @@ def capacity_command(**flags: Any) -> None:
         command=sys.argv,
         allow_unlisted_models=flags["allow_unlisted_models"],
     )
-    options = CapacityOptions(
+    search = SearchSettings(
         slos=flags["slos"],
-        load=load,
         low=flags["min_rate"],
         high=flags["max_rate"],
         factor=flags["factor"],
@@ -214,10 +220,11 @@ def capacity_command(**flags: Any) -> None:
         min_step_s=flags["min_step_seconds"],
         max_steps=flags["max_steps"],
         arrivals=flags["arrivals"],
-        catalog=flags["catalog"],
         traffic_rps=flags["traffic"],
         headroom=flags["headroom"],
+        rest_s=flags["rest"],
     )
+    options = CapacityOptions(search, load, catalog=flags["catalog"])
     out, run = run_capacity(
         options, confirm=confirm_real_target(flags["yes"]), on_step=print_capacity_step
     )

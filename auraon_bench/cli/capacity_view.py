@@ -30,6 +30,8 @@ def _share(value: float | None) -> str:
 def print_capacity_step(step: CapacityStep) -> None:
     """One line as a step ends: its verdict and what judged it."""
     failed = [f"{s.objective} (got {s.shown}, n={s.n})" for s in step.slos if s.verdict != "pass"]
+    if step.key_bound_rps is not None and step.rate > step.key_bound_rps:
+        failed.insert(0, f"above the key's {step.binding} ({step.key_bound_rps:.3g}/s sustained)")
     why = {"void": "client could not keep the schedule", "fail": "; ".join(failed)}
     detail = why.get(step.verdict, f"closest: {step.binding}")
     err.print(
@@ -42,9 +44,11 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:,.2f}"
 
 
-def _print_plans(plans: PlanTable) -> None:
+def _print_plans(plans: PlanTable, time_scale: float) -> None:
     k = plans.tokens_per_request
     title = f"{plans.arm} under each plan ({'-' if k is None else f'{k:,.0f}'} tokens/request)"
+    if time_scale != 1:
+        title += f"\nrates in the gateway's time (the run's x {time_scale:g})"
     table = Table(title=title, title_justify="left")
     for name in ("plan", "limit", "binds", "capacity/s", "$/month there", "meets"):
         table.add_column(name, justify="right" if name in ("capacity/s", "$/month there")
@@ -90,8 +94,16 @@ def print_capacity(run: CapacityRun, run_dir: Path) -> None:
                 "-" if step.cost_per_1k_usd is None else f"{step.cost_per_1k_usd:.3f}",
             )
         out.print(table)
+        key = result.key_limits
+        if key is not None:
+            rpm = "-" if key.requests_per_min is None else f"{key.requests_per_min:,.0f}"
+            tpm = "-" if key.tokens_per_min is None else f"{key.tokens_per_min:,.0f}"
+            out.print(
+                f"the key's limits (x-ratelimit-limit-* headers, n={key.responses}): "
+                f"{rpm} requests/min, {tpm} tokens/min"
+            )
         if result.plans is not None:
-            _print_plans(result.plans)
+            _print_plans(result.plans, run.time_scale)
     out.print(
         f"SLOs: {', '.join(run.slos)}; {run.arrivals} arrivals; at least {run.min_requests} "
         f"requests per step (confidence {run.confidence:g})"

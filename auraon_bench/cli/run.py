@@ -70,6 +70,17 @@ def print_result(result: ExperimentResult) -> None:
                 f"{len(findings) - failed}/{len(findings)} checks not failed",
             )
             continue
+        results = getattr(outcome, "results", None)
+        if results is not None:  # a capacity search: its capacity per arm, its steps' n
+            found = ", ".join(
+                f"{r.arm} {'-' if r.capacity is None else f'{r.capacity:.3g}'}/s" for r in results
+            )
+            steps = [s for r in results for s in r.steps]
+            rate_limited = sum(round((s.rate_limited_rate or 0) * s.requests) for s in steps)
+            table.add_row(item.name, item.kind, outcome.status,
+                          str(sum(s.requests for s in steps)), "-", str(rate_limited), "-",
+                          f"capacity {found}")  # fmt: skip
+            continue
         load = getattr(outcome, "load", outcome)
         overall = load.summary.overall
         measured.append((item.name, load.summary))
@@ -153,8 +164,8 @@ def exit_code(result: ExperimentResult) -> int:
 
     statuses, failed_part = [], False
     for _, outcome in result.parts:
-        if getattr(outcome, "findings", None) is not None:  # a probe's own verdicts are no SLO
-            statuses.append(outcome.status)
+        if getattr(outcome, "findings", None) is not None or hasattr(outcome, "results"):
+            statuses.append(outcome.status)  # a probe's or a search's verdicts are no SLO
             continue
         load = getattr(outcome, "load", outcome)
         statuses.append(load.status)

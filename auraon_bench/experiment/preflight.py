@@ -27,6 +27,7 @@ from auraon_bench.client.listing import ModelListing
 from auraon_bench.data.dataset import load_items
 from auraon_bench.errors import ConfigError
 from auraon_bench.eval.session import EvalOptions, eval_load_options, judge_requests
+from auraon_bench.experiment.capacity_part import CapacityPart
 from auraon_bench.experiment.fields import TomlText
 from auraon_bench.experiment.schema import (
     EvalPart,
@@ -43,7 +44,7 @@ from auraon_bench.prices.estimate import ArmEstimate, CostEstimate, combine, is_
 from auraon_bench.prices.table import PriceTable
 
 if TYPE_CHECKING:
-    from auraon_bench.experiment.runner import PlannedPart
+    from auraon_bench.experiment.runner import Part, PlannedPart
 
 
 def part_eval_options(
@@ -124,7 +125,9 @@ def estimate_total(
             estimates.append(_limits_estimate(item.name, part, prices))
             continue
         extra = None
-        if isinstance(part, EvalPart):
+        if isinstance(part, CapacityPart):
+            load = _capacity_bound(part, experiment, seed)
+        elif isinstance(part, EvalPart):
             options = part_eval_options(part, experiment, seed, Path("."))
             items = load_items(part.datasets, part.items_per_dataset, seed)
             load = eval_load_options(options, len(items))
@@ -144,6 +147,20 @@ def estimate_total(
         arms = tuple(dataclasses.replace(a, arm=f"{item.name}/{a.arm}") for a in estimate.arms)
         estimates.append(dataclasses.replace(estimate, arms=arms))
     return combine(estimates)
+
+
+def _capacity_bound(part: CapacityPart, experiment: Experiment, seed: int) -> LoadOptions:
+    """A search's upper bound: every step of every arm at the ceiling rate (each step sized
+    as the command sizes it)."""
+    from auraon_bench.capacity.search import step_requests
+    from auraon_bench.capacity.session import min_step_requests
+
+    search = part.search
+    per_step = step_requests(search.high, min_step_requests(search.slos, search.confidence),
+                             search.min_step_s)  # fmt: skip
+    load = part_load_options(part.workload, experiment, seed, Path("."))
+    spec = dataclasses.replace(load.spec, rate=search.high, requests=per_step * search.max_steps)
+    return dataclasses.replace(load, spec=spec)
 
 
 def _limits_estimate(name: str, part: LimitsPart, prices: PriceTable) -> CostEstimate:
@@ -188,17 +205,19 @@ def check_experiment_arms(
     return list(dict.fromkeys(warnings))
 
 
-def _indexed(experiment: Experiment) -> list[tuple[int | None, EvalPart | LoadPart | LimitsPart]]:
+def _indexed(experiment: Experiment) -> list[tuple[int | None, Part]]:
     loads = {id(part): i for i, part in enumerate(experiment.loads)}
     return [(loads.get(id(part)), part) for part in experiment.parts]
 
 
 def _models_of(
-    part: EvalPart | LoadPart | LimitsPart, index: int | None
+    part: Part, index: int | None
 ) -> list[tuple[str, int | None, str, tuple[str, ...]]]:
     """(table, [[load]] index, key, models) of each field of ``part`` that names models."""
     if isinstance(part, LimitsPart):
         return [("limits", None, "model", (part.model,))]
+    if isinstance(part, CapacityPart):
+        return [("capacity", None, "arms", part.arms)]
     if isinstance(part, EvalPart):
         judge = [("eval", None, "judge", (part.judge,))] if part.judge else []
         return [("eval", None, "arms", part.arms), *judge]

@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auraon_bench.analysis.slo import SloVerdict, check_slos
+from auraon_bench.capacity.session import CapacityRun, run_capacity
 from auraon_bench.client.listing import ModelListing
 from auraon_bench.emulator.launcher import DEMO_KEYS
 from auraon_bench.errors import ConfigError
 from auraon_bench.eval.session import EvalResult, run_eval
+from auraon_bench.experiment.capacity_part import CapacityPart
 from auraon_bench.experiment.preflight import (
     check_experiment_arms,
     estimate_total,
@@ -54,14 +56,15 @@ from auraon_bench.results.manifest import Manifest, new_run_dir
 
 SUMMARY_FILE = "summary.json"
 REPORT_DIR = "report"
-Outcome = LoadResult | EvalResult | LimitsResult
+Outcome = LoadResult | EvalResult | LimitsResult | CapacityRun
+Part = EvalPart | LoadPart | CapacityPart | LimitsPart
 
 
 @dataclass(frozen=True)
 class PlannedPart:
     name: str  # the part's name, with ".rN" when repeated
     dir: str
-    part: EvalPart | LoadPart | LimitsPart
+    part: Part
     repetition: int
 
     @property
@@ -90,7 +93,7 @@ def plan_parts(experiment: Experiment) -> list[PlannedPart]:
     return planned
 
 
-def _part_target(target: Target, part: EvalPart | LoadPart | LimitsPart) -> Target:
+def _part_target(target: Target, part: Part) -> Target:
     plan = getattr(part, "plan", None)
     if plan is None or not target.simulated:
         return target
@@ -211,18 +214,25 @@ def _run_part(
             allow_unlisted_models=True,
         )
         return run_limits(options, target=target)
+    if isinstance(item.part, CapacityPart):
+        load = part_load_options(item.part.workload, experiment, seed, out, listing)
+        load = dataclasses.replace(load, allow_unlisted_models=True)  # checked before
+        options = item.part.options(load, experiment.target.catalog)
+        return run_capacity(options, target=target)[1]
     if isinstance(item.part, EvalPart):
         return run_eval(part_eval_options(item.part, experiment, seed, out, listing), **hooks)
     return run_load(part_load_options(item.part, experiment, seed, out, listing), **hooks)
 
 
-def _load_of(outcome: Outcome) -> LoadResult | LimitsResult:
+def _load_of(outcome: LoadResult | EvalResult) -> LoadResult:
     return outcome.load if isinstance(outcome, EvalResult) else outcome
 
 
 def _status_of(outcome: Outcome) -> str:
     # A probe stopped by its own caps has finished its part: its status says "complete".
-    return outcome.status if isinstance(outcome, LimitsResult) else _load_of(outcome).status
+    if isinstance(outcome, LimitsResult | CapacityRun):
+        return outcome.status
+    return _load_of(outcome).status
 
 
 def _is_interrupt(exc: BaseException) -> bool:
@@ -239,8 +249,8 @@ def _slo_verdicts(
     if not experiment.slos:
         return verdicts
     for item, outcome in parts:
-        if isinstance(outcome, LimitsResult):
-            continue  # a probe provokes 429s on purpose: SLOs do not apply
+        if isinstance(outcome, LimitsResult | CapacityRun):
+            continue  # a probe provokes 429s on purpose; a search judges its own steps
         arms = {str(a.arm): a for a in _load_of(outcome).summary.arms}
         accuracy = None
         if isinstance(outcome, EvalResult):
@@ -257,6 +267,7 @@ def _warnings(result: ExperimentResult) -> list[str]:
         dict.fromkeys(
             f"{item.name}: {w}" if not w.startswith("SIMULATED") else w
             for item, outcome in result.parts
+            if isinstance(outcome, LoadResult | EvalResult)
             for w in _load_of(outcome).warnings
             if w not in warnings and not (w.startswith(UNCHECKED) and unchecked)
         )
@@ -285,6 +296,16 @@ def _summary(experiment: Experiment, result: ExperimentResult) -> ExperimentSumm
                 plan=outcome.plan,
                 findings={v: verdicts.count(v) for v in ("pass", "fail", "unknown")},
                 stop_reason=outcome.stop_reason,
+            )
+            continue
+        if isinstance(outcome, CapacityRun):
+            parts[item.name] = PartHeadline(
+                kind=item.kind,
+                dir=item.dir,
+                status=outcome.status,
+                requests=sum(s.requests for r in outcome.results for s in r.steps),
+                capacity={r.arm: r.capacity for r in outcome.results},
+                stop_reason="; ".join(f"{r.arm}: {r.stop_reason}" for r in outcome.results),
             )
             continue
         load = _load_of(outcome)

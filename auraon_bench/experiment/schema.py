@@ -24,6 +24,7 @@ from auraon_bench.data.lengths import LengthSpec, as_setting, parse_length
 from auraon_bench.data.prompts import MAX_TURNS, prefix_problem
 from auraon_bench.data.tokenizers import DEFAULT_ENCODING, ENCODINGS
 from auraon_bench.errors import ConfigError
+from auraon_bench.experiment.capacity_part import CapacityPart, read_capacity_part
 from auraon_bench.experiment.fields import (
     Fields,
     TomlText,
@@ -145,14 +146,16 @@ class Experiment:
     slos: tuple[Slo, ...]
     regress: dict[str, float]
     output: OutputSettings
+    capacity: CapacityPart | None = None
 
     @property
-    def parts(self) -> tuple[EvalPart | LoadPart | LimitsPart, ...]:
-        """In run order: the evaluation first (it also warms the target), then the loads, then
-        the rate-limit probe (it leaves the key's budget empty)."""
+    def parts(self) -> tuple[EvalPart | LoadPart | CapacityPart | LimitsPart, ...]:
+        """In run order: the evaluation first (it also warms the target), then the loads and
+        the capacity search, then the rate-limit probe (it leaves the key's budget empty)."""
         return (
             ((self.eval,) if self.eval else ())
             + self.loads
+            + ((self.capacity,) if self.capacity else ())
             + ((self.limits,) if self.limits else ())
         )
 
@@ -160,6 +163,8 @@ class Experiment:
     def datasets(self) -> tuple[str, ...]:
         names = list(self.eval.datasets) if self.eval else []
         names += [p.dataset for p in self.loads if p.dataset]
+        if self.capacity is not None and self.capacity.workload.dataset:
+            names.append(self.capacity.workload.dataset)
         return tuple(dict.fromkeys(names))
 
     def describe(self) -> dict[str, Any]:
@@ -204,16 +209,18 @@ class _Reader:
         loads = self.loads(top.get("load", "list[table]"), arms, target, evaluation)
         limits = self.limits(top.get("limits", "table"), target)
         slos = self.slos(top.get("slo", "table", {}))
+        capacity = read_capacity_part(self, top.get("capacity", "table"), arms, target, slos)
         regress = self.regress(top.get("regress", "table", {}))
         output = self.output(top.get("output", "table", {}))
         top.done()
-        if evaluation is None and not loads and limits is None:
-            top.fail(None, "nothing to run: add an [eval], [[load]] or [limits] table")
-        if limits is not None and any(p.name == "limits" for p in loads):
-            top.fail("load", "a [[load]] part may not be called 'limits' beside a [limits] table")
+        if evaluation is None and not loads and limits is None and capacity is None:
+            top.fail(None, "nothing to run: add an [eval], [[load]], [capacity] or [limits] table")
+        for table, other in (("limits", limits), ("capacity", capacity)):
+            if other is not None and any(p.name == table for p in loads):
+                top.fail("load", f"a [[load]] part may not be called {table!r} beside [{table}]")
         return Experiment(
             self.path, self.raw, sha256, name, description, seed, repetitions, target, arms,
-            evaluation, loads, limits, slos, regress, output,
+            evaluation, loads, limits, slos, regress, output, capacity,
         )  # fmt: skip
 
     def length(

@@ -45,7 +45,7 @@ class PartHeadline:
     (the rule of ``ErrorSummary.all_failed``), so a file written before it existed has it too.
     """
 
-    kind: str  # load, eval or limits
+    kind: str  # load, eval, capacity or limits
     dir: str
     status: str
     requests: int
@@ -58,6 +58,7 @@ class PartHeadline:
     findings: dict[str, int] | None = None  # limits parts: verdict -> count
     stop_reason: str | None = None
     cancelled: int = 0  # attempts cut in flight by the run's stop: no outcome (0 in old files)
+    capacity: dict[str, float | None] | None = None  # capacity parts: arm -> requests/s
     failed: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:

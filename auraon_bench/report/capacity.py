@@ -26,10 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from auraon_bench.analysis.slo import parse_slo
-from auraon_bench.capacity.plans import PlanTable
 from auraon_bench.capacity.search import FAIL, PASS, VOID
 from auraon_bench.capacity.session import CAPACITY_FILE, CapacityRun, read_capacity
 from auraon_bench.capacity.steps import CapacityResult, CapacityStep
+from auraon_bench.report.capacity_plans import (
+    fmt_money,
+    fmt_rate,
+    key_text,
+    plans_table,
+    table_key,
+    traffic_text,
+)
 from auraon_bench.report.document import (
     SIMULATED_TEXT,
     Block,
@@ -52,31 +59,6 @@ from auraon_bench.report.tables import (
 )
 
 REPORT_DIR = "report"
-
-
-def fmt_rate(value: Any) -> str:
-    """Requests per second to three significant digits, never an exponent: 47.6, 160, 0.5."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    if value == 0:
-        return "0"
-    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
-    text = f"{value:,.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def fmt_money(value: Any) -> str:
-    """Dollars to three significant digits, at least the cents: $0.0240, $1,036.80."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    if value == 0:
-        return "$0"
-    decimals = max(2, 2 - math.floor(math.log10(abs(value))))
-    return f"${value:,.{decimals}f}"
-
-
-def _yes_no(value: Any) -> str:
-    return "-" if value is None else ("yes" if value else "no")
 
 
 def is_capacity_run(path: Path | str) -> bool:
@@ -275,10 +257,6 @@ def method_text(run: CapacityRun) -> str:
 # ---------------------------------------------------------------- tables
 
 
-def _key(*parts: str) -> str:
-    return "-".join("".join(c if c.isalnum() or c in "-_" else "_" for c in p) for p in parts)
-
-
 def arms_table(run: CapacityRun) -> Table:
     rows = []
     for r in run.results:
@@ -347,7 +325,7 @@ def steps_table(result: CapacityResult) -> Table | None:
         "every per-request SLO, per second (- without a latency SLO); errors exclude 429s"
     )
     title = f"{result.arm}: steps"
-    return Table(_key("capacity-steps", result.arm), title, tuple(columns), tuple(rows), note)
+    return Table(table_key("capacity-steps", result.arm), title, tuple(columns), tuple(rows), note)
 
 
 def slo_steps_table(result: CapacityResult) -> Table | None:
@@ -369,7 +347,7 @@ def slo_steps_table(result: CapacityResult) -> Table | None:
     )
     note = "measured in the objective's unit; the CSV adds it in seconds, shares or USD"
     title = f"{result.arm}: SLO verdicts per step"
-    return Table(_key("capacity-slos", result.arm), title, columns, tuple(rows), note)
+    return Table(table_key("capacity-slos", result.arm), title, columns, tuple(rows), note)
 
 
 def routing_table(result: CapacityResult) -> Table | None:
@@ -388,67 +366,21 @@ def routing_table(result: CapacityResult) -> Table | None:
         *(Column(f"{m} (n)", fmt_int) for m in models),
     )
     title = f"{result.arm}: routing mix per step (ok answers per serving model)"
-    return Table(_key("capacity-routing", result.arm), title, columns, tuple(rows))
-
-
-def plans_table(plans: PlanTable, basis: CapacityStep | None) -> Table:
-    rows = [
-        (p.plan, p.requests_per_min, p.tokens_per_min, p.plan_bound_rps, p.binds,
-         p.capacity_rps, p.monthly_cost_at_capacity_usd, p.meets_traffic)
-        for p in plans.plans
-    ]  # fmt: skip
-    limit = lambda v: "unlimited" if v is None else f"{v:,.0f}"  # noqa: E731
-    columns = (
-        Column("plan", numeric=False),
-        Column("requests/min (limit)", limit),
-        Column("tokens/min (limit)", limit),
-        Column("plan bound (req/s)", lambda v: "unlimited" if v is None else fmt_rate(v)),
-        Column("binds first", numeric=False),
-        Column("capacity (req/s)", fmt_rate),
-        Column("$/month at capacity (USD)", fmt_money),
-        Column("meets traffic", _yes_no, numeric=False),
-    )
-    k = plans.tokens_per_request
-    where = (
-        f"the highest passing step ({fmt_rate(basis.rate)}/s, n={basis.requests:,})"
-        if basis is not None
-        else "the last step (none passed)"
-    )
-    note = (
-        f"workload of {where}: {'-' if k is None else f'{k:,.0f}'} tokens and "
-        f"{fmt_money(plans.cost_per_request_usd)} per ok request; $/month = capacity x 30 days x "
-        "cost per request; plan fees are not included"
-    )
-    title = f"{plans.arm}: capacity and money under each plan"
-    return Table(_key("capacity-plans", plans.arm), title, columns, tuple(rows), note)
-
-
-def traffic_text(plans: PlanTable) -> str | None:
-    if plans.traffic_rps is None:
-        return None
-    cheapest = plans.cheapest_meeting or "none of the plans"
-    return (
-        f"At your traffic of {fmt_rate(plans.traffic_rps * 60)}/min "
-        f"({fmt_rate(plans.traffic_rps)} requests/s), {plans.arm} costs "
-        f"{fmt_money(plans.monthly_cost_at_traffic_usd)} a month (30 days); the cheapest plan "
-        f"that carries it with {plans.headroom:.0%} headroom: {cheapest}."
-    )
+    return Table(table_key("capacity-routing", result.arm), title, columns, tuple(rows))
 
 
 # ---------------------------------------------------------------- the document
 
 
 def _charts(run: CapacityRun, palette: Palette) -> list[Block]:
-    from auraon_bench.report.charts import CAPACITY_CHARTS  # matplotlib: only when drawn
-
     return [
         ChartBlock(spec.key, spec.title,
                    lambda spec=spec: spec.draw(run, palette, simulated=run.simulated))
-        for spec in CAPACITY_CHARTS
+        for spec in _chart_specs()
     ]  # fmt: skip
 
 
-def arm_section(result: CapacityResult) -> list[Block]:
+def arm_section(result: CapacityResult, time_scale: float = 1.0) -> list[Block]:
     blocks: list[Block] = [Heading(f"{result.arm}", 2)]
     for table in (steps_table(result), slo_steps_table(result), routing_table(result)):
         if table is not None:
@@ -456,10 +388,36 @@ def arm_section(result: CapacityResult) -> list[Block]:
     plans = result.plans
     if plans is not None:
         basis = _step_at(result, result.capacity, PASS)
-        blocks += [Heading(f"{result.arm}: plans", 3), TableBlock(plans_table(plans, basis))]
-        line = traffic_text(plans)
-        blocks += [Paragraph(line)] if line else []
+        blocks += [Heading(f"{result.arm}: plans", 3),
+                   TableBlock(plans_table(plans, basis, time_scale))]  # fmt: skip
+        blocks += [Paragraph(line) for line in (key_text(result), traffic_text(plans)) if line]
     return blocks
+
+
+def search_section(name: str, run: CapacityRun) -> list[Block]:
+    """A capacity search inside an experiment's report: its headline, charts (keys prefixed by
+    the part's name, so repetitions do not collide) and arm sections."""
+    palette = Palette(r.arm for r in run.results)
+    charts = [
+        ChartBlock(table_key(name, spec.key), f"{name}: {spec.title}",
+                   lambda spec=spec: spec.draw(run, palette, simulated=run.simulated))
+        for spec in _chart_specs()
+    ]  # fmt: skip
+    warnings = capacity_warnings(run)
+    return [
+        Heading(f"{name} (capacity)"),
+        Paragraph(" ".join(arm_headline(run, r) for r in run.results) or "No arm was searched."),
+        Callout("warning", tuple(warnings)) if warnings else None,
+        TableBlock(arms_table(run)),
+        *charts,
+        *(block for r in run.results for block in arm_section(r, run.time_scale)),
+    ]
+
+
+def _chart_specs() -> Sequence[Any]:
+    from auraon_bench.report.charts import CAPACITY_CHARTS  # matplotlib: only when drawn
+
+    return CAPACITY_CHARTS
 
 
 def capacity_document(run: CapacityRun, name: str) -> Document:
@@ -476,6 +434,6 @@ def capacity_document(run: CapacityRun, name: str) -> Document:
     palette = Palette(r.arm for r in run.results)
     doc.add(Heading("Versus offered rate"), *_charts(run, palette))
     for result in run.results:
-        doc.add(*arm_section(result))
+        doc.add(*arm_section(result, run.time_scale))
     doc.add(Heading("Method"), Paragraph(method_text(run)))
     return doc

@@ -269,8 +269,23 @@ def build_document(runs: Sequence[Run]) -> Document:
             doc.add(_over_cap(part, f"{label}: " if len(sources) > 1 else ""))
         doc.add(*_charts(group, sources, palette, simulated))
         doc.add(*conversation_section(group, sources, palette, simulated))
+    doc.add(*_searches(runs))
     doc.add(Heading("Method"), Paragraph(f"{METHODS} {cost_method(runs)}{_more_method(runs)}"))
     return doc
+
+
+def _searches(runs: Sequence[Run]) -> list[Block]:
+    """The experiments' capacity searches, each read from its capacity.json."""
+    from auraon_bench.capacity.session import read_capacity
+    from auraon_bench.report.capacity import search_section
+
+    blocks: list[Block] = []
+    for run in runs:
+        for name, directory in run.searches:
+            if (directory / "capacity.json").is_file():
+                label = f"{run.label}: {name}" if len(runs) > 1 else name
+                blocks += search_section(label, read_capacity(directory))
+    return blocks
 
 
 def cost_method(runs: Sequence[Run]) -> str:

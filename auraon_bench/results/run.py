@@ -104,6 +104,8 @@ class Run:
     kind: str  # "load", "eval" or "experiment"
     problems: tuple[str, ...] = field(default=())  # why the run is incomplete, if it is
     summary: ExperimentSummary | None = None  # an experiment's summary.json (SLO verdicts)
+    # an experiment's capacity searches: (part name, the directory holding its capacity.json)
+    searches: tuple[tuple[str, Path], ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -202,6 +204,9 @@ def read_run(path: Path | str) -> Run:
         part = _read_part(path, path.name, manifest)
         return Run(path, manifest, (part,), part.kind, tuple(_problems(manifest, [part], [])))
     listed = _listed_parts(manifest.get("parts"), path)
+    kinds = {e.get("name"): e.get("kind") for e in manifest.get("parts") or []}
+    searches = tuple((n, path / d) for n, d in listed if kinds.get(n) == "capacity")
+    listed = [(n, d) for n, d in listed if kinds.get(n) != "capacity"]
     parts = []
     for name, directory in listed:
         part_dir = path / directory
@@ -209,8 +214,13 @@ def read_run(path: Path | str) -> Run:
             parts.append(_read_part(part_dir, name))
     expected = [name for name, _ in listed]
     problems = _problems(manifest, parts, expected)
+    problems += [
+        f"INCOMPLETE RUN: parts never started: {name}"
+        for name, directory in searches
+        if not (directory / "capacity.json").is_file()
+    ]
     summary = read_result(path / SUMMARY_FILE, ExperimentSummary)
-    return Run(path, manifest, tuple(parts), "experiment", tuple(problems), summary)
+    return Run(path, manifest, tuple(parts), "experiment", tuple(problems), summary, searches)
 
 
 def _listed_parts(listed: object, path: Path) -> list[tuple[str, str]]:

@@ -77,7 +77,7 @@ def latency_slos(run: CapacityRun) -> list[SloLine]:
 
 def fmt_rate(value: float) -> str:
     """As the report's tables write a rate (:func:`auraon_bench.report.capacity.fmt_rate`)."""
-    from auraon_bench.report.capacity import fmt_rate as rate
+    from auraon_bench.report.capacity_plans import fmt_rate as rate
 
     return rate(value)
 
