@@ -287,3 +287,31 @@ def test_the_html_report_renders_with_every_image(search: Path, tmp_path: Path) 
     assert len(page.images) == len(CAPACITY_CHARTS)
     assert all(loaded and width > 300 for _, loaded, width in page.images)
     assert page.title == "auraon-bench capacity report: cap"
+
+
+def test_plan_on_a_capacity_run_reuses_its_tables(search: Path, tmp_path: Path) -> None:
+    """``auraon-bench plan`` on a capacity run: the search's own plan table for another
+    traffic, nothing re-measured (the measured capacity and cost per request are the run's)."""
+    from auraon_bench.capacity.plans import replan
+
+    (result,) = read_capacity(search).results
+    stored = result.plans
+    assert stored is not None and stored.traffic_rps == pytest.approx(2.0)
+    target = tmp_path / "plan.json"
+    out = CliRunner().invoke(
+        cli, ["plan", str(search), "--traffic", "6000/min", "--headroom", "0", "--out", str(target)]
+    )
+    assert out.exit_code == 0, out.output
+    data = orjson.loads(target.read_text())
+    (table,) = data["plans"]
+    assert table["traffic_rps"] == pytest.approx(100.0)
+    assert table["measured_rps"] == stored.measured_rps
+    assert table["cost_per_request_usd"] == stored.cost_per_request_usd
+    again = replan(stored, 100.0, 0.0)
+    assert table == orjson.loads(orjson.dumps(again.to_dict()))
+    # 100/s: Starter's 1/s and Pro's 16.7/s cannot carry it; the unlimited plan carries what
+    # the search measured (the emulator at time scale 0.02: 160/s of the run is 3.2/s)
+    assert [p["meets_traffic"] for p in table["plans"]] == [False, False, False]
+    assert "under each plan" in out.output and "plan tables written to" in out.output
+    bad = CliRunner().invoke(cli, ["plan", str(search), "--traffic", "lots", "--out", str(target)])
+    assert bad.exit_code == 2 and "--traffic" in bad.output and "Traceback" not in bad.output

@@ -195,3 +195,21 @@ def _monthly(rate: float | None, cost_per_request: float | None) -> float | None
     if rate is None or cost_per_request is None:
         return None
     return rate * SECONDS_PER_MONTH * cost_per_request
+
+
+def replan(table: PlanTable, traffic_rps: float | None, headroom: float) -> PlanTable:
+    """The same measured capacity and workload under another traffic or headroom (what
+    ``auraon-bench plan`` on a capacity run shows): the plans and the kind of the measured
+    figure are the table's own, nothing is re-measured."""
+    kinds = {row.binds for row in table.plans}
+    return plan_table(
+        table.arm,
+        table.measured_rps,
+        table.tokens_per_request,
+        table.cost_per_request_usd,
+        [PlanLimit(r.plan, r.requests_per_min, r.tokens_per_min) for r in table.plans],
+        traffic_rps,
+        headroom,
+        at_ceiling=CEILING in kinds,
+        key_bound=KEY_LIMIT in kinds,
+    )

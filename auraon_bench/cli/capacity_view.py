@@ -44,7 +44,7 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:,.2f}"
 
 
-def _print_plans(plans: PlanTable, time_scale: float) -> None:
+def print_plans(plans: PlanTable, time_scale: float) -> None:
     k = plans.tokens_per_request
     title = f"{plans.arm} under each plan ({'-' if k is None else f'{k:,.0f}'} tokens/request)"
     if time_scale != 1:
@@ -103,7 +103,7 @@ def print_capacity(run: CapacityRun, run_dir: Path) -> None:
                 f"{rpm} requests/min, {tpm} tokens/min"
             )
         if result.plans is not None:
-            _print_plans(result.plans, run.time_scale)
+            print_plans(result.plans, run.time_scale)
     out.print(
         f"SLOs: {', '.join(run.slos)}; {run.arrivals} arrivals; at least {run.min_requests} "
         f"requests per step (confidence {run.confidence:g})"

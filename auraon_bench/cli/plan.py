@@ -107,6 +107,12 @@ def print_advice(advice: Advice) -> None:
     help="Where to write plan.json (default: RUN/plan.json, or beside --workload).",
 )
 @click.option(
+    "--traffic",
+    default=None,
+    help="A capacity RUN only: your traffic (120/min, 2/s, 5000/h), for the monthly cost and "
+    "the cheapest plan that carries it.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Extrapolate from a run shorter than 60 s or with fewer than 200 attempts (marked so).",
@@ -117,6 +123,7 @@ def plan_command(
     headroom: float,
     growth: float | None,
     out: Path | None,
+    traffic: str | None,
     force: bool,
 ) -> None:
     """Advise a plan from a measured RUN or a --workload file: needed requests/min and
@@ -130,6 +137,13 @@ def plan_command(
 
     if (run is None) == (workload is None):
         raise ConfigError("give either a RUN directory or --workload FILE", field="RUN")
+    from auraon_bench.report.capacity import is_capacity_run
+
+    if run is not None and is_capacity_run(run):
+        _capacity_plans(run, headroom, traffic, out)
+        return
+    if traffic is not None:
+        raise ConfigError("applies to a capacity run only", field="--traffic")
     if workload is not None:
         described = workload_from_file(workload)
         if growth is not None:
@@ -151,3 +165,31 @@ def plan_command(
             f"cannot write {target}: {exc.strerror or exc}", field="--out" if out else "RUN"
         ) from None
     click.echo(f"plan advice written to {target}")
+
+
+def _capacity_plans(run: Path, headroom: float, traffic: str | None, out: Path | None) -> None:
+    """A capacity run's plan tables, for another traffic or headroom (``capacity.plans``)."""
+    from auraon_bench.capacity.plans import parse_traffic, replan
+    from auraon_bench.capacity.session import read_capacity
+    from auraon_bench.cli.capacity_view import print_plans
+    from auraon_bench.cli.options import check_output_file
+    from auraon_bench.load.session import write_json
+    from auraon_bench.report.capacity import run_directory
+
+    directory = run_directory(run)
+    search = read_capacity(directory)
+    try:
+        traffic_rps = None if traffic is None else parse_traffic(traffic)
+    except ValueError as exc:
+        raise ConfigError(str(exc), field="--traffic") from None
+    tables = []
+    for result in search.results:
+        if result.plans is None:
+            continue
+        table = replan(result.plans, traffic_rps, headroom)
+        print_plans(table, search.time_scale)
+        tables.append(table.to_dict())
+    target = out or directory / PLAN_FILE
+    check_output_file(target, "--out")
+    write_json(target, {"capacity": str(directory), "plans": tables})
+    click.echo(f"plan tables written to {target}")
