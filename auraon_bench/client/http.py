@@ -33,6 +33,7 @@ from __future__ import annotations
 import errno
 import itertools
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,9 @@ CHARS_PER_TOKEN = 4
 # Far above any real answer (a million-token completion is a few MB of SSE), low enough that a
 # target streaming garbage cannot exhaust the client's memory.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_REQUEST_ID = "x-request-id"  # sent with every attempt: the join key with the gateway's logs
+# The gateway's own request id, in this order (OpenAI, Anthropic-style, LiteLLM, Cloudflare).
+GATEWAY_ID_HEADERS = ("x-request-id", "request-id", "x-litellm-call-id", "cf-ray")
 
 
 class ResponseTooLarge(Exception):
@@ -178,7 +182,8 @@ class MeasuringClient:
         t_done: int | None = None  # arrival of the response's last byte, once it is read whole
         with anyio.move_on_after(self.timeouts.total) as deadline:
             try:
-                send_headers = {**self._headers, **headers} if headers else self._headers
+                record.client_request_id = rid = str(uuid.uuid4())
+                send_headers = {**self._headers, **(headers or {}), _REQUEST_ID: rid}
                 token = SEND_TIMING.set(timing)
                 try:
                     response = await self._transport.send(
@@ -297,6 +302,7 @@ class MeasuringClient:
         t_done: int | None,
         stream: bool,
     ) -> None:
+        record.gateway_request_id = gateway_request_id(headers)
         rate = parse_rate_headers(headers)
         record.retry_after_s = rate.retry_after_s
         record.ratelimit_limit_requests = rate.limit_requests
@@ -406,6 +412,8 @@ class MeasuringClient:
             record.token_source = "none"
         meta = extract_metadata(body, headers)
         record.routed_to, record.routing_reason = meta.routed_to, meta.routing_reason
+        response_id = body.get("id") if body is not None else None
+        record.response_id = response_id if isinstance(response_id, str) else None
         record.server_latency_ms = meta.server_latency_ms
         record.cost_usd, record.cost_source = meta.cost_usd, meta.cost_source
         if record.cost_usd is None and record.status == "ok" and self.prices is not None:
@@ -422,6 +430,15 @@ class MeasuringClient:
                     record.prompt_tokens, record.completion_tokens, record.cached_tokens or 0
                 )
                 record.cost_source = "price_table"
+
+
+def gateway_request_id(headers: Mapping[str, str]) -> str | None:
+    """The gateway's own id of a request, from the first header of :data:`GATEWAY_ID_HEADERS`."""
+    for name in GATEWAY_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
 
 
 def cached_tokens(usage: Any) -> int | None:

@@ -27,6 +27,9 @@ model_requested                string        -        ``model`` sent in the requ
 model_reported                 string        -        ``model`` in the response
 routed_to                      string        -        model the gateway says it routed to
 routing_reason                 string        -        gateway's routing explanation
+response_id                    string        -        ``id`` of the response (or its chunks) [8]
+gateway_request_id             string        -        the gateway's request id header [8]
+client_request_id              string        -        ``x-request-id`` this client sent [8]
 status                         string        -        outcome, one of :data:`STATUSES` (*required*)
 http_status                    int32         -        HTTP status code
 error_type                     string        -        ``error.type`` of an error body
@@ -94,6 +97,11 @@ Notes (the README's metric table has every formula):
    Single-turn runs leave ``session_id`` and ``turn`` null.
 7. ``usage.prompt_tokens_details.cached_tokens`` (OpenAI's field, billed at the cache-read
    price); null when the target does not report it, 0 for a reported miss.
+8. To join an attempt with the gateway's own logs and traces: the client sends a fresh UUID as
+   ``x-request-id`` with every attempt (``client_request_id``); ``gateway_request_id`` is the
+   first of the response headers ``x-request-id``, ``request-id``, ``x-litellm-call-id`` and
+   ``cf-ray`` present (a gateway that echoes the client's id gives the same value);
+   ``response_id`` is the body's ``id`` (a stream's chunks share it).
 
 ``ttft_s``, ``ttlt_s`` and ``tpot_s`` exist for streamed answers only.
 
@@ -127,7 +135,8 @@ SCHEMA_VERSION = 2
 2: ``connect_s``, ``connection_reused`` and ``ttlt_s`` added; ``t_sent`` after connection setup;
 streaming ``latency_s`` to the last byte (``[DONE]``) instead of the last content event.
 
-Not bumped for ``session_id``, ``turn``, ``cached_tokens`` and ``max_tokens`` (added within
+Not bumped for ``session_id``, ``turn``, ``cached_tokens``, ``max_tokens`` and the three request
+ids ``response_id``, ``gateway_request_id`` and ``client_request_id`` (added within
 version 2): an older file reads them as nulls, which is what they mean there (single-turn, cache
 not reported, cap unknown), and an older auraon-bench reading a newer file ignores them.
 
@@ -194,6 +203,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("model_reported", _S),
     Column("routed_to", _S),
     Column("routing_reason", _S),
+    Column("response_id", _S),
+    Column("gateway_request_id", _S),
+    Column("client_request_id", _S),
     # outcome
     Column("status", _S, nullable=False),
     Column("http_status", _I32),
