@@ -57,3 +57,23 @@ def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLMP
     """A real LiteLLM proxy (see tests/litellm_proxy.py), shared by the ``litellm`` tier."""
     with LiteLLMProxy(tmp_path_factory.mktemp("litellm")) as proxy:
         yield proxy
+
+
+# Markers given by what a test uses rather than written on each test (pyproject lists them):
+# a browser test is one that opens a page; an integration test starts or talks to a real server
+# or process; the LiteLLM tier is slow by nature (real one-minute windows).
+_SERVERS = frozenset({"emulator", "instant_emulator", "litellm_proxy"})
+_PROCESS_NAMES = frozenset({"EmulatorProcess", "ScriptedServer", "LiteLLMProxy", "RefServer",
+                            "subprocess"})  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        code = getattr(getattr(item, "function", None), "__code__", None)
+        names = set(code.co_names) if code is not None else set()
+        if "check_page" in names or item.module.__name__.endswith("test_browser_support"):
+            item.add_marker(pytest.mark.browser)
+        if _SERVERS & set(getattr(item, "fixturenames", ())) or _PROCESS_NAMES & names:
+            item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("litellm") is not None:
+            item.add_marker(pytest.mark.slow)

@@ -54,6 +54,7 @@ def write_page(directory: Path, body: str, title: str = "Test page") -> Path:
     return page
 
 
+@pytest.mark.slow
 def test_clean_page_passes(tmp_path: Path):
     (tmp_path / "local.png").write_bytes(png_bytes(width=4))
     page = write_page(
@@ -72,12 +73,14 @@ def test_clean_page_passes(tmp_path: Path):
     assert report.images[1][0] == "local.png"
 
 
+@pytest.mark.slow
 def test_console_error_is_reported(tmp_path: Path):
     page = write_page(tmp_path, '<script>console.error("boom", 42);</script>')
     report = check_page(page)
     assert report.console_errors == ["boom 42"]
 
 
+@pytest.mark.slow
 def test_uncaught_exceptions_are_reported(tmp_path: Path):
     page = write_page(
         tmp_path,
@@ -90,6 +93,7 @@ def test_uncaught_exceptions_are_reported(tmp_path: Path):
     assert "TypeError: late" in report.console_errors[1]
 
 
+@pytest.mark.slow
 def test_broken_images_are_reported(tmp_path: Path):
     page = write_page(
         tmp_path, '<img src="data:image/png;base64,AAAA"><img src="missing.png">' + SVG
@@ -104,6 +108,7 @@ def test_broken_images_are_reported(tmp_path: Path):
     assert report.svg_count == 1
 
 
+@pytest.mark.slow
 def test_external_request_is_reported(tmp_path: Path):
     # Port 9 (discard) on loopback is closed: the request is attempted and refused, and nothing
     # ever leaves the machine.
@@ -135,6 +140,7 @@ def test_browser_that_exits_is_a_clear_error(tmp_path: Path, monkeypatch: pytest
         check_page(page)
 
 
+@pytest.mark.slow
 def test_browser_that_hangs_times_out_and_is_cleaned_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -103,6 +103,7 @@ def test_slo_expressions_read_as_the_experiment_keys() -> None:
     assert limits == {"ttft_s": 0.8}  # the tightest; shares have no per-request form
 
 
+@pytest.mark.slow
 def test_capacity_on_the_emulator_writes_typed_steps(tmp_path: Path) -> None:
     """An unlimited emulator passes every step up to the ceiling; each step is a real load run
     kept on disk, judged from its own records."""
@@ -217,6 +218,7 @@ def slots_overlay(tmp_path: Path) -> Path:
     return overlay
 
 
+@pytest.mark.slow
 def test_the_knee_of_a_model_with_k_slots_is_found_within_ten_percent(tmp_path: Path) -> None:
     """4 slots, a fixed service time S = TTFT 0.5 s + 50 gaps at 100 tok/s = 1.0 s simulated,
     0.05 s real at time scale 0.05: constant arrivals wait nowhere below K / S = 80/s and queue
@@ -280,6 +282,7 @@ def test_on_a_starter_key_the_plans_requests_per_min_binds(tmp_path: Path) -> No
     assert "60 requests/min" in (key_text(arm) or "")
 
 
+@pytest.mark.slow
 def test_quality_under_load_shows_auto_falling_back(tmp_path: Path) -> None:
     """Every model serves 2 requests at a time and queues none: as the rate climbs, auto's
     first choices are full more often and its answers move to fallback models. Each step's

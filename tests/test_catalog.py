@@ -300,6 +300,7 @@ def test_client_analysis_and_catalog_never_import_the_emulator(subpackage: str) 
     assert [hit for path in files for hit in emulator_imports(path)] == []
 
 
+@pytest.mark.slow
 def test_client_analysis_and_catalog_load_no_emulator_module_indirectly() -> None:
     modules = [
         ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")

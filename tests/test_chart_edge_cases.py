@@ -68,6 +68,7 @@ def silently(make, caplog: pytest.LogCaptureFixture):
 
 
 @pytest.mark.parametrize("case", list(EDGE_CASES))
+@pytest.mark.slow
 def test_every_chart_shows_data_or_says_why_not_and_is_silent(runs, case, caplog) -> None:
     part = runs[case].parts[0]
     for spec in charts.CHARTS:
@@ -85,6 +86,7 @@ def test_every_chart_shows_data_or_says_why_not_and_is_silent(runs, case, caplog
         assert result.get_suptitle().strip(), where
 
 
+@pytest.mark.slow
 def test_a_report_prints_a_note_where_a_chart_has_nothing(runs, tmp_path, caplog) -> None:
     run = runs["non-streaming"]
     out = tmp_path / "report"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from auraon_bench.cli.main import cli
@@ -51,6 +52,7 @@ def test_bad_fault_flag() -> None:
     assert result.exit_code == 2 and "[0, 1]" in result.output
 
 
+@pytest.mark.slow
 def test_demo_prints_answer_usage_and_metadata() -> None:
     result = run("emulator", "demo", "--time-scale", "0.01", "--model", "gpt-4o")
     assert result.exit_code == 0, result.output

@@ -588,6 +588,7 @@ COMBINED = {
         max_size=6,
     )
 )
+@pytest.mark.slow
 def test_combined_load_flags_never_crash(
     workspace: Workspace, flags: list[tuple[str, str]]
 ) -> None:

@@ -277,6 +277,7 @@ def test_a_base_url_keeps_its_path_and_loses_trailing_slashes() -> None:
     ],
 )
 @pytest.mark.parametrize("command", ["load", "limits", "eval"])
+@pytest.mark.slow
 def test_credentials_in_a_base_url_are_refused_and_never_printed(url: str, command: str) -> None:
     with tcp_server(http_models) as (port, accepted):  # a reachable target
         args = [command, "--base-url", url.format(port=port), "--api-key", "k", "--yes"]
@@ -450,6 +451,7 @@ def test_baseline_set_never_replaces_what_is_not_a_baseline(tmp_path: Path) -> N
 # --- regress on two short runs -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_regress_on_two_short_runs_writes_every_artefact(tmp_path: Path) -> None:
     runs = []
     for name in ("a", "b"):

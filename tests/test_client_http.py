@@ -37,6 +37,7 @@ async def send(
     return await client.chat(body, record(model), stream=stream, headers=headers)
 
 
+@pytest.mark.slow
 async def test_streamed_answer_is_measured(emulator) -> None:
     async with MeasuringClient(emulator.base_url, "br-demo-pro", keep_text=True) as client:
         rec = await send(client, max_tokens=12)
@@ -82,6 +83,7 @@ async def test_emulator_faults_are_classified(emulator, fault, stream, status, k
     assert (rec.status, rec.error_type) == (status, kind)
 
 
+@pytest.mark.slow
 async def test_rate_limited_is_its_own_class() -> None:
     from auraon_bench.emulator.launcher import EmulatorProcess
     from tests.conftest import FIXTURES

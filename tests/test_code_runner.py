@@ -39,6 +39,7 @@ def test_syntax_error_is_an_error() -> None:
     assert run_python("def add(a, b:\n", 10, 256, tests="assert True").status == "error"
 
 
+@pytest.mark.slow
 def test_infinite_loop_is_killed_by_the_wall_clock() -> None:
     result = run_python("while True:\n    pass\n", timeout_s=1.0, memory_mb=256)
     assert result.status == "timeout"

@@ -374,6 +374,7 @@ async def stream_once(base_url: str, request: dict | None = None) -> tuple[float
     return time.monotonic() - start, lines
 
 
+@pytest.mark.slow
 def test_slowloris_does_not_starve_others(emu) -> None:
     """200 clients trickle a request head one byte a second for 4 s; meanwhile a normal client
     gets a whole streamed answer at once, and the slow clients get theirs when their heads end."""
@@ -436,6 +437,7 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_client_timeout_closes_slow_heads_and_idle_sockets_but_not_slow_answers() -> None:
     """With a 1 s client timeout: a head that trickles in, an idle socket and a stalled body are
     all cut off within a few seconds, while a streamed answer that takes longer is not."""
@@ -518,6 +520,7 @@ def test_thousands_of_idle_connections(emu) -> None:
 # ---- 6. one key at its limit -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_concurrent_requests_on_one_key_at_its_limit() -> None:
     """150 concurrent requests on the Starter key (60 requests/min): exactly 60 succeed, the rest
     are honest 429s, and a Pro key sending alongside is served throughout.

@@ -252,6 +252,7 @@ def burst(emu: EmulatorProcess, model: str, n: int) -> list[dict[str, Any]]:
     return asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_six_requests_on_two_slots_start_in_three_waves(emu: EmulatorProcess) -> None:
     results = burst(emu, "gpt-4o-mini", 6)
     assert [r["status"] for r in results] == [200] * 6
@@ -276,6 +277,7 @@ def test_six_requests_on_two_slots_start_in_three_waves(emu: EmulatorProcess) ->
 
 
 @pytest.mark.parametrize(("model", "status"), [("llama-3-3-70b", 503), ("llama-3.1-8b", 429)])
+@pytest.mark.slow
 def test_a_full_queue_refuses_at_once(emu: EmulatorProcess, model: str, status: int) -> None:
     results = burst(emu, model, 4)
     served = [r for r in results if r["status"] == 200]

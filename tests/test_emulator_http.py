@@ -335,6 +335,7 @@ def _is_json(raw: bytes) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_rate_limit_headers_and_honest_retry_after() -> None:
     # Real-time windows, zero-delay answers: the model is instant, the minute is real.
     with EmulatorProcess(time_scale=1.0, catalog=str(INSTANT_LLAMA)) as emu:
@@ -379,6 +380,7 @@ def test_missing_and_unknown_keys(emulator) -> None:
     )
 
 
+@pytest.mark.slow
 def test_metadata_name_and_body_limit_options() -> None:
     with EmulatorProcess(
         time_scale=0, extra_args=["--metadata", "both", "--max-body-mb", "1"]
@@ -420,6 +422,7 @@ def test_odd_but_valid_inputs_get_answers_not_500s(emulator) -> None:
     assert huge.status_code == 400 and huge.json()["error"]["param"] == "min_tokens"
 
 
+@pytest.mark.slow
 def test_a_failed_request_costs_exactly_one_request() -> None:
     with EmulatorProcess(time_scale=1.0, catalog=str(INSTANT_LLAMA)) as emu:
 

@@ -92,6 +92,7 @@ def test_unknown_model_is_not_found(emulator: EmulatorProcess) -> None:
     assert info.value.body["code"] == "model_not_found"
 
 
+@pytest.mark.slow
 def test_rate_limit_error_carries_retry_after() -> None:
     # A fresh emulator so this test owns the starter key's budget.
     with EmulatorProcess(time_scale=0.05) as emu:

@@ -144,6 +144,7 @@ def run_and_read(tmp_path: Path, *args: str) -> dict:
 
 
 @pytest.mark.parametrize("arm", ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-6"])
+@pytest.mark.slow
 def test_on_the_emulator_a_default_run_costs_at_most_its_estimate_and_a_third_of_it(
     tmp_path: Path, arm: str
 ) -> None:
@@ -157,6 +158,7 @@ def test_on_the_emulator_a_default_run_costs_at_most_its_estimate_and_a_third_of
     assert spent <= estimated * (1 + 1e-9) and estimated <= 3 * spent
 
 
+@pytest.mark.slow
 def test_on_the_emulator_auto_is_bounded_by_the_dearest_listed_model(tmp_path: Path) -> None:
     cost = run_and_read(tmp_path, "--time-scale", "0", "--model", "auto")
     spent, estimated = cost["spent_usd"], cost["estimate"]["total_usd"]
@@ -195,6 +197,7 @@ def test_the_confirm_prompt_shows_the_estimate_and_its_basis(emulator) -> None:
 
 
 # --- eval and experiments -----------------------------------------------------------------
+@pytest.mark.slow
 def test_an_evaluation_is_bounded_with_its_judge(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = CliRunner().invoke(

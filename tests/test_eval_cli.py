@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from auraon_bench.cli.main import cli
@@ -16,6 +17,7 @@ from tests.conftest import FIXTURES
 ARMS = DEFAULT_ARMS
 
 
+@pytest.mark.slow
 def test_eval_grades_every_arm_on_every_prompt(tmp_path: Path) -> None:
     out = tmp_path / "eval"
     args = [
@@ -68,6 +70,7 @@ def test_eval_rejects_a_bad_dataset_before_starting(tmp_path: Path) -> None:
     assert result.output.strip().startswith(f"Error: {bad}:1")
 
 
+@pytest.mark.slow
 def test_the_judge_rates_judge_items_and_its_cost_is_apart(tmp_path: Path) -> None:
     dataset = tmp_path / "mixed.jsonl"
     dataset.write_text(

@@ -69,6 +69,7 @@ def test_the_codes_and_which_one_wins() -> None:
 # --- load and eval: 1 when an arm failed on every attempt -------------------------------------
 
 
+@pytest.mark.slow
 def test_load_exits_1_and_says_why_when_an_arm_fails_every_attempt(
     broken_emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
@@ -140,6 +141,7 @@ report = ["md"]
 """
 
 
+@pytest.mark.slow
 def test_run_exits_1_for_a_failed_part_and_the_report_says_so_first(
     overlay: Path, tmp_path: Path
 ) -> None:
@@ -223,6 +225,7 @@ report = ["md"]
 """
 
 
+@pytest.mark.slow
 def test_run_interrupted_by_sigint_exits_130_after_printing_and_writing(tmp_path: Path) -> None:
     path = tmp_path / "long.toml"
     path.write_text(LONG_EXPERIMENT)

@@ -149,6 +149,7 @@ def expected_classes(faults: dict, plan: list[str]) -> list[tuple[str, str | Non
 
 
 @pytest.mark.parametrize(("faults", "stream"), [(STREAMED_FAULTS, True), (PLAIN_FAULTS, False)])
+@pytest.mark.slow
 def test_every_fault_is_classified_and_counted_exactly(
     tmp_path: Path, faults: dict, stream: bool
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +57,7 @@ def check(response: httpx.Response) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=bodies)
+@pytest.mark.slow
 def test_any_json_body(instant_emulator, body) -> None:
     body.pop("stream", None)  # keep the answer short to read; streaming is fuzzed below
     with httpx.Client(timeout=10) as client:
@@ -76,6 +78,7 @@ def test_any_json_body(instant_emulator, body) -> None:
     retries=header_values,
     auth=header_values,
 )
+@pytest.mark.slow
 def test_any_bytes_and_headers(instant_emulator, raw, fallbacks, timeout, retries, auth) -> None:
     headers = {
         "Authorization": auth,

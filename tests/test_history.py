@@ -67,6 +67,7 @@ def test_one_outlier_night_is_not_a_step(seed: int, night: int) -> None:
     assert detect_step(values) is None
 
 
+@pytest.mark.slow
 def test_pure_noise_gives_few_false_steps() -> None:
     # sd 10%: the 10% change threshold alone would not protect; the test must.
     flagged = sum(
@@ -293,6 +294,7 @@ def test_a_changed_experiment_file_is_a_warning(tmp_path: Path) -> None:
 # --- the command -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_command_writes_the_page_and_names_the_step(tmp_path: Path) -> None:
     root = tmp_path / "results"
     nightly(root, nights=12, step_at=6, step=1.3)
@@ -356,6 +358,7 @@ print("matplotlib" in sys.modules)
 """
 
 
+@pytest.mark.slow
 def test_reading_a_history_does_not_load_matplotlib() -> None:
     probe = subprocess.run(
         [sys.executable, "-c", _NO_MATPLOTLIB_PROBE, str(RUNS)],

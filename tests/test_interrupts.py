@@ -128,6 +128,7 @@ def check_cancelled(run_dir: Path, at_least: int) -> pd.DataFrame:
 
 
 # -- the commands ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ctrl_c_records_the_requests_in_flight_as_cancelled(tmp_path: Path) -> None:
     out = tmp_path / "run"
     process = start(
@@ -148,6 +149,7 @@ def test_ctrl_c_records_the_requests_in_flight_as_cancelled(tmp_path: Path) -> N
     assert "run interrupted" in output
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_skips_the_rest_of_the_grace(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["load", *SLOW, "--concurrency", "4", "--requests", "8", "--out", str(out)]
@@ -163,6 +165,7 @@ def test_a_second_ctrl_c_skips_the_rest_of_the_grace(tmp_path: Path) -> None:
     assert not (out / "requests.parts").exists()  # flushed and compacted
 
 
+@pytest.mark.slow
 def test_ctrl_c_with_worker_processes(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["load", *SLOW, "--concurrency", "4", "--requests", "8", "--workers", "2"]
@@ -176,6 +179,7 @@ def test_ctrl_c_with_worker_processes(tmp_path: Path) -> None:
     assert set(cancelled["worker"]) == {0, 1}
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_an_evaluation(tmp_path: Path) -> None:
     out = tmp_path / "eval"
     # 30 times slower than real time: every answer takes several seconds.
@@ -192,6 +196,7 @@ def test_ctrl_c_during_an_evaluation(tmp_path: Path) -> None:
     assert evaluation["status"] == "interrupted"
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_an_experiment(tmp_path: Path) -> None:
     experiment = tmp_path / "slow.toml"
     experiment.write_text(

@@ -159,6 +159,7 @@ def test_window_boundaries_are_seeded_and_not_at_the_start() -> None:
     assert again == Gateway(catalog, seed=3, clock=lambda: 0.0).window_phase
 
 
+@pytest.mark.slow
 def test_emulator_serve_limiter_overrides_every_plan() -> None:
     """Over HTTP: a fixed window's 429 advertises its boundary (Retry-After and reset agree),
     and the whole allowance is back at once when it is reached."""

@@ -39,6 +39,7 @@ def overlay(tmp_path: Path, kind: str, extra: str = "") -> str:
 
 
 @pytest.mark.parametrize("kind", LIMITER_KINDS)
+@pytest.mark.slow
 def test_limits_names_the_kind_and_finds_both_limits(kind: str, tmp_path: Path) -> None:
     with EmulatorProcess(time_scale=0.02, seed=11, limiter=kind) as emu:
         target = Target(emu.base_url, emu.demo_key("starter"), True, 0.02, "starter")
@@ -64,6 +65,7 @@ def test_limits_names_the_kind_and_finds_both_limits(kind: str, tmp_path: Path) 
     [("fixed_window", 0.02), ("sliding_log", 0.02), ("sliding_window", 0.05),
      ("token_bucket", 0.05)],
 )  # fmt: skip
+@pytest.mark.slow
 def test_a_lying_limiter_is_caught_whatever_its_kind(
     kind: str, scale: float, tmp_path: Path
 ) -> None:
@@ -83,6 +85,7 @@ def test_a_lying_limiter_is_caught_whatever_its_kind(
     assert finding(result, "recovery time error").measured > 0.5  # recovery took about 2x
 
 
+@pytest.mark.slow
 def test_a_probe_stopped_by_its_cap_is_complete_with_the_reason(tmp_path: Path) -> None:
     out = tmp_path / "capped"
     args = ["limits", "--plan", "starter", "--time-scale", "0.02", "--only", "requests",
@@ -98,6 +101,7 @@ def test_a_probe_stopped_by_its_cap_is_complete_with_the_reason(tmp_path: Path) 
     assert "complete (stopped: request cap reached (120 requests))" in result.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_interrupts_the_probe_keeps_what_it_measured_and_exits_130(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,6 +33,7 @@ def overlay(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_starter_limits_are_found_within_ten_percent(tmp_path: Path) -> None:
     result = probe(tmp_path, plan="starter", time_scale=0.02)
     assert result.plan == "starter" and result.stop_reason is None
@@ -48,6 +49,7 @@ def test_starter_limits_are_found_within_ten_percent(tmp_path: Path) -> None:
     assert run.kind == "limits" and len(run.records) == result.requests
 
 
+@pytest.mark.slow
 def test_pro_requests_per_minute_within_ten_percent(tmp_path: Path) -> None:
     result = probe(tmp_path, plan="pro", time_scale=0.1, dimensions=("requests",))
     rpm = finding(result, "sustainable requests/min")
@@ -55,6 +57,7 @@ def test_pro_requests_per_minute_within_ten_percent(tmp_path: Path) -> None:
     assert rpm.verdict == "pass" and abs(rpm.measured / 1000 - 1) <= 0.10
 
 
+@pytest.mark.slow
 def test_enterprise_shows_no_limit_up_to_the_cap(tmp_path: Path) -> None:
     result = probe(tmp_path, plan="enterprise", time_scale=0.1, plan_hint="enterprise",
                    dimensions=("requests",))  # fmt: skip
@@ -65,6 +68,7 @@ def test_enterprise_shows_no_limit_up_to_the_cap(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_limit_lower_than_documented_is_reported(tmp_path: Path) -> None:
     catalog = overlay(tmp_path, "requests_per_min = 40\ntokens_per_min = 100000")
     result = probe(tmp_path, plan="starter", plan_hint="starter", time_scale=0.02,
@@ -74,6 +78,7 @@ def test_a_limit_lower_than_documented_is_reported(tmp_path: Path) -> None:
     assert abs(rpm.measured / 40 - 1) <= 0.10
 
 
+@pytest.mark.slow
 def test_a_too_short_retry_after_is_reported(tmp_path: Path) -> None:
     catalog = overlay(
         tmp_path, "requests_per_min = 60\ntokens_per_min = 100000\nretry_after_factor = 0.5"
@@ -85,6 +90,7 @@ def test_a_too_short_retry_after_is_reported(tmp_path: Path) -> None:
     assert finding(result, "recovery time error").measured > 0.5  # recovery took ~2x
 
 
+@pytest.mark.slow
 def test_cli_confirms_an_honest_retry_after_and_reports_the_probe(tmp_path: Path) -> None:
     out = tmp_path / "probe"
     args = ["limits", "--plan", "starter", "--only", "requests", "--time-scale", "0.1",
@@ -103,6 +109,7 @@ def test_cli_confirms_an_honest_retry_after_and_reports_the_probe(tmp_path: Path
 
 
 @pytest.mark.parametrize("flag", ["--max-requests", "--max-tokens"])
+@pytest.mark.slow
 def test_the_caps_are_never_exceeded(tmp_path: Path, flag: str) -> None:
     out = tmp_path / "capped"
     value = "60" if flag == "--max-requests" else "20000"

@@ -28,6 +28,7 @@ def manifest(run_dir: Path) -> dict:
     return json.loads((run_dir / "manifest.json").read_text())
 
 
+@pytest.mark.slow
 def test_embedded_emulator_closed_loop_two_arms(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = run(
@@ -62,6 +63,7 @@ def test_embedded_emulator_closed_loop_two_arms(tmp_path: Path) -> None:
     assert not (out / "requests.parts").exists()
 
 
+@pytest.mark.slow
 def test_constant_rate_with_duration_and_warmup(tmp_path: Path) -> None:
     out = tmp_path / "rate"
     result = run(
@@ -89,6 +91,7 @@ def test_constant_rate_with_duration_and_warmup(tmp_path: Path) -> None:
     assert check["target_rate_rps"] == 40 and check["schedule_lag_p99_s"] is not None
 
 
+@pytest.mark.slow
 def test_closed_loop_warmup_seconds_marks_the_first_seconds(tmp_path: Path) -> None:
     # A closed loop has no precomputed send offsets: the first --warmup-seconds must still be
     # marked warm-up as the requests go out, and left out of the summary.
@@ -146,6 +149,7 @@ def test_real_target_needs_confirmation_without_yes(emulator) -> None:
     assert "estimated cost up to $" in result.output and "--yes" in result.output
 
 
+@pytest.mark.slow
 def test_honor_retry_after_recovers_every_request(tmp_path: Path) -> None:
     with EmulatorProcess(time_scale=0.1, catalog=str(FIXTURES / "instant-llama.toml")) as emu:
         out = tmp_path / "retry"
@@ -209,6 +213,7 @@ def test_max_cost_stops_sending(tmp_path: Path, emulator) -> None:
     assert len(read_records(out)) < 400
 
 
+@pytest.mark.slow
 def test_sigint_keeps_records_and_marks_the_run_interrupted(tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     process = subprocess.Popen(
@@ -249,6 +254,7 @@ def test_sigint_keeps_records_and_marks_the_run_interrupted(tmp_path: Path) -> N
     assert b"interrupted" in stdout
 
 
+@pytest.mark.slow
 def test_dataset_prompts_and_their_categories(tmp_path: Path) -> None:
     out = tmp_path / "dataset"
     result = run(
@@ -274,6 +280,7 @@ def test_dataset_prompts_and_their_categories(tmp_path: Path) -> None:
     assert (tool_rows["finish_reason"] == "tool_calls").all()
 
 
+@pytest.mark.slow
 def test_traffic_flags_take_distributions_and_refuse_nonsense_in_one_line(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = run(
@@ -306,6 +313,7 @@ def test_traffic_flags_take_distributions_and_refuse_nonsense_in_one_line(tmp_pa
     assert result.exit_code == 2 and "--replay and --dataset" in result.output
 
 
+@pytest.mark.slow
 def test_a_replay_refuses_what_it_cannot_honour_and_prices_recorded_models(tmp_path: Path) -> None:
     timed = tmp_path / "timed.jsonl"
     timed.write_text(

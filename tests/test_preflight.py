@@ -198,6 +198,7 @@ def test_eval_checks_the_judge_model_too(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_allowed_unlisted_arm_warns_on_the_console_and_in_the_manifest(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = invoke(
@@ -305,6 +306,7 @@ def test_a_prices_file_reaches_every_worker_process(tmp_path: Path) -> None:
     assert copied.cost("m", 1_000_000, 1_000_000) == table.cost("m", 1_000_000, 1_000_000) == 3.0
 
 
+@pytest.mark.slow
 def test_run_allows_unlisted_arms_from_the_target_table_with_a_warning(tmp_path: Path) -> None:
     path = experiment(tmp_path, "gpt-4o", "no-such-arm", "allow_unlisted_models = true")
     spec = load_experiment(path)

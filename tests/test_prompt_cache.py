@@ -285,6 +285,7 @@ def test_the_same_prefix_misses_on_another_model_and_under_another_key(
     assert other_key["usage"]["prompt_tokens_details"] == {"cached_tokens": 0}
 
 
+@pytest.mark.slow
 def test_cached_requests_have_a_shorter_simulated_ttft(tmp_path: Path) -> None:
     """Two emulators with the same seed draw the same TTFT noise for the same requests; one
     caches gpt-4o's prompts and one does not, so their first-token times differ by exactly the

@@ -20,6 +20,8 @@ from auraon_bench.experiment.schema import load_experiment
 from auraon_bench.regress.compare import RegressInputError, compare_runs
 from auraon_bench.results.run import read_run
 
+pytestmark = pytest.mark.slow  # its module fixture runs six experiments on the emulator
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = """\
 name = "regress-test"
@@ -90,6 +92,7 @@ def regressions(runs: dict[str, Path], current: str) -> set[tuple[str, str, str]
     return {(c.part, c.arm, c.metric) for c in result.regressions}
 
 
+@pytest.mark.slow
 def test_unchanged_emulator_with_another_seed_raises_no_alarm(runs: dict[str, Path]) -> None:
     result = compare_runs(read_run(runs["baseline"]), read_run(runs["unchanged"]))
     assert result.regressions == [] and result.not_comparable == []

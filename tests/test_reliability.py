@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pytest
 from click.testing import CliRunner
 
 from auraon_bench.cli.main import cli
@@ -54,6 +55,7 @@ def _refuses(url: str) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_kill_9_leaves_a_readable_partial_run_and_no_orphan_emulator(tmp_path: Path) -> None:
     experiment = tmp_path / "long.toml"
     experiment.write_text(LONG_RUN)
@@ -110,6 +112,7 @@ workers = 2
 """
 
 
+@pytest.mark.slow
 def test_the_api_key_appears_in_no_output(emulator: EmulatorProcess, tmp_path: Path) -> None:
     key = DEMO_KEYS["enterprise"]
     experiment = tmp_path / "secret.toml"
@@ -139,6 +142,7 @@ def test_help_never_shows_a_key_from_the_environment(monkeypatch) -> None:
     assert os.environ["AURAON_API_KEY"] == key
 
 
+@pytest.mark.slow
 def test_an_unusable_results_directory_fails_before_any_load(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -160,6 +164,7 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (48_000, 48_000))
 
 
+@pytest.mark.slow
 def test_a_failing_write_stops_the_run_and_says_what_was_kept(tmp_path: Path) -> None:
     out = tmp_path / "run"
     done = subprocess.run(

@@ -48,10 +48,12 @@ def comparison_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_experiment_report_markdown_matches_its_golden_file(experiment_report: Path) -> None:
     assert_golden("report-experiment.md", (experiment_report / "report.md").read_text())
 
 
+@pytest.mark.slow
 def test_comparison_markdown_matches_its_golden_file(comparison_report: Path) -> None:
     assert_golden("report-comparison.md", (comparison_report / "report.md").read_text())
 
@@ -106,6 +108,7 @@ def test_comparison_has_differences_with_intervals(comparison_report: Path) -> N
     assert ttft["95% CI of difference"].startswith("[") and int(ttft["n baseline"]) > 0
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_is_reported_and_labelled_incomplete(tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(RUNS / "experiment", run)
@@ -128,6 +131,7 @@ def test_an_interrupted_run_is_reported_and_labelled_incomplete(tmp_path: Path) 
     assert "INCOMPLETE RUN" in head
 
 
+@pytest.mark.slow
 def test_html_report_renders_in_chromium_with_every_image(experiment_report: Path) -> None:
     html = (experiment_report / "index.html").read_text()
     assert "http://" not in html and "https://" not in html  # self-contained
@@ -139,12 +143,14 @@ def test_html_report_renders_in_chromium_with_every_image(experiment_report: Pat
     assert page.title.startswith("auraon-bench report: small")
 
 
+@pytest.mark.slow
 def test_comparison_html_renders_in_chromium(comparison_report: Path) -> None:
     page = check_page(comparison_report / "index.html")
     assert page.console_errors == [] and page.external_requests == []
     assert page.images and all(loaded for _, loaded, _ in page.images)
 
 
+@pytest.mark.slow
 def test_importing_the_package_draws_nothing() -> None:
     code = "import sys, auraon_bench, auraon_bench.report.build; print('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -30,6 +30,8 @@ from auraon_bench.report.palette import Palette
 from auraon_bench.report.tables import fmt_ms, fmt_pct, fmt_s
 from tests.browser import check_page
 
+pytestmark = pytest.mark.slow  # its module fixture runs a capacity search
+
 ARM = "gpt-4o-mini"
 SPECS = {spec.key: spec for spec in CAPACITY_CHARTS}
 
@@ -64,6 +66,7 @@ def table_rows(markdown: str, title: str) -> list[dict[str, str]]:
             for line in lines[2:]]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_markdown_holds_the_searchs_own_figures(search: Path, report: Path) -> None:
     run = read_capacity(search)
     (result,) = run.results
@@ -200,6 +203,7 @@ def test_the_knee_and_the_slo_are_marked(search: Path) -> None:
     assert top == pytest.approx([100.0] * len(result.steps))
 
 
+@pytest.mark.slow
 def test_a_report_of_a_knee_says_the_bracket_and_draws_every_chart(search, tmp_path) -> None:
     run = knee_run(read_capacity(search))
     (tmp_path / "knee").mkdir()
@@ -257,6 +261,7 @@ def test_a_malformed_capacity_file_is_one_line(search: Path, tmp_path: Path, con
     assert "a capacity search is reported on its own" in mixed.output
 
 
+@pytest.mark.slow
 def test_drawing_is_silent(search: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Every chart, from the real run and the knee, draws without a warning or a log record;
     a chart with nothing to show is a one-line note."""
@@ -275,6 +280,7 @@ def test_drawing_is_silent(search: Path, caplog: pytest.LogCaptureFixture) -> No
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+@pytest.mark.slow
 def test_the_html_report_renders_with_every_image(search: Path, tmp_path: Path) -> None:
     copy = tmp_path / "cap"
     shutil.copytree(search, copy, ignore=shutil.ignore_patterns("report", "steps"))

@@ -99,6 +99,7 @@ def test_chart_draws_titled_labelled_legended_figure(parts, name, fixture) -> No
 
 
 @pytest.mark.parametrize(("name", "fixture"), DRAWN)
+@pytest.mark.slow
 def test_saved_png_and_svg_are_valid_and_name_the_arms(parts, tmp_path, name, fixture):
     fig = draw(name, parts[fixture], simulated=True)
     png, svg = charts.save_figure(fig, tmp_path / f"{name}.{fixture}")
@@ -388,6 +389,7 @@ print(before, matplotlib.get_backend(auto_select=False), "matplotlib.pyplot" in 
 """
 
 
+@pytest.mark.slow
 def test_import_and_drawing_leave_backend_and_pyplot_alone(tmp_path) -> None:
     plain = subprocess.run(
         [sys.executable, "-c", "import sys, auraon_bench; print('matplotlib' in sys.modules)"],

@@ -197,6 +197,7 @@ def test_the_by_turn_table_shows_each_turn_and_where_it_was_routed(run: Run) -> 
     assert routed == ["gpt-4o 2", "gpt-4o 1, gpt-4o-mini 1", "gpt-4o 2"]
 
 
+@pytest.mark.slow
 def test_the_report_has_the_section_its_csv_and_its_chart(run: Run, report: Path) -> None:
     markdown = (report / "report.md").read_text()
     section = markdown.split(f"### {TITLE}")[1].split("## Method")[0]
@@ -233,6 +234,7 @@ def test_the_report_has_the_section_its_csv_and_its_chart(run: Run, report: Path
     assert 'id="load-conversation-turns"' in html
 
 
+@pytest.mark.slow
 def test_the_html_section_renders_in_chromium(report: Path) -> None:
     page = check_page(report / "index.html")
     assert page.console_errors == [] and page.external_requests == []
@@ -417,6 +419,7 @@ def test_a_comparison_relabels_the_section_per_run(run: Run, tmp_path: Path) -> 
     assert {"auto · a (n=6)", "auto · b (n=6)"} <= labels
 
 
+@pytest.mark.slow
 def test_a_multi_turn_emulator_run_gets_the_section(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -362,6 +362,7 @@ def _unique_record(i: int) -> RequestRecord:
     )
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_over_200k_records(tmp_path: Path):
     n, batch_rows = 200_000, 5000
     tracemalloc.start()

@@ -150,6 +150,7 @@ def test_a_pinned_model_that_fails_is_left_and_the_new_model_is_pinned() -> None
 
 
 # ---- over HTTP -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_routing_reason_says_when_affinity_decided(tmp_path: Path) -> None:
     overlay = tmp_path / "sticky.toml"
     overlay.write_text('[meta]\nextends = "builtin"\n[routing.modes.auto]\naffinity = true\n')

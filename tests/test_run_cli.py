@@ -44,6 +44,7 @@ def write_experiment(tmp_path: Path, text: str = EXPERIMENT) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_run_writes_one_run_directory_with_parts_manifest_summary_and_report(
     tmp_path: Path,
 ) -> None:
@@ -89,6 +90,7 @@ def test_a_bad_experiment_fails_in_one_line_before_anything_runs(tmp_path: Path)
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_report_command_compares_runs_and_rejects_unknown_formats(tmp_path: Path) -> None:
     runs = [str(FIXTURES / "runs" / "load-sweep"), str(FIXTURES / "runs" / "load-sweep-b")]
     out = tmp_path / "cmp"
@@ -106,6 +108,7 @@ def test_report_on_a_missing_run_is_one_line(tmp_path: Path) -> None:
     assert "no such run directory" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_the_quickstart_experiment_runs_and_leaves_a_report(tmp_path: Path) -> None:
     """The README's main command, with the emulator 50x faster."""
     out = tmp_path / "quick"
@@ -129,6 +132,7 @@ def test_the_quickstart_experiment_runs_and_leaves_a_report(tmp_path: Path) -> N
     assert result.output.index("In short") < result.output.index("parts (n = attempts")
 
 
+@pytest.mark.slow
 def test_an_experiment_can_probe_rate_limits_as_a_part(tmp_path: Path) -> None:
     path = tmp_path / "probe.toml"
     path.write_text(

@@ -64,6 +64,7 @@ def _records(result: Any) -> pd.DataFrame:
     return read_records(result.run_dir).sort_values(["session_id", "turn"], kind="stable")
 
 
+@pytest.mark.slow
 def test_later_turns_carry_the_earlier_answers(tmp_path: Path) -> None:
     recorder = Recorder()
     options = _options(tmp_path, turns=3, keep_text=True)
@@ -93,6 +94,7 @@ def test_later_turns_carry_the_earlier_answers(tmp_path: Path) -> None:
             assert assistant["content"] and later[-1]["role"] == "user"
 
 
+@pytest.mark.slow
 def test_answers_feed_the_history_but_records_keep_them_only_when_asked(tmp_path: Path) -> None:
     recorder = Recorder()
     result = run_load(_options(tmp_path, turns=2), transport=recorder)
@@ -102,6 +104,7 @@ def test_answers_feed_the_history_but_records_keep_them_only_when_asked(tmp_path
     assert len(seconds) == 3 and all(b["messages"][1]["content"] for b in seconds)
 
 
+@pytest.mark.slow
 def test_concurrency_counts_conversations_and_think_time_separates_turns(tmp_path: Path) -> None:
     options = _options(
         tmp_path,
@@ -193,6 +196,7 @@ def test_synthetic_lengths_follow_a_distribution() -> None:
     assert len(caps) == 100 and len(set(caps)) > 20 and all(100 <= c <= 400 for c in caps)
 
 
+@pytest.mark.slow
 def test_replay_sends_bodies_unchanged_at_the_recorded_offsets(tmp_path: Path) -> None:
     user = [{"role": "user", "content": c} for c in "abc"]
     lines = [
@@ -240,6 +244,7 @@ def test_replay_sends_bodies_unchanged_at_the_recorded_offsets(tmp_path: Path) -
     assert recorded.loc["line-2", "stream"] and not recorded.loc["line-1", "stream"]
 
 
+@pytest.mark.slow
 def test_a_shared_prefix_is_cached_and_the_summary_prices_the_saving(tmp_path: Path) -> None:
     from auraon_bench.catalog import load_catalog
 
@@ -266,6 +271,7 @@ def test_a_shared_prefix_is_cached_and_the_summary_prices_the_saving(tmp_path: P
     assert df["cost_usd"].to_numpy() == pytest.approx(expected.to_numpy())
 
 
+@pytest.mark.slow
 def test_affinity_keeps_conversations_on_one_model_where_auto_moves_them(tmp_path: Path) -> None:
     """The shipped conversations, paired: auto and auto:sticky (auto with affinity, the
     experiment's overlay) play the same 36 conversations; auto moves some between models and
@@ -328,6 +334,7 @@ async def test_one_turn_prompts_among_conversations_share_the_conversations_ids(
     assert all(r.session_id is not None and r.turn is not None for r in written)
 
 
+@pytest.mark.slow
 def test_a_closed_loop_duration_stops_conversations_between_turns(tmp_path: Path) -> None:
     options = _options(
         tmp_path,

@@ -50,6 +50,7 @@ def check_exactly_once(records: list[dict], spec: ScheduleSpec, workers: int) ->
         assert record["t_scheduled"] - start == pytest.approx(request.offset_s, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_two_local_workers_send_the_single_process_schedule(tmp_path: Path) -> None:
     spec = ScheduleSpec(profile="poisson", rate=60, duration=3, seed=11)
     alone = run_load(options(tmp_path / "one", spec))
@@ -85,6 +86,7 @@ def test_two_local_workers_send_the_single_process_schedule(tmp_path: Path) -> N
     assert table is not None and [row[0] for row in table.rows] == [0, 1]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_worker_and_keeps_their_records(tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     process = subprocess.Popen(
@@ -115,6 +117,7 @@ def test_ctrl_c_stops_every_worker_and_keeps_their_records(tmp_path: Path) -> No
     assert b"run interrupted" in output
 
 
+@pytest.mark.slow
 def test_closed_loop_stages_start_together_on_every_worker(tmp_path: Path) -> None:
     spec = ScheduleSpec(
         profile="sweep", stages=(Stage(concurrency=2), Stage(concurrency=4)), requests=30
@@ -134,6 +137,7 @@ def test_closed_loop_stages_start_together_on_every_worker(tmp_path: Path) -> No
         assert peak == 2
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_reported_and_the_others_records_kept(tmp_path: Path) -> None:
     spec = ScheduleSpec(profile="constant", rate=40, duration=30)
     killed: list[int] = []
@@ -164,6 +168,7 @@ def test_a_killed_worker_is_reported_and_the_others_records_kept(tmp_path: Path)
     assert len({r["request_id"] for r in records}) == len(records)
 
 
+@pytest.mark.slow
 def test_a_local_ray_cluster_runs_the_same_schedule(tmp_path: Path) -> None:
     spec = ScheduleSpec(profile="poisson", rate=40, duration=3, seed=5)
     result = run_load(options(tmp_path / "ray", spec, workers=2, executor="ray"))
@@ -192,6 +197,7 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent's wait is missing
 
 
+@pytest.mark.slow
 def test_workers_stop_and_exit_when_the_coordinator_is_killed(tmp_path: Path) -> None:
     out = tmp_path / "orphaned"
     process = subprocess.Popen(
@@ -226,6 +232,7 @@ def test_workers_stop_and_exit_when_the_coordinator_is_killed(tmp_path: Path) ->
     assert len({r["request_id"] for r in records}) == len(records)
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_start_is_a_one_line_error(tmp_path: Path) -> None:
     import anyio
 
