@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from auraon_bench.cli.exports import export_options, exporting, pop_exports
 from auraon_bench.cli.options import FiniteFloatRange, LengthParam, target_options
 
 
@@ -170,6 +171,7 @@ def _traffic(ctx: click.Context, param: click.Parameter, value: str | None) -> f
     default=None,
     help="Run directory (default: results/<run id>).",
 )
+@export_options
 def capacity_command(**flags: Any) -> None:
     """Find, per arm, the highest arrival rate at which every SLO holds.
 
@@ -186,6 +188,7 @@ def capacity_command(**flags: Any) -> None:
     from auraon_bench.load.arrivals import ScheduleSpec
     from auraon_bench.load.session import LoadOptions
 
+    exports = pop_exports(flags)
     if flags["min_rate"] > flags["max_rate"]:
         raise click.BadParameter("is above --max-rate", param_hint="--min-rate")
     streamed_only = [s.key for s in flags["slos"] if s.metric in ("ttft", "tpot", "itl")]
@@ -225,8 +228,9 @@ def capacity_command(**flags: Any) -> None:
         rest_s=flags["rest"],
     )
     options = CapacityOptions(search, load, catalog=flags["catalog"])
-    out, run = run_capacity(
-        options, confirm=confirm_real_target(flags["yes"]), on_step=print_capacity_step
-    )
+    with exporting(**exports):
+        out, run = run_capacity(
+            options, confirm=confirm_real_target(flags["yes"]), on_step=print_capacity_step
+        )
     print_capacity(run, out)
     sys.exit(130 if run.status == "interrupted" else 0)

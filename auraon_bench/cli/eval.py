@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from auraon_bench.cli.exports import export_options, exporting, pop_exports
 from auraon_bench.cli.options import run_options, target_options
 from auraon_bench.eval import DEFAULT_ARMS
 
@@ -52,6 +53,7 @@ from auraon_bench.eval import DEFAULT_ARMS
     "is reported apart. Without it those items stay ungraded.",
 )
 @run_options
+@export_options
 def eval_command(**flags: Any) -> None:
     """Evaluate auto against fixed models on a dataset: quality, cost, latency, routing.
 
@@ -62,6 +64,7 @@ def eval_command(**flags: Any) -> None:
     from auraon_bench.client.http import Timeouts
     from auraon_bench.eval.session import EvalOptions, run_eval
 
+    exports = pop_exports(flags)
     options = EvalOptions(
         datasets=tuple(flags["datasets"]),
         arms=tuple(dict.fromkeys(flags["models"])),
@@ -84,7 +87,8 @@ def eval_command(**flags: Any) -> None:
         prices_file=flags["prices_file"],
         allow_unlisted_models=flags["allow_unlisted_models"],
     )
-    result = run_with_live_line(run_eval, options, yes=flags["yes"])
+    with exporting(**exports):
+        result = run_with_live_line(run_eval, options, yes=flags["yes"])
     print_eval_report(result)
     # 130 interrupted, 1 an arm failed on every attempt (its 0% is no accuracy), else 0.
     from auraon_bench.cli.exit_codes import run_summary_code

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from auraon_bench.cli.exports import export_options, exporting, pop_exports
 from auraon_bench.cli.options import FiniteFloatRange, target_options
 
 if TYPE_CHECKING:
@@ -170,6 +171,7 @@ def print_limiters(result: LimitsResult) -> None:
     default=None,
     help="Run directory (default results/<run-id>).",
 )
+@export_options
 def limits_command(**flags: Any) -> None:
     """Measure the sustainable requests/min and tokens/min of a key, whether its Retry-After
     and x-ratelimit-* headers tell the truth, and how fast it recovers from a burst.
@@ -188,6 +190,7 @@ def limits_command(**flags: Any) -> None:
     from auraon_bench.limits.prober import Caps
     from auraon_bench.limits.session import LimitsOptions, run_limits
 
+    exports = pop_exports(flags)
     options = LimitsOptions(
         model=flags["model"],
         plan_hint=flags["plan_hint"],
@@ -203,11 +206,12 @@ def limits_command(**flags: Any) -> None:
         command=tuple(sys.argv),
         allow_unlisted_models=flags["allow_unlisted_models"],
     )
-    result = run_limits(
-        options,
-        confirm=confirm_real_target(flags["yes"]),
-        on_phase=lambda name: err.print(f"[dim]{name}[/]"),
-    )
+    with exporting(**exports):
+        result = run_limits(
+            options,
+            confirm=confirm_real_target(flags["yes"]),
+            on_phase=lambda name: err.print(f"[dim]{name}[/]"),
+        )
     print_limits(result)
     if result.status == "interrupted":
         from auraon_bench.cli.exit_codes import INTERRUPTED

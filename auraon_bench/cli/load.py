@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from auraon_bench.cli.exports import export_options, exporting, pop_exports
 from auraon_bench.cli.options import load_options, parse_sweep, target_options
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ def read_replay_flags(flags: dict[str, Any]) -> Any:
 @click.command()
 @target_options
 @load_options
+@export_options
 def load(**flags: Any) -> None:
     """Send load to a target and record every request.
 
@@ -92,6 +94,7 @@ def load(**flags: Any) -> None:
     from auraon_bench.load.retry import RetryPolicy
     from auraon_bench.load.session import LoadOptions, run_load
 
+    exports = pop_exports(flags)
     replay = read_replay_flags(flags) if flags["replay_file"] else None
     options = LoadOptions(
         replay=replay,
@@ -129,7 +132,8 @@ def load(**flags: Any) -> None:
             )
         },
     )
-    result = run_with_live_line(run_load, options, yes=flags["yes"])
+    with exporting(**exports):
+        result = run_with_live_line(run_load, options, yes=flags["yes"])
     print_run_summary(result)
     # 130 interrupted, 1 an arm (or the run) failed on every attempt, else 0: exit_codes.py.
     from auraon_bench.cli.exit_codes import run_summary_code

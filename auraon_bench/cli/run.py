@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from auraon_bench.cli.exports import export_options, exporting
 from auraon_bench.cli.options import FiniteFloatRange
 
 if TYPE_CHECKING:
@@ -218,6 +220,7 @@ def exit_code(result: ExperimentResult) -> int:
 )
 @click.option("--yes", is_flag=True, help="Do not ask before sending load to a real target.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write the report.")
+@export_options
 def run_command(
     experiment: Path,
     base_url: str | None,
@@ -227,6 +230,9 @@ def run_command(
     emulator_seed: int | None,
     yes: bool,
     report: bool,
+    metrics_port: int | None,
+    otel_out: Path | None,
+    otel_endpoint: str | None,
 ) -> None:
     """Run an experiment file: every part on one target, one run directory, then the report.
 
@@ -252,6 +258,15 @@ def run_command(
         err.print("writing the report ...")
         return write_report([run_dir], run_dir / REPORT_DIR, spec.output.report)
 
+    exports = spec.output
+    stack = contextlib.ExitStack()  # the exports stay open until the report is written
+    stack.enter_context(
+        exporting(
+            metrics_port if metrics_port is not None else exports.metrics_port,
+            otel_out or (Path(exports.otel_out) if exports.otel_out else None),
+            otel_endpoint or exports.otel_endpoint,
+        )
+    )
     try:
         result = run_experiment(
             spec,
@@ -268,5 +283,6 @@ def run_command(
         )
     finally:
         progress.close()
+        stack.close()
     print_result(result)
     sys.exit(exit_code(result))

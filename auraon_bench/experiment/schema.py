@@ -127,6 +127,9 @@ class LimitsPart:
 class OutputSettings:
     dir: str = "results"  # relative to the working directory, like every command's default
     report: tuple[str, ...] = REPORT_FORMATS
+    metrics_port: int | None = None  # live Prometheus metrics while it runs (0: any free port)
+    otel_out: str | None = None  # one OpenTelemetry span per attempt, OTLP JSON lines
+    otel_endpoint: str | None = None  # ... or exported to an OTLP/HTTP endpoint
 
 
 @dataclass(frozen=True)
@@ -461,9 +464,20 @@ class _Reader:
         settings = OutputSettings(
             dir=f.get("dir", "str", "results"),
             report=tuple(f.get("report", "list[str]", list(REPORT_FORMATS), check=formats)),
+            metrics_port=f.get("metrics_port", "int", check=_port),
+            otel_out=f.get("otel_out", "str"),
+            otel_endpoint=f.get("otel_endpoint", "str", check=_http_url),
         )
         f.done()
         return settings
+
+
+def _port(value: int) -> str | None:
+    return None if 0 <= value <= 65535 else "must be a port, 0 to 65535 (0: any free port)"
+
+
+def _http_url(value: str) -> str | None:
+    return None if value.startswith(("http://", "https://")) else "must be an http(s) URL"
 
 
 def _part_name(value: str) -> str | None:

@@ -26,6 +26,7 @@ from auraon_bench.limits.prober import Caps, Prober, ProbeStopped
 from auraon_bench.load.preflight import require_listed
 from auraon_bench.load.session import write_json
 from auraon_bench.load.target import Target, open_target
+from auraon_bench.observe.telemetry import active as active_telemetry
 from auraon_bench.results.manifest import Manifest, new_run_dir
 from auraon_bench.results.sink import RecordSink
 
@@ -170,6 +171,9 @@ async def _probe(
         prober = Prober(
             client, run_id, options.model, pending.extend, caps=options.caps, time_scale=scale
         )
+        telemetry = active_telemetry()
+        if telemetry is not None:  # the probe keeps no in-flight count: sent minus recorded
+            telemetry.watch(lambda: prober.requests - prober.recorded, client.t0_ns)
         if on_phase is not None:
             original = prober.phase
 

@@ -54,6 +54,7 @@ from auraon_bench.load.split import PROCESS_MAX_IN_FLIGHT, Shard, check_workers,
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.load.traffic import discounts_for, length_json, load_prompts, sent_models
 from auraon_bench.load.worker import WorkerJob, answer_handling, schedules_for, write_batch
+from auraon_bench.observe.telemetry import active as active_telemetry
 from auraon_bench.prices.estimate import CostEstimate
 from auraon_bench.prices.table import PriceTable
 from auraon_bench.results.layout import PARTS_DIR
@@ -141,6 +142,11 @@ def run_load(
     measuring client (default: aiohttp with the options' timeouts). ``extra``: requests sent
     besides the load (checked and estimated with it)."""
     if options.workers > 1:
+        if active_telemetry() is not None:
+            raise ConfigError(
+                "--metrics-port and --otel-* export one process's records: use --workers 1",
+                field="--workers",
+            )
         try:
             check_workers(options.workers, options.spec)
         except ValueError as exc:
@@ -445,6 +451,9 @@ def _engine(
         drop_answers=answer_handling(options.keep_text, prompts)[1],
     )
     runner = LoadRunner(client, config, lambda batch: write_batch(sink, batch))
+    telemetry = active_telemetry()
+    if telemetry is not None:
+        telemetry.watch(lambda: runner.stats.in_flight, client.t0_ns)
     return runner, lambda: runner.run(schedules_for(options, len(prompts)))
 
 

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auraon_bench.errors import AuraonBenchError, ConfigError
+from auraon_bench.observe.telemetry import active as active_telemetry
 from auraon_bench.results.layout import (
     PARTS_DIR,
     REQUESTS_FILE,
@@ -117,6 +118,9 @@ class RecordSink:
         self._shard = shard
         self._next_part = shard[0] + 1
         self._closed = False
+        # The command's live exports, if any (auraon_bench.observe.telemetry): fed from here,
+        # after each attempt ended, so the measuring path never waits on them.
+        self._telemetry = active_telemetry()
         self._prepare_dir()
         self._last_flush = clock()
 
@@ -147,6 +151,8 @@ class RecordSink:
         """
         self._check_open()
         self._buffer.append(record)
+        if self._telemetry is not None:
+            self._telemetry.observe((record,))
         if (
             len(self._buffer) >= self._batch_rows
             or self._clock() - self._last_flush >= self._flush_interval_s
@@ -162,6 +168,9 @@ class RecordSink:
         must not lose the rest of a batch to a failing disk).
         """
         self._check_open()
+        if self._telemetry is not None:
+            records = list(records)
+            self._telemetry.observe(records)
         if not flush:
             self._buffer.extend(records)
             return

@@ -1,0 +1,1 @@
+"""Live exports of a run: Prometheus metrics and OpenTelemetry spans (:mod:`.telemetry`)."""
