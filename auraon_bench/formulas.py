@@ -2,7 +2,7 @@
 
 The client calls these with plain numbers for one attempt (on its hot path: no pandas, no NumPy
 work for a number); the analysis calls them with NumPy arrays of many attempts. Both get the
-same formula from the same function (README, "Metrics: one definition each"):
+same formula from the same function (docs/metrics.md):
 
 * TPOT = (last content event − first content event) / (completion_tokens − 1);
 * output tok/s of one request = (completion_tokens − 1) / (last content event − first content

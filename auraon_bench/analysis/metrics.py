@@ -1,4 +1,4 @@
-"""The definition of every figure a load summary holds, in one table the README is checked against.
+"""Every figure a load summary holds, defined once: the table docs/metrics.md is checked against.
 
 Each :class:`Metric` names the summary field that holds the figure (a field of
 :class:`~auraon_bench.analysis.load_summary.ArmSummary`, or a dotted path into one of its parts),
@@ -6,7 +6,7 @@ its formula, its unit, the rows it is computed over, and what it includes: warm-
 retries (each attempt is its own row unless the figure spans a logical request) and connection
 setup (DNS, TCP and TLS of a new connection, recorded apart as ``connect_s``).
 
-A test checks both directions: every summary field has a definition here, and the README's
+A test checks both directions: every summary field has a definition here, and docs/metrics.md's
 metric table is exactly :func:`markdown_table` (regenerate it with
 ``python -m auraon_bench.analysis.metrics``). Pure data.
 """
@@ -143,7 +143,7 @@ def _cell(text: str) -> str:
 
 
 def markdown_table() -> str:
-    """The README's metric table, one row per :data:`METRICS` entry."""
+    """The metric table of docs/metrics.md, one row per :data:`METRICS` entry."""
     head = (
         "| metric | summary field | definition | unit | rows | retries | connection setup |\n"
         "|---|---|---|---|---|---|---|\n"

@@ -1,6 +1,6 @@
 """The emulator's HTTP server (aiohttp): auth, validation, /v1/models and chat completions.
 
-Chosen by measurement (README, "Design"): on uvloop, with the gateway's work included, it serves
+Chosen by measurement (docs/design.md): on uvloop, with the gateway's work included, it serves
 over 8,000 non-streaming requests/s on one core (``benchmarks/emulator_speed.py``).
 Responses are delivered on an absolute schedule (send time + simulated TTFT + gaps), with every
 content event that is due at a wake-up written in one call, so the server's own scheduling neither
@@ -166,7 +166,7 @@ class EmulatorApp:
             raise ApiError(
                 401,
                 f"Incorrect API key provided: {redact_key(key)}. Keys start with "
-                "br- or ar-; the emulator's demo keys are listed in its README.",
+                "br- or ar-; the emulator's demo keys are listed in docs/emulator.md.",
                 code="invalid_api_key",
             )
         return key, plan

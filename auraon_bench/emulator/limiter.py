@@ -1,7 +1,7 @@
 """Per-key rate limits: one limiter kind per plan, the same rules for every kind. Pure; time is
 passed in (simulated seconds).
 
-Method (the README's "Rate limits" section states it for users):
+Method (docs/emulator.md, "Rate limits", states it for users):
 
 * **Kinds** (catalog ``[plans.X] limiter``; ``emulator serve --limiter KIND`` overrides every
   plan), each holding one minute's allowance per limited dimension (requests, tokens):

@@ -37,7 +37,7 @@ _PASSIVE = {
     "modalities": list,
     "prediction": dict,
 }
-# vLLM-style extensions a benchmark uses to pin output length; documented in the README.
+# vLLM-style extensions a benchmark uses to pin output length; documented in docs/emulator.md.
 _EXTENSIONS = {"min_tokens": int, "ignore_eos": bool}
 _ACTIVE = (
     "model",

@@ -75,7 +75,7 @@ extraction_method              string        -        how the grader found it (`
 grade_failure                  string        -        why it scored 0: empty, refused, error, ...
 =============================  ============  =======  ==============================================
 
-Notes (the README's metric table has every formula):
+Notes (docs/metrics.md has every formula):
 
 1. ``t_sent`` is when the request was written to an open connection, after any connection setup,
    so neither TTFT nor latency includes DNS, TCP or TLS. For an attempt that never got a
