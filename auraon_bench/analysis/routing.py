@@ -468,7 +468,7 @@ def _most_accurate(points: Mapping[str, ArmPoint], arms: Sequence[str]) -> str |
     return min(ranked)[3] if ranked else None
 
 
-def _curve(
+def routing_curve(
     name: str,
     points: Sequence[OperatingPoint],
     q_weak: float | None,
@@ -581,7 +581,7 @@ def evaluate_routing(
         for pts in members.values()
     ]
     cost_range = shared_cost_range(fixed_points, *(c for c in curve_points if len(c) >= 2))
-    built = tuple(_curve(n, pts, q_weak, q_strong, cost_range) for n, pts in members.items())
+    built = tuple(routing_curve(n, pts, q_weak, q_strong, cost_range) for n, pts in members.items())
     for c in built:
         if c.apgr is None:
             notes.append(f"curve {c.name!r}: fewer than 2 points with a PGR: no APGR, CPT(50%)")

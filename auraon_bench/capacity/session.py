@@ -49,7 +49,7 @@ from auraon_bench.load.session import LoadOptions, LoadResult, run_load
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.results.manifest import new_run_dir
 from auraon_bench.results.reader import read_records
-from auraon_bench.results.typed import from_dict
+from auraon_bench.results.typed import read_typed_file
 
 CAPACITY_FILE = "capacity.json"
 SCHEMA_VERSION = 1
@@ -113,13 +113,7 @@ class CapacityRun:
 
 def read_capacity(path: Path | str) -> CapacityRun:
     """A ``capacity.json`` (or the run directory holding one) as its typed object."""
-    path = Path(path)
-    file = path / CAPACITY_FILE if path.is_dir() else path
-    try:
-        data = orjson.loads(file.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {file}: {exc}") from None
-    return from_dict(CapacityRun, data, source=str(file))
+    return read_typed_file(CapacityRun, path, CAPACITY_FILE)
 
 
 # The settings capacity.json keeps under "options" (the report's "what was searched" reads them).

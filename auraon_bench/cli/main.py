@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "plan": "auraon_bench.cli.plan:plan_command",
     "regress": "auraon_bench.cli.regress:regress_command",
     "report": "auraon_bench.cli.report:report_command",
+    "routing": "auraon_bench.cli.routing:routing_group",
     "run": "auraon_bench.cli.run:run_command",
 }
 

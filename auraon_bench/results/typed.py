@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import functools
+import pathlib
 import types
 import typing
 from typing import Any, TypeVar
@@ -40,6 +41,22 @@ __all__ = ["build_fields", "from_dict"]
 def from_dict(cls: type[T], data: Any, *, source: str | None = None, where: str = "") -> T:
     """``cls`` rebuilt from ``data`` (the output of its ``to_dict()``)."""
     return _convert(cls, data, source, where or cls.__name__)
+
+
+def read_typed_file(cls: type[T], path: Any, name: str) -> T:
+    """The JSON file ``name`` (in the directory ``path``, or ``path`` itself) as ``cls``;
+    ``ConfigError`` naming the file when it cannot be read."""
+    import orjson
+
+    from auraon_bench.errors import ConfigError
+
+    path = pathlib.Path(path)
+    file = path / name if path.is_dir() else path
+    try:
+        data = orjson.loads(file.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from None
+    return from_dict(cls, data, source=str(file))
 
 
 def build_fields(
