@@ -284,6 +284,7 @@ BASE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "plan": ((f"{WS}/runs/load-sweep",), ("--out", f"{WS}/out/plan.json", "--force")),
     "regress": ((f"{WS}/runs/load-sweep", f"{WS}/runs/load-sweep-b"), ()),
     "baseline set": ((f"{WS}/runs/load-sweep",), ("--dir", f"{WS}/out/baselines")),
+    "routing analyze": ((f"{WS}/runs/eval",), ("--out", f"{WS}/out/routing")),
 }
 
 
@@ -505,7 +506,8 @@ CASES = [
 
 def test_the_table_covers_every_command_and_option() -> None:
     words = {
-        " ".join(c.args[:2]) if c.args[0] in ("emulator", "baseline") else c.args[0] for c in CASES
+        " ".join(c.args[:2]) if c.args[0] in ("emulator", "baseline", "routing") else c.args[0]
+        for c in CASES
     }
     assert words == {path for path, _ in _commands()}
     assert {"emulator serve", "emulator demo", "baseline set"} <= words

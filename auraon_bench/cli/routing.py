@@ -43,7 +43,13 @@ def routing_group() -> None:
 @click.option(
     "--reprice", is_flag=True, help="Re-price every answer with today's genai-prices data."
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the bootstrap and the permutations.",
+)
 @click.option(
     "--chart/--no-chart",
     default=True,
@@ -54,16 +60,15 @@ def routing_group() -> None:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory for routing.json (default: results/routing-<time>).",
+    help="Directory for routing.json and the chart (default: results/<run id>).",
 )
 def analyze_command(inputs: tuple[Path, ...], **flags: Any) -> None:
     """Analyse INPUTS (eval run directories, or CSV/Parquet/JSONL outcome tables, joined on
     prompt id): accuracy with CIs, cost, frontier, oracle, PGR, paired tests, the shuffled
     control, and each simulated router's curve with APGR, CPT(50%) and AIQ on one cost range.
     """
-    import time
-
     from auraon_bench.load.preflight import price_table
+    from auraon_bench.results.manifest import new_run_dir
     from auraon_bench.routing import analyze, join_tables, read_table, write_lab
 
     table = join_tables([read_table(p) for p in inputs])
@@ -72,7 +77,7 @@ def analyze_command(inputs: tuple[Path, ...], **flags: Any) -> None:
         prices = price_table(flags["prices_file"])
     report = analyze(table, weak=flags["weak"], strong=flags["strong"],
                      simulate=flags["routers"], prices=prices, seed=flags["seed"])  # fmt: skip
-    out = flags["out"] or Path("results") / time.strftime("routing-%Y%m%d-%H%M%S")
+    _, out = new_run_dir(flags["out"], Path("results"))  # refuses a directory holding files
     path = write_lab(out, report)
     print_lab(report)
     click.echo(f"routing: {path}")
