@@ -18,7 +18,8 @@ def test_readme_metric_table_is_the_generated_one() -> None:
     block = re.search(re.escape(START) + r"\n(.*?)" + re.escape(END), readme, re.S)
     assert block, "docs/metrics.md has no metric table markers"
     assert block.group(1) == markdown_table(), (
-        "docs/metrics.md metric table drifted: regenerate with `python -m auraon_bench.analysis.metrics`"
+        "docs/metrics.md metric table drifted: "
+        "regenerate with `python -m auraon_bench.analysis.metrics`"
     )
 
 

@@ -29,9 +29,9 @@ a test fails when this file is out of date. Every command also takes `--help`.
 def _walk(
     command: click.Command, name: str, parent: click.Context | None
 ) -> Iterator[tuple[str, click.Command, click.Context]]:
-    ctx = click.Context(
-        command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
-    )
+    # The command's own settings (the root's ``-h``), as a real invocation builds its context.
+    settings = {"terminal_width": WIDTH, "max_content_width": WIDTH, **command.context_settings}
+    ctx = click.Context(command, info_name=name, parent=parent, **settings)
     yield ctx.command_path, command, ctx
     if isinstance(command, click.Group):
         for sub in command.list_commands(ctx):
