@@ -44,21 +44,14 @@ def samples(url: str, name: str) -> list[Any]:
     return [s for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
 
 
-@pytest.mark.slow
-def test_metrics_are_scraped_mid_run_and_add_up_at_the_end(emulator, tmp_path: Path) -> None:
-    """A 4-second run: scrapes while it runs see requests counted and some in flight; at the end
-    the counters and histograms hold every record of the run, no more, no less."""
-    options = LoadOptions(
-        arms=("gpt-4o-mini",),
-        spec=ScheduleSpec(profile="constant", rate=50.0, requests=200, seed=1),
-        output_tokens=8,
-        base_url=emulator.base_url,
-        api_key="br-demo-pro",
-        out=tmp_path / "run",
-    )
-    scrapes: list[dict[str, float]] = []  # taken while run_load runs (in the main thread)
+def run_scraped(
+    options: LoadOptions, settings: TelemetrySettings
+) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Run the load (in the main thread, as signal handling needs) while a thread scrapes
+    /metrics every 0.1 s; the scrapes taken during the run, and one after it."""
+    scrapes: list[dict[str, float]] = []
     stop = threading.Event()
-    with telemetry_session(TelemetrySettings(metrics_port=0)) as telemetry:
+    with telemetry_session(settings) as telemetry:
         assert telemetry is not None and telemetry.metrics is not None
         url = telemetry.metrics.url
 
@@ -74,7 +67,22 @@ def test_metrics_are_scraped_mid_run_and_add_up_at_the_end(emulator, tmp_path: P
         finally:
             stop.set()
             thread.join(timeout=10)
-        final = scrape(url)
+        return scrapes, scrape(url)
+
+
+@pytest.mark.slow
+def test_metrics_are_scraped_mid_run_and_add_up_at_the_end(emulator, tmp_path: Path) -> None:
+    """A 4-second run: scrapes while it runs see requests counted and some in flight; at the end
+    the counters and histograms hold every record of the run, no more, no less."""
+    options = LoadOptions(
+        arms=("gpt-4o-mini",),
+        spec=ScheduleSpec(profile="constant", rate=50.0, requests=200, seed=1),
+        output_tokens=8,
+        base_url=emulator.base_url,
+        api_key="br-demo-pro",
+        out=tmp_path / "run",
+    )
+    scrapes, final = run_scraped(options, TelemetrySettings(metrics_port=0))
     seen_in_flight = max(f.get("auraon_bench_requests_in_flight", 0) for f in scrapes)
     mid_run_requests = max(f.get("auraon_bench_requests_total", 0) for f in scrapes[:-1])
     records = read_records(tmp_path / "run")
@@ -225,21 +233,24 @@ def test_bad_export_flags_are_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.litellm
 def test_metrics_and_spans_against_litellm(litellm_proxy: LiteLLMProxy, tmp_path: Path) -> None:
-    """A gateway the project did not write: spans carry LiteLLM's call id as the gateway's
-    request id, and the run's metrics are served until the command ends."""
+    """A gateway the project did not write: /metrics scraped while a run goes on, spans decoded
+    from the OTLP file, and LiteLLM's call id kept as the gateway's request id."""
     out, otel = tmp_path / "run", tmp_path / "spans.jsonl"
-    result = CliRunner().invoke(
-        cli,
-        ["load", "--base-url", litellm_proxy.base_url, "--api-key", litellm_proxy.api_key,
-         "--model", "fast-mock", "--requests", "12", "--concurrency", "4", "--yes",
-         "--metrics-port", "0", "--otel-out", str(otel), "--out", str(out)],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    options = LoadOptions(
+        arms=("fast-mock",),
+        spec=ScheduleSpec(profile="constant", rate=15.0, requests=60, seed=2),
+        output_tokens=8,
+        base_url=litellm_proxy.base_url,
+        api_key=litellm_proxy.api_key,
+        out=out,
+    )
+    scrapes, final = run_scraped(options, TelemetrySettings(metrics_port=0, otel_out=otel))
     records, spans = _records_and_spans(out, otel)
+    assert 0 < max(f.get("auraon_bench_requests_total", 0) for f in scrapes[:-1]) < len(records)
+    assert final["auraon_bench_requests_total"] == len(records) == 60
     check_spans(records, spans)
     assert records["gateway_request_id"].notna().all()
-    assert records["gateway_request_id"].nunique() == 12
-    assert "metrics: http://127.0.0.1:" in result.output
+    assert records["gateway_request_id"].nunique() == 60
 
 
 def test_an_experiment_exports_what_its_output_table_asks(tmp_path: Path) -> None:

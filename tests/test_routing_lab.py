@@ -104,6 +104,18 @@ def test_a_routerbench_table_of_thousands_of_rows(tmp_path: Path) -> None:
     costs += [p.cost for p in lab.analysis.points.values()]
     assert lab.cost_range == pytest.approx((min(costs), max(costs)))
     assert all(c.aiq is not None for c in lab.simulated)
+    report = CliRunner().invoke(cli, ["report", str(out), "--format", "md,html,png"])
+    assert report.exit_code == 0, report.output
+    markdown = (out / "report" / "report.md").read_text()
+    threshold = curves["threshold:difficulty"]
+    assert f"| threshold:difficulty | {len(threshold.points)} | {threshold.apgr:.4f} |" in markdown
+    assert "](charts/routing-cost-quality.png)" in markdown and "SIMULATED" not in markdown
+    from tests.browser import check_page
+
+    page = check_page(out / "report" / "index.html")
+    assert page.console_errors == [] and page.external_requests == []
+    assert len(page.images) == 1 and all(ok and width > 300 for _, ok, width in page.images)
+    assert page.title == "auraon-bench routing lab: lab"
     (grader,) = [p for p in lab.simulated_points if p.arm == "cascade:grader"]
     weak_q = lab.analysis.points["model-0"].quality
     assert grader.quality >= lab.analysis.points["model-10"].quality > weak_q

@@ -47,13 +47,19 @@ def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> No
 
     Works on finished, interrupted and crashed runs alike; an incomplete run is labelled so
     at the top of every page. A capacity search's directory (OUT of ``auraon-bench capacity``)
-    gets its capacity report: latency and goodput against the offered rate, steps and plans.
+    gets its capacity report: latency and goodput against the offered rate, steps and plans;
+    a routing lab's (OUT of ``auraon-bench routing analyze``) its routers and cost-quality plane.
     """
     from auraon_bench.report.build import write_report
     from auraon_bench.report.capacity import is_capacity_run
     from auraon_bench.results.run import read_run
 
     wanted = parse_formats(formats)
+    from auraon_bench.report.routing_lab import is_lab_dir
+
+    if any(is_lab_dir(path) for path in runs):
+        _lab_report(runs, out, wanted)
+        return
     if any(is_capacity_run(path) for path in runs):
         _capacity_report(runs, out, wanted)
         return
@@ -69,6 +75,17 @@ def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> No
     for run in loaded:
         if not run.complete:
             click.echo(f"WARNING: {run.path}: " + "; ".join(run.problems), err=True)
+    html = [p for p in files if p.name == "index.html"]
+    click.echo(f"report: {html[0] if html else out} ({len(files)} files)")
+
+
+def _lab_report(runs: tuple[Path, ...], out: Path | None, formats: tuple[str, ...]) -> None:
+    from auraon_bench.report.routing_lab import write_lab_report
+
+    if len(runs) > 1:
+        raise ConfigError("a routing lab is reported on its own; give one directory",
+                          source=str(runs[0]))  # fmt: skip
+    files = write_lab_report(runs[0], out, formats)
     html = [p for p in files if p.name == "index.html"]
     click.echo(f"report: {html[0] if html else out} ({len(files)} files)")
 

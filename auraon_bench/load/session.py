@@ -52,7 +52,12 @@ from auraon_bench.load.selfcheck import judge_client, worker_health
 from auraon_bench.load.signals import Interrupts, signal_handlers_kept
 from auraon_bench.load.split import PROCESS_MAX_IN_FLIGHT, Shard, check_workers, concurrency_warning
 from auraon_bench.load.target import Target, open_target
-from auraon_bench.load.traffic import discounts_for, length_json, load_prompts, sent_models
+from auraon_bench.load.traffic import (
+    discounts_for,
+    load_prompts,
+    options_record,
+    sent_models,
+)
 from auraon_bench.load.worker import WorkerJob, answer_handling, schedules_for, write_batch
 from auraon_bench.observe.telemetry import active as active_telemetry
 from auraon_bench.prices.estimate import CostEstimate
@@ -259,7 +264,7 @@ async def _execute(
             list(options.command),
             target={**target.describe(), "models": listing.describe()},
             status="running",
-            options=_options_dict(options),
+            options=options_record(options),
             cost=cost,
             warnings=preflight,
         )
@@ -361,54 +366,6 @@ async def _tick(runner: LoadRunner, on_tick: Callable[[LoadRunner], None]) -> No
     while True:
         on_tick(runner)
         await anyio.sleep(0.5)
-
-
-def _options_dict(options: LoadOptions) -> dict[str, Any]:
-    spec = options.spec
-    return orjson.loads(
-        orjson.dumps(
-            {
-                "arms": list(options.arms),
-                "profile": str(spec.profile),
-                "rate": spec.rate,
-                "concurrency": spec.concurrency,
-                "requests": spec.requests,
-                "duration": spec.duration,
-                "burstiness": spec.burstiness,
-                "ramp_to": spec.ramp_to,
-                "stages": [[s.rate, s.concurrency] for s in spec.stages],
-                "trace_len": len(spec.trace),
-                "warmup_requests": spec.warmup_requests,
-                "warmup_seconds": spec.warmup_seconds,
-                "max_concurrency": spec.max_concurrency,
-                "seed": spec.seed,
-                "stream": options.stream,
-                "datasets": list(options.datasets),
-                "items_per_dataset": options.items_per_dataset,
-                "repeat": options.repeat,
-                "input_tokens": length_json(options.input_tokens),
-                "output_tokens": length_json(options.output_tokens),
-                "tokenizer": options.tokenizer,
-                "turns": length_json(options.turns),
-                "think_time": length_json(options.think_time),
-                "shared_prefix_tokens": options.shared_prefix_tokens,
-                "prefix_groups": options.prefix_groups,
-                "replay": options.replay.path if options.replay is not None else None,
-                "replay_format": options.replay.format if options.replay is not None else None,
-                "replay_speed": options.replay_speed,
-                "retry": options.retry.kind,
-                "grace_s": options.grace_s,
-                "allow_unlisted_models": options.allow_unlisted_models,
-                "prices_file": options.prices_file,
-                "timeouts": [
-                    options.timeouts.connect,
-                    options.timeouts.read,
-                    options.timeouts.total,
-                ],
-            },
-            default=str,
-        )
-    )
 
 
 def _engine(

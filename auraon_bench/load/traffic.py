@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from auraon_bench.analysis.conversations import serving_model
 from auraon_bench.catalog.loader import load_catalog
 from auraon_bench.data.dataset import load_items
@@ -96,3 +98,52 @@ def discounts_for(records: Any, target: Target, prices: PriceTable) -> dict[str,
 def length_json(value: float | LengthSpec | None) -> Any:
     """A length setting for the manifest: the number, or the distribution's description."""
     return value.to_json() if isinstance(value, LengthSpec) else value
+
+
+def options_record(options: LoadOptions) -> dict[str, Any]:
+    """The load options as the manifest records them (JSON types only)."""
+    spec = options.spec
+    return orjson.loads(
+        orjson.dumps(
+            {
+                "arms": list(options.arms),
+                "profile": str(spec.profile),
+                "rate": spec.rate,
+                "concurrency": spec.concurrency,
+                "requests": spec.requests,
+                "duration": spec.duration,
+                "burstiness": spec.burstiness,
+                "ramp_to": spec.ramp_to,
+                "stages": [[s.rate, s.concurrency] for s in spec.stages],
+                "trace_len": len(spec.trace),
+                "warmup_requests": spec.warmup_requests,
+                "warmup_seconds": spec.warmup_seconds,
+                "max_concurrency": spec.max_concurrency,
+                "seed": spec.seed,
+                "stream": options.stream,
+                "datasets": list(options.datasets),
+                "items_per_dataset": options.items_per_dataset,
+                "repeat": options.repeat,
+                "input_tokens": length_json(options.input_tokens),
+                "output_tokens": length_json(options.output_tokens),
+                "tokenizer": options.tokenizer,
+                "turns": length_json(options.turns),
+                "think_time": length_json(options.think_time),
+                "shared_prefix_tokens": options.shared_prefix_tokens,
+                "prefix_groups": options.prefix_groups,
+                "replay": options.replay.path if options.replay is not None else None,
+                "replay_format": options.replay.format if options.replay is not None else None,
+                "replay_speed": options.replay_speed,
+                "retry": options.retry.kind,
+                "grace_s": options.grace_s,
+                "allow_unlisted_models": options.allow_unlisted_models,
+                "prices_file": options.prices_file,
+                "timeouts": [
+                    options.timeouts.connect,
+                    options.timeouts.read,
+                    options.timeouts.total,
+                ],
+            },
+            default=str,
+        )
+    )

@@ -57,19 +57,18 @@ from auraon_bench.report.tables import (
     fmt_s,
     fmt_text,
 )
+from auraon_bench.results.typed import directory_of, holds_file
 
 REPORT_DIR = "report"
 
 
 def is_capacity_run(path: Path | str) -> bool:
     """Whether ``path`` is a capacity run directory (or its ``capacity.json``)."""
-    path = Path(path)
-    return (path / CAPACITY_FILE).is_file() or (path.name == CAPACITY_FILE and path.is_file())
+    return holds_file(path, CAPACITY_FILE)
 
 
 def run_directory(path: Path | str) -> Path:
-    path = Path(path)
-    return path.parent if path.name == CAPACITY_FILE and path.is_file() else path
+    return directory_of(path, CAPACITY_FILE)
 
 
 def write_capacity_report(

@@ -43,6 +43,18 @@ def from_dict(cls: type[T], data: Any, *, source: str | None = None, where: str 
     return _convert(cls, data, source, where or cls.__name__)
 
 
+def holds_file(path: Any, name: str) -> bool:
+    """Whether ``path`` is a directory holding the file ``name``, or that file itself."""
+    path = pathlib.Path(path)
+    return (path / name).is_file() or (path.name == name and path.is_file())
+
+
+def directory_of(path: Any, name: str) -> pathlib.Path:
+    """The directory of a result file ``name`` given the file or its directory."""
+    path = pathlib.Path(path)
+    return path.parent if path.name == name and path.is_file() else path
+
+
 def read_typed_file(cls: type[T], path: Any, name: str) -> T:
     """The JSON file ``name`` (in the directory ``path``, or ``path`` itself) as ``cls``;
     ``ConfigError`` naming the file when it cannot be read."""
