@@ -237,3 +237,22 @@ def test_the_random_router_is_exact_not_sampled() -> None:
     mid = points[5]
     assert mid.quality == pytest.approx(0.75) and mid.cost == pytest.approx(2.5)
     assert mid.pgr == pytest.approx(0.5)
+
+
+def test_a_fixed_model_reported_under_another_name_stays_fixed() -> None:
+    """A gateway that reports ``openai/gpt-4o`` for the arm ``gpt-4o`` did not route; a model
+    whose answers came from two models did, whatever its name."""
+    from auraon_bench.routing.lab import _auto_arms
+    from auraon_bench.routing.tables import OutcomeTable
+
+    rows = []
+    for i in range(6):
+        rows += [
+            ("gpt-4o", "openai/gpt-4o"),
+            ("mini", None),
+            ("my-router", "gpt-4o" if i % 2 else "mini"),
+            ("auto:cheap", "mini"),
+        ]
+    frame = pd.DataFrame(rows, columns=["model", "routed_to"]).assign(prompt_id="p")
+    table = OutcomeTable(frame, "t", "long")
+    assert _auto_arms(table) == ["my-router", "auto:cheap"]

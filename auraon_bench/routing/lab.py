@@ -5,8 +5,9 @@ Method
     * The table's rows become graded records (one ok answer per prompt and model) and go
       through :func:`~auraon_bench.analysis.routing.evaluate_routing`, the analysis ``eval``
       uses: accuracy with CIs, costs, the frontier, the oracle, PGR, paired tests clustered by
-      prompt, the shuffled control. Models whose name starts with ``auto``, or whose rows name
-      another model in ``routed_to``, are routers (auto modes); the rest are fixed models.
+      prompt, the shuffled control. Models whose name starts with ``auto``, or whose answers
+      came from two or more other models (``routed_to``), are routers (auto modes); the rest
+      are fixed models, an alias a gateway reports for one of them included.
     * Simulated routers (:mod:`auraon_bench.routing.routers`) run on the weak and strong models
       the analysis chose (the cheapest and the most accurate, unless given). Each curve's APGR,
       CPT(50%) and AIQ use the same weak and strong qualities, and every AIQ the one cost range
@@ -68,9 +69,13 @@ class LabReport(JsonFields):
 
 
 def _auto_arms(table: OutcomeTable) -> list[str]:
+    """Routers: models named ``auto...``, and models whose answers came from two or more
+    other models. A fixed model a gateway reports under another name (an alias, a provider
+    prefix) routes everything to that one name and stays a fixed model."""
     f = table.frame
     routed = f["routed_to"].notna() & (f["routed_to"].astype(object) != f["model"])
-    named = set(f.loc[routed.to_numpy(dtype=bool), "model"])
+    served = f.loc[routed.to_numpy(dtype=bool)].groupby("model")["routed_to"].nunique()
+    named = set(served[served >= 2].index)
     return [m for m in table.models if m.startswith("auto") or m in named]
 
 
