@@ -199,6 +199,7 @@ def _build_workspace(root: Path) -> None:
     (root / "inputs" / "trace.txt").write_text("0\n0.5\nnot-a-number\n")
     (root / "inputs" / "neg-trace.txt").write_text("-1\n")
     (root / "inputs" / "empty-trace.txt").write_text("# nothing\n")
+    (root / "inputs" / "twin.toml").write_text('[meta]\nextends = "builtin"\ntwin_of = "r"\n')
     shutil.copy(FIXTURES / "sample.jsonl", root / "inputs" / "sample.jsonl")
     (root / "inputs" / "workload.toml").write_text(
         "peak_requests_per_min = 120\nprompt_tokens = 800\ncompletion_tokens = 300\n"
@@ -265,6 +266,8 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("auraon_bench.load.target.EmulatorProcess", RefusedProcess)
     monkeypatch.setattr("auraon_bench.report.build.write_report", render("report"))
     monkeypatch.setattr("auraon_bench.history.report.write_history", render("history"))
+    # --validate re-runs a workload in a child process: a stand-in that runs nothing.
+    monkeypatch.setattr("auraon_bench.twin.validate.rerun", lambda argv, log: 1)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -279,6 +282,8 @@ BASE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "run": ((f"{WS}/experiments/valid.toml",), TARGET),
     "emulator serve": ((), ("--port", "0")),
     "emulator demo": ((), ()),
+    "emulator fit": ((f"{WS}/runs/load-sweep",), ("--out", f"{WS}/out/twin.toml")),
+    "emulator validate": ((f"{WS}/runs/load-sweep",), ("--catalog", f"{WS}/inputs/twin.toml")),
     "report": ((f"{WS}/runs/load-sweep",), ("--out", f"{WS}/out/report")),
     "history": ((f"{WS}/runs",), ("--out", f"{WS}/out/history")),
     "plan": ((f"{WS}/runs/load-sweep",), ("--out", f"{WS}/out/plan.json", "--force")),

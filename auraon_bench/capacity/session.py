@@ -47,6 +47,7 @@ from auraon_bench.eval.session import grade_answers
 from auraon_bench.load.arrivals import ScheduleSpec
 from auraon_bench.load.session import LoadOptions, LoadResult, run_load
 from auraon_bench.load.target import Target, open_target
+from auraon_bench.results.labels import simulated_label
 from auraon_bench.results.manifest import new_run_dir
 from auraon_bench.results.reader import read_records
 from auraon_bench.results.typed import read_typed_file
@@ -95,6 +96,11 @@ class CapacityRun:
     schema_version: int = SCHEMA_VERSION
     options: dict[str, Any] = field(default_factory=dict)
     time_scale: float = 1.0  # the emulator's: a run's rate x time_scale is the gateway's rate
+    twin_of: str | None = None  # the emulator ran a twin fitted to this run
+
+    @property
+    def simulated_label(self) -> str:
+        return simulated_label(self.twin_of)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +110,7 @@ class CapacityRun:
             "min_requests": self.min_requests,
             "confidence": self.confidence,
             "simulated": self.simulated,
+            "twin_of": self.twin_of,
             "time_scale": self.time_scale,
             "status": self.status,
             "options": self.options,
@@ -150,6 +157,7 @@ def run_capacity(
         min_requests=min_step_requests(settings.slos, settings.confidence),
         confidence=settings.confidence,
         simulated=opened.simulated,
+        twin_of=opened.twin_of,
         time_scale=_scale(opened),
         status=status,
         results=tuple(results),

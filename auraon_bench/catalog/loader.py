@@ -18,6 +18,7 @@ the model's own ``slots`` unless one of them names it); ``capacity = false`` opt
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import tomllib
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ from auraon_bench.catalog.schema import (
     Faults,
     ModelCapacity,
     ModelProfile,
+    ModelTiming,
     Plan,
     PromptCachePolicy,
     Routing,
@@ -62,8 +64,23 @@ _MODEL_FIELDS = frozenset(
         "prompt_cache",
         "tokenizer",
         "capacity",
+        "timing",
     }
 )
+# A model's own timing keys (schema.ModelTiming), each overriding [defaults]' when given.
+_TIMING_NUMBERS = {
+    "ttft_sigma": 0.0,
+    "prefill_tok_s": 1e-9,
+    "itl_jitter": 0.0,
+    "slow_tail_prob": 0.0,
+    "slow_tail_factor": 1.0,
+    "output_tokens": 1.0,
+    "output_sigma": 0.0,
+    "tail_s": 0.0,
+    "tail_sigma": 0.0,
+}
+_QUANTILE_FIELDS = ("ttft_quantiles", "tail_quantiles")
+_TIMING_FIELDS = frozenset({*_TIMING_NUMBERS, *_QUANTILE_FIELDS})
 _DEFAULT_NUMBERS = {
     "ttft_sigma": 0.5,
     "itl_jitter": 0.25,
@@ -84,7 +101,7 @@ DEFAULT_QUEUE_PER_SLOT = 4
 # Share of the input price a cached prompt token costs when the catalog gives no
 # cache_read_per_mtok: OpenAI's discount (50%).
 DEFAULT_CACHE_READ_SHARE = 0.5
-_MODE_FIELDS = frozenset({*TIERS, "affinity", "extends"})
+_MODE_FIELDS = frozenset({*TIERS, "affinity", "extends", "mix"})
 _CUSTOM_MODE = re.compile(r"auto:[A-Za-z0-9][A-Za-z0-9_-]*")
 _PLAN_FIELDS = frozenset({"requests_per_min", "tokens_per_min", "retry_after_factor", "limiter"})
 
@@ -204,6 +221,9 @@ class _Parser:
         if bad or not metadata_keys:
             raise self.fail("meta.metadata_keys", f"must be a non-empty subset of {METADATA_KEYS}")
         sources = {k: str(v) for k, v in meta.items() if k.endswith("_source")}
+        twin_of = meta.get("twin_of")
+        if twin_of is not None and (not isinstance(twin_of, str) or not twin_of.strip()):
+            raise self.fail("meta.twin_of", f"must be a run id, got {twin_of!r}")
         return Catalog(
             name=str(meta.get("name", self.source)),
             models=models,
@@ -213,6 +233,7 @@ class _Parser:
             routing=self.routing(models),
             metadata_keys=metadata_keys,
             sources=sources,
+            twin_of=twin_of,
         )
 
     def model(
@@ -283,7 +304,56 @@ class _Parser:
             prompt_cache=policy,
             tokenizer=self.encoding(m.get("tokenizer", defaults.tokenizer), f"{name}.tokenizer"),
             capacity=capacity,
+            timing=self.timing(m.get("timing", {}), f"{name}.timing"),
         )
+
+    def timing(self, value: Any, name: str) -> ModelTiming:
+        """A model's ``timing`` table (schema.ModelTiming); every key optional."""
+        value = self.table(value, name)
+        self.known(value, _TIMING_FIELDS, name)
+        numbers = {
+            key: float(self.number(value, key, name, lo=lo))
+            for key, lo in _TIMING_NUMBERS.items()
+            if key in value
+        }
+        if "slow_tail_prob" in numbers and numbers["slow_tail_prob"] > 1:
+            raise self.fail(f"{name}.slow_tail_prob", "must be <= 1")
+        lists = {}
+        for key in _QUANTILE_FIELDS:
+            quantiles = value.get(key, [])
+            ok = (
+                isinstance(quantiles, list)
+                and all(isinstance(q, int | float) and not isinstance(q, bool) for q in quantiles)
+                and (not quantiles or len(quantiles) >= 2)
+                and all(q >= 0 for q in quantiles)
+                and all(a <= b for a, b in itertools.pairwise(quantiles))
+            )
+            if not ok:
+                raise self.fail(
+                    f"{name}.{key}",
+                    "must be a list of at least 2 non-decreasing seconds >= 0 (quantiles at "
+                    "evenly spaced probabilities from 0 to 1)",
+                )
+            lists[key] = tuple(float(q) for q in quantiles)
+        return ModelTiming(**lists, **numbers)
+
+    def mix(self, value: Any, name: str, models: Mapping[str, ModelProfile]) -> dict:
+        """A mode's ``mix`` table: mix key -> {model: share}; shares are normalised to sum 1."""
+        value = self.table(value, name)
+        out = {}
+        for key, shares in value.items():
+            where = f"{name}.{key}"
+            shares = self.table(shares, where)
+            pairs = []
+            for model in shares:
+                if model not in models:
+                    raise self.fail(f"{where}.{model}", f"unknown model {model!r}")
+                pairs.append((model, float(self.number(shares, model, where))))
+            total = sum(share for _, share in pairs)
+            if total <= 0:
+                raise self.fail(where, "needs at least one model with a share > 0")
+            out[str(key)] = tuple((m, share / total) for m, share in pairs if share > 0)
+        return out
 
     def capacity(self, value: Any, name: str) -> ModelCapacity:
         """A capacity table: ``slots``, ``queue`` (default per slot) and ``when_full``."""
@@ -404,6 +474,7 @@ class _Parser:
         modes_raw = self.table(r.get("modes", {}), "routing.modes")
         modes = {}
         affinity = {}
+        mixes = {}
         # A mode that extends another takes its tier chains, so an overlay can add a variant
         # (e.g. "auto:sticky" = auto with affinity) to compare with it in one run.
         pending, ordered = dict(modes_raw), []
@@ -428,6 +499,8 @@ class _Parser:
                 )
             tiers = self.table(tiers, f"routing.modes.{mode}")
             self.known(tiers, _MODE_FIELDS, f"routing.modes.{mode}")
+            if "mix" in tiers:
+                mixes[mode] = self.mix(tiers["mix"], f"routing.modes.{mode}.mix", models)
             base = tiers.get("extends")
             if base is not None:
                 if base not in modes:
@@ -462,4 +535,5 @@ class _Parser:
                 self.number(r, "cooldown_after_error_s", "routing", default=15)
             ),
             affinity=affinity,
+            mix=mixes,
         )

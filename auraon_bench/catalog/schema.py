@@ -24,6 +24,10 @@ FAULT_RATES = (
 METADATA_KEYS = ("blockrun", "auraon")
 # How a plan's per-minute limits are enforced (see auraon_bench/emulator/limiter.py).
 LIMITER_KINDS = ("token_bucket", "fixed_window", "sliding_log", "sliding_window")
+# Plans with a demo key "br-demo-<plan>" (the embedded emulator's --plan). "twin" is in no
+# built-in catalog: a fitted twin (`emulator fit` on a limits run) adds it with its measured limits.
+DEMO_PLANS = ("starter", "pro", "enterprise", "twin")
+TWIN_PLAN = "twin"
 # What a model whose queue is full answers (see auraon_bench/emulator/capacity.py).
 WHEN_FULL = ("503", "429")
 
@@ -76,6 +80,37 @@ class ModelCapacity:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelTiming:
+    """One model's own timing and output-length figures, each overriding ``[defaults]``'s when set
+    (``None``: the default's). A fitted twin (``auraon-bench emulator fit``) writes them.
+
+    ``ttft_quantiles``: the TTFT without prefill, in simulated seconds, at evenly spaced
+    probabilities from 0 to 1; when given, TTFT is drawn from it (linear interpolation of a
+    uniform draw) instead of the lognormal, for a measured distribution no lognormal fits.
+    ``output_tokens`` and ``output_sigma``: median and lognormal sigma of free-text answers.
+    ``tail_s`` and ``tail_sigma``: median and lognormal sigma of the time between a stream's
+    last content event and its end (the finish, usage and ``[DONE]`` events): a gateway that
+    logs or prices an answer before closing it (LiteLLM does) spends it; 0 by default.
+    ``tail_quantiles``, like ``ttft_quantiles``, replaces that lognormal when given.
+    """
+
+    ttft_sigma: float | None = None
+    ttft_quantiles: tuple[float, ...] = ()
+    prefill_tok_s: float | None = None
+    itl_jitter: float | None = None
+    slow_tail_prob: float | None = None
+    slow_tail_factor: float | None = None
+    output_tokens: float | None = None
+    output_sigma: float | None = None
+    tail_s: float | None = None
+    tail_sigma: float | None = None
+    tail_quantiles: tuple[float, ...] = ()
+
+
+NO_TIMING = ModelTiming()
+
+
+@dataclass(frozen=True, slots=True)
 class ModelProfile:
     id: str
     owned_by: str
@@ -92,6 +127,7 @@ class ModelProfile:
     prompt_cache: PromptCachePolicy | None = PromptCachePolicy()  # None: caching disabled
     tokenizer: str = "o200k_base"  # encoding of usage.prompt_tokens (data/tokenizers.py)
     capacity: ModelCapacity | None = None  # None: unlimited concurrency, no queueing
+    timing: ModelTiming = NO_TIMING  # the model's own timing figures over [defaults]'
 
     def skill_for(self, category: str, difficulty: str) -> float:
         levels = self.skill.get(category) or self.skill["default"]
@@ -149,6 +185,10 @@ class Routing:
     cooldown_after_error_s: float
     # Modes whose conversations stick to the model that served their previous turn.
     affinity: Mapping[str, bool] = field(default_factory=dict)
+    # A fitted twin's measured routing mix, by mode, then by mix key ("*", a dataset category,
+    # either followed by "@" and a length band): ((model, share), ...) with shares summing to 1.
+    # A mode with a mix draws its first model from it (see emulator/router.py: mix_choice).
+    mix: Mapping[str, Mapping[str, tuple[tuple[str, float], ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +201,8 @@ class Catalog:
     routing: Routing
     metadata_keys: tuple[str, ...]
     sources: Mapping[str, str] = field(default_factory=dict)
+    # The run(s) a fitted twin was fitted to ([meta] twin_of); None for a catalog written by hand.
+    twin_of: str | None = None
 
     def model_ids(self) -> list[str]:
         """Every id a client may request: fixed models, then the auto modes."""

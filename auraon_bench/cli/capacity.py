@@ -135,12 +135,6 @@ def _traffic(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 )
 @click.option("--stream/--no-stream", default=True, show_default=True)
 @click.option(
-    "--catalog",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Embedded emulator only: a catalog overlay (e.g. models with a capacity).",
-)
-@click.option(
     "--max-cost",
     type=FiniteFloatRange(min=0, min_open=True),
     default=None,

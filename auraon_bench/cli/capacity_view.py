@@ -13,6 +13,7 @@ from auraon_bench.capacity.plans import PlanTable
 from auraon_bench.capacity.session import CapacityRun
 from auraon_bench.capacity.steps import CapacityStep
 from auraon_bench.cli.render import err, out
+from auraon_bench.results.labels import simulated_warning
 
 
 def _ms(seconds: float | None) -> str:
@@ -109,5 +110,5 @@ def print_capacity(run: CapacityRun, run_dir: Path) -> None:
         f"requests per step (confidence {run.confidence:g})"
     )
     if run.simulated:
-        out.print("WARNING: SIMULATED: every figure comes from the built-in emulator")
+        out.print(f"WARNING: {simulated_warning(run.twin_of)}")
     out.print(f"capacity: {run_dir / 'capacity.json'}")

@@ -188,3 +188,13 @@ def demo(model: str, prompt: str, time_scale: float) -> None:
         click.echo(f"usage: {usage}")
         click.echo(f"blockrun: {meta}")
         click.echo("(simulated: every figure comes from the built-in emulator)")
+
+
+def _register_fit() -> None:
+    from auraon_bench.cli.emulator_fit import fit_command, validate_command
+
+    emulator.add_command(fit_command)
+    emulator.add_command(validate_command)
+
+
+_register_fit()

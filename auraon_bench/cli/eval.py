@@ -78,6 +78,7 @@ def eval_command(**flags: Any) -> None:
         api_key=flags["api_key"],
         plan=flags["plan"],
         time_scale=flags["time_scale"],
+        catalog=flags["catalog"],
         timeouts=Timeouts(
             connect=flags["connect_timeout"], read=flags["read_timeout"], total=flags["timeout"]
         ),

@@ -50,7 +50,7 @@ def print_limits(result: LimitsResult) -> None:
     from auraon_bench.cli.render import out
 
     plan = result.plan or "unknown (pass --plan-hint to compare with a documented plan)"
-    where = "SIMULATED (built-in emulator)" if result.target.simulated else result.target.base_url
+    where = result.target.label
     table = Table(
         title=f"rate limits of this key: plan {plan}, target {where}", title_justify="left"
     )
@@ -145,12 +145,6 @@ def print_limiters(result: LimitsResult) -> None:
     default=600.0,
     show_default=True,
     help="Cap on wall-clock seconds.",
-)
-@click.option(
-    "--catalog",
-    type=click.Path(dir_okay=False, exists=True),
-    default=None,
-    help="Embedded emulator only: a catalog overlay (plans, Retry-After factor).",
 )
 @click.option(
     "--timeout",

@@ -112,6 +112,7 @@ def load(**flags: Any) -> None:
             k: flags[k]
             for k in (
                 "stream",
+                "pin_output",
                 "input_tokens",
                 "output_tokens",
                 "tokenizer",
@@ -124,6 +125,7 @@ def load(**flags: Any) -> None:
                 "api_key",
                 "plan",
                 "time_scale",
+                "catalog",
                 "workers",
                 "executor",
                 "ray_address",

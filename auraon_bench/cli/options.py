@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from auraon_bench.catalog.schema import DEMO_PLANS
+
 # The values of auraon_bench.load.arrivals.Profile, spelled out so that --help imports no numpy
 # (tests/test_imports.py checks that they agree).
 MAX_INPUT_TOKENS = 2_000_000
@@ -89,10 +91,11 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--plan",
-                type=click.Choice(["starter", "pro", "enterprise"]),
+                type=click.Choice(DEMO_PLANS),
                 default="enterprise",
                 show_default=True,
-                help="Embedded emulator only: which demo key (plan) to use.",
+                help="Embedded emulator only: which demo key (plan) to use (twin: the plan a "
+                "fitted twin measured, from `emulator fit` on a limits run).",
             ),
             click.option(
                 "--time-scale",
@@ -100,6 +103,13 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 default=1.0,
                 show_default=True,
                 help="Embedded emulator only: multiply simulated delays (0.01 = 100x faster).",
+            ),
+            click.option(
+                "--catalog",
+                type=click.Path(dir_okay=False),
+                default=None,
+                help='Embedded emulator only: a catalog (an overlay with [meta] extends = '
+                '"builtin": models with a capacity, plans, or a twin from `emulator fit`).',
             ),
         ]
     ):
@@ -195,6 +205,12 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="Cap on in-flight requests for rate profiles.",
             ),
             click.option("--stream/--no-stream", default=True, show_default=True),
+            click.option(
+                "--pin-output/--no-pin-output",
+                default=None,
+                help="Synthetic prompts: ask for exactly max_tokens tokens (ignore_eos, which vLLM "
+                "and the emulator honour). Default: on for the embedded emulator only.",
+            ),
             click.option(
                 "--dataset",
                 type=click.Path(dir_okay=False),

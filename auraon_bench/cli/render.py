@@ -72,7 +72,7 @@ class LiveLine:
     def start(self, runner: LoadRunner, target: Target, run_dir: Path) -> None:
         """Called once load begins: after any confirmation prompt, which the live line would
         otherwise draw over."""
-        kind = "SIMULATED (built-in emulator)" if target.simulated else target.base_url
+        kind = target.label
         err.print(f"target: {kind}\nrun directory: {run_dir}")
         self._live.start()
         self._started = True

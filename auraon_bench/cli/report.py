@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -48,7 +49,8 @@ def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> No
     Works on finished, interrupted and crashed runs alike; an incomplete run is labelled so
     at the top of every page. A capacity search's directory (OUT of ``auraon-bench capacity``)
     gets its capacity report: latency and goodput against the offered rate, steps and plans;
-    a routing lab's (OUT of ``auraon-bench routing analyze``) its routers and cost-quality plane.
+    a routing lab's (OUT of ``auraon-bench routing analyze``) its routers and cost-quality plane;
+    a twin validation's (``emulator fit --validate``) real and twin distributions overlaid.
     """
     from auraon_bench.report.build import write_report
     from auraon_bench.report.capacity import is_capacity_run
@@ -59,6 +61,11 @@ def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> No
 
     if any(is_lab_dir(path) for path in runs):
         _lab_report(runs, out, wanted)
+        return
+    from auraon_bench.report.twin import is_validation_dir
+
+    if any(is_validation_dir(path) for path in runs):
+        _validation_report(runs, out, wanted)
         return
     if any(is_capacity_run(path) for path in runs):
         _capacity_report(runs, out, wanted)
@@ -82,10 +89,27 @@ def report_command(runs: tuple[Path, ...], out: Path | None, formats: str) -> No
 def _lab_report(runs: tuple[Path, ...], out: Path | None, formats: tuple[str, ...]) -> None:
     from auraon_bench.report.routing_lab import write_lab_report
 
+    _single_report("a routing lab", write_lab_report, runs, out, formats)
+
+
+def _validation_report(runs: tuple[Path, ...], out: Path | None, formats: tuple[str, ...]) -> None:
+    from auraon_bench.report.twin import write_validation_report
+
+    _single_report("a twin validation", write_validation_report, runs, out, formats)
+
+
+def _single_report(
+    what: str,
+    write: Callable[[Path, Path | None, tuple[str, ...]], list[Path]],
+    runs: tuple[Path, ...],
+    out: Path | None,
+    formats: tuple[str, ...],
+) -> None:
+    """A report of one directory that is not a run (a lab, a validation)."""
     if len(runs) > 1:
-        raise ConfigError("a routing lab is reported on its own; give one directory",
+        raise ConfigError(f"{what} is reported on its own; give one directory",
                           source=str(runs[0]))  # fmt: skip
-    files = write_lab_report(runs[0], out, formats)
+    files = write(runs[0], out, formats)
     html = [p for p in files if p.name == "index.html"]
     click.echo(f"report: {html[0] if html else out} ({len(files)} files)")
 

@@ -206,6 +206,13 @@ def exit_code(result: ExperimentResult) -> int:
     help="Embedded emulator only: override the file's time_scale (0.01 = 100x faster).",
 )
 @click.option(
+    "--catalog",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Embedded emulator only: override the file's [target] catalog (e.g. a twin fitted "
+    "by `emulator fit`).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -226,6 +233,7 @@ def run_command(
     base_url: str | None,
     api_key: str | None,
     time_scale: float | None,
+    catalog: str | None,
     out: Path | None,
     emulator_seed: int | None,
     yes: bool,
@@ -249,6 +257,8 @@ def run_command(
         spec = dataclasses.replace(
             spec, target=dataclasses.replace(spec.target, time_scale=time_scale)
         )
+    if catalog is not None:
+        spec = dataclasses.replace(spec, target=dataclasses.replace(spec.target, catalog=catalog))
     progress = PartProgress()
 
     def write(run_dir: Path) -> list[Path]:

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from auraon_bench.catalog import ModelProfile
-from auraon_bench.emulator.router import Route
+from auraon_bench.emulator.router import Route, lead_with
 
 MAX_CONVERSATIONS = 100_000
 AFFINITY_REASON = "affinity"
@@ -61,15 +61,9 @@ def keep_pinned(
     cooling: Container[str] = (),
 ) -> Route:
     """``route`` led by the pinned model when it is healthy and fits, else ``route`` as is."""
-    if (
-        pinned is None
-        or pinned not in models
-        or pinned in cooling
-        or models[pinned].context < needed_tokens
-    ):
+    if pinned is None or pinned not in models:
         return route
-    chain = (pinned, *(m for m in route.chain if m != pinned))
-    return Route(chain=chain, tier=route.tier, reason=AFFINITY_REASON)
+    return lead_with(route, pinned, models, needed_tokens, cooling, AFFINITY_REASON)
 
 
 class Affinity:

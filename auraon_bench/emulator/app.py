@@ -370,6 +370,8 @@ class EmulatorApp:
                 i = j
             if sim.delivery_fault:
                 return await self.deliver_fault(request, response, sim, writer, events, i)
+            if sim.tail_s:
+                await sleep_until(deadlines[-1] + sim.tail_s)
             tail = writer.finish(
                 sim.finish_reason, None if include_usage else self.metadata(sim, t0)
             )

@@ -52,9 +52,16 @@ from auraon_bench.emulator.capacity import ModelPool, Seat, build_pools
 from auraon_bench.emulator.limiter import SECONDS_PER_MINUTE, KeyLimiter, Verdict
 from auraon_bench.emulator.prompt_cache import NO_PREFIXES, Prefixes, PromptCache, prefix_digests
 from auraon_bench.emulator.protocol import ApiError, ChatRequest
-from auraon_bench.emulator.router import Route, route_auto, route_fixed, score_prompt
+from auraon_bench.emulator.router import (
+    Route,
+    lead_with,
+    mix_choice,
+    route_auto,
+    route_fixed,
+    score_prompt,
+)
 from auraon_bench.emulator.text import PromptTokens, filler_tokens, last_user_text, split_tokens
-from auraon_bench.emulator.timing import draw_gaps, draw_output_length, draw_ttft
+from auraon_bench.emulator.timing import draw_gaps, draw_output_length, draw_tail, draw_ttft
 
 DEFAULT_TIMEOUT_S = 30.0
 # Where the window limiter kinds put their first boundary: a seeded share of a window, kept away
@@ -89,6 +96,8 @@ class Simulation:
     # for it, sets ``queued_s`` to the wait (real seconds) and leaves it after delivery.
     seat: Seat | None = None
     queued_s: float = 0.0
+    tail_s: float = 0.0  # from the last content event to the end of the answer
+
 
     @property
     def usage(self) -> dict[str, Any]:
@@ -101,8 +110,10 @@ class Simulation:
 
     @property
     def total_s(self) -> float:
-        """Real seconds from the request to the last event, queueing included."""
-        return self.queued_s + self.pre_delay_s + self.ttft_s + float(self.gaps_s.sum())
+        """Real seconds from the request to the end of the answer, queueing included."""
+        return (
+            self.queued_s + self.pre_delay_s + self.ttft_s + float(self.gaps_s.sum()) + self.tail_s
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +192,8 @@ class Gateway:
         self.started = clock()
         self.random = random.Random(seed)
         self.np_random = np.random.default_rng(seed)
+        # A fitted twin's routing draws, on a generator of their own (as the window phase).
+        self.mix_random = random.Random(f"{seed}:mix")
         self.limiters: dict[str, KeyLimiter] = {}
         # Its own generator: drawing it from ``self.random`` would shift every seeded fault draw.
         share = random.Random(f"{seed}:window-phase").uniform(*WINDOW_PHASE_SHARE)
@@ -371,6 +384,15 @@ class Gateway:
             now = self.sim_now()
             cooling = {m for m, until in self.cooldown_until.items() if until > now}
             route = route_auto(routing, models, req.model, score, needed, cooling)
+            mix = routing.mix.get(req.model)
+            if mix:
+                item = self.answers.lookup(req.messages)
+                category = item.category if item is not None else None
+                drawn = mix_choice(mix, category, prompt_tokens, self.mix_random.random())
+                if drawn is not None:
+                    model_id, mix_key = drawn
+                    reason = f"twin_mix:{mix_key}"
+                    route = lead_with(route, model_id, models, needed, cooling, reason)
             if routing.affinity.get(req.model):
                 conversation = conversation_id(req.messages, req.prompt_cache_key, req.user)
                 pin = (key, req.model, conversation)
@@ -426,7 +448,7 @@ class Gateway:
         elif (judged := judge_verdict(req, model, self.seed)) is not None:
             pieces = split_tokens(judged)
         else:
-            n = draw_output_length(self.catalog.defaults, self.np_random)
+            n = draw_output_length(self.catalog.defaults, self.np_random, model)
             if req.ignore_eos and req.max_tokens:
                 n = req.max_tokens + 1  # one past the cap: stopped by length, as vLLM reports
             pieces = filler_tokens(max(n, req.min_tokens), self.random)
@@ -463,6 +485,7 @@ class Gateway:
             reserved_output=reserved_output,
             verdict=verdict,
             attempts=attempts,
+            tail_s=self.real(draw_tail(model, self.np_random)),
         )
 
     def settle(self, sim: Simulation, limiter: KeyLimiter | None) -> Verdict:

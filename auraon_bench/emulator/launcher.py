@@ -17,10 +17,11 @@ import time
 from collections.abc import Sequence
 from types import TracebackType
 
+from auraon_bench.catalog.schema import DEMO_PLANS
 from auraon_bench.emulator.server import PARENT_PIPE_ENV, READY_PREFIX
 from auraon_bench.errors import EmulatorError
 
-DEMO_KEYS = {"starter": "br-demo-starter", "pro": "br-demo-pro", "enterprise": "br-demo-enterprise"}
+DEMO_KEYS = {plan: f"br-demo-{plan}" for plan in DEMO_PLANS}
 
 
 class EmulatorProcess:

@@ -283,3 +283,62 @@ def route_fixed(
     chain = [m for m in (model, *fallbacks) if models[m].context >= needed_tokens]
     reason = "fixed" if chain[:1] == [model] else "context_fallback"
     return Route(chain=tuple(dict.fromkeys(chain)), tier="FIXED", reason=reason)
+
+
+# Prompt length bands of a fitted twin's routing mix: (name, upper bound in tokens, exclusive).
+LENGTH_BANDS: tuple[tuple[str, float], ...] = (
+    ("short", 1000),
+    ("medium", 8000),
+    ("long", math.inf),
+)
+ANY_CATEGORY = "*"
+
+
+def length_band(prompt_tokens: int) -> str:
+    """The band of a prompt of ``prompt_tokens`` tokens (see :data:`LENGTH_BANDS`)."""
+    return next(name for name, upper in LENGTH_BANDS if prompt_tokens < upper)
+
+
+def mix_keys(category: str | None, prompt_tokens: int) -> tuple[str, ...]:
+    """The mix keys a request can use, most specific first: its category and length band, its
+    category, any category in its band, any category."""
+    band = length_band(prompt_tokens)
+    own = (f"{category}@{band}", category) if category else ()
+    return (*own, f"{ANY_CATEGORY}@{band}", ANY_CATEGORY)
+
+
+def mix_choice(
+    mix: Mapping[str, Sequence[tuple[str, float]]],
+    category: str | None,
+    prompt_tokens: int,
+    u: float,
+) -> tuple[str, str] | None:
+    """(model, mix key) drawn from the most specific entry of ``mix`` that applies, with ``u`` a
+    uniform draw in [0, 1); None when no entry applies."""
+    for key in mix_keys(category, prompt_tokens):
+        shares = mix.get(key)
+        if not shares:
+            continue
+        total = 0.0
+        for model, share in shares:
+            total += share
+            if u < total:
+                return model, key
+        return shares[-1][0], key  # rounding: shares sum to 1 within float error
+    return None
+
+
+def lead_with(
+    route: Route,
+    model: str,
+    models: Mapping[str, ModelProfile],
+    needed_tokens: int,
+    cooling: Container[str],
+    reason: str,
+) -> Route:
+    """``route`` with ``model`` first (the rest keeps its order as fallbacks), when the model fits
+    the prompt and is not cooling down; otherwise ``route`` unchanged."""
+    if models[model].context < needed_tokens or model in cooling:
+        return route
+    rest = tuple(m for m in route.chain if m != model)
+    return Route(chain=(model, *rest), tier=route.tier, reason=reason)

@@ -57,6 +57,7 @@ class EvalOptions:
     api_key: str | None = None
     plan: str = "enterprise"
     time_scale: float = 1.0
+    catalog: str | None = None  # embedded emulator only: a catalog overlay (e.g. a fitted twin)
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_cost_usd: float | None = None
     grace_s: float = GRACE_S  # after Ctrl-C, how long answers in flight may finish
@@ -173,6 +174,7 @@ def eval_load_options(options: EvalOptions, n_items: int) -> LoadOptions:
         api_key=options.api_key,
         plan=options.plan,
         time_scale=options.time_scale,
+        catalog=options.catalog,
         command=options.command,
         prices_file=options.prices_file,
         allow_unlisted_models=options.allow_unlisted_models,

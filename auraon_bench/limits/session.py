@@ -27,6 +27,7 @@ from auraon_bench.load.preflight import require_listed
 from auraon_bench.load.session import write_json
 from auraon_bench.load.target import Target, open_target
 from auraon_bench.observe.telemetry import active as active_telemetry
+from auraon_bench.results.labels import simulated_warning
 from auraon_bench.results.manifest import Manifest, new_run_dir
 from auraon_bench.results.sink import RecordSink
 
@@ -200,7 +201,7 @@ async def _probe(
         prober.stop_reason = INTERRUPTED
     status = "interrupted" if interrupted.is_set() else "complete"
     warnings = (
-        ["SIMULATED: every figure comes from the built-in emulator"] if target.simulated else []
+        [simulated_warning(target.twin_of)] if target.simulated else []
     )
     warnings += preflight
     if prober.stop_reason:

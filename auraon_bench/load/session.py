@@ -62,6 +62,7 @@ from auraon_bench.load.worker import WorkerJob, answer_handling, schedules_for, 
 from auraon_bench.observe.telemetry import active as active_telemetry
 from auraon_bench.prices.estimate import CostEstimate
 from auraon_bench.prices.table import PriceTable
+from auraon_bench.results.labels import simulated_warning
 from auraon_bench.results.layout import PARTS_DIR
 from auraon_bench.results.manifest import Manifest, new_run_dir
 from auraon_bench.results.reader import read_compact
@@ -98,6 +99,7 @@ class LoadOptions:
     api_key: str | None = None
     plan: str = "enterprise"
     time_scale: float = 1.0
+    catalog: str | None = None  # embedded emulator only: a catalog overlay (e.g. a fitted twin)
     command: Sequence[str] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     workers: int = 1  # load-generating processes sharing the schedule
@@ -167,6 +169,7 @@ def run_load(
         time_scale=options.time_scale,
         seed=options.spec.seed,
         datasets=options.datasets,
+        catalog=options.catalog,
     ) as opened:
         return _run_on(options, opened, prices, *hooks)
 
@@ -333,7 +336,7 @@ async def _execute(
             status = "failed"
             manifest.update(status=status, error="; ".join(runner.failures))
     if target.simulated:
-        warnings.insert(0, "SIMULATED: every figure comes from the built-in emulator")
+        warnings.insert(0, simulated_warning(target.twin_of))
     how = {"stop_reason": runner.stop_reason, "closed_loop_workers": runner.closed_loop_workers}
     manifest.update(self_check={**check, **how}, warnings=warnings)
     summary = replace(

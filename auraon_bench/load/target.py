@@ -14,9 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from auraon_bench.catalog import load_catalog
+from auraon_bench.catalog.schema import TWIN_PLAN
 from auraon_bench.client.http import redact
 from auraon_bench.emulator.launcher import DEMO_KEYS, EmulatorProcess
 from auraon_bench.errors import ConfigError
+from auraon_bench.results.labels import simulated_label
 
 AURAON_BASE_URL = "https://api.auraon.ai/v1"
 SCHEMES = ("http", "https")
@@ -92,6 +95,7 @@ class Target:
     time_scale: float | None = None
     plan: str | None = None
     catalog: str | None = None  # the embedded emulator's catalog file (None: the built-in)
+    twin_of: str | None = None  # the catalog is a twin fitted to this run ([meta] twin_of)
 
     def describe(self) -> dict[str, object]:
         """For the manifest: never the key itself."""
@@ -101,7 +105,14 @@ class Target:
             "simulated": self.simulated,
             "emulator_time_scale": self.time_scale,
             "emulator_plan": self.plan,
+            "emulator_catalog": self.catalog,
+            "twin_of": self.twin_of,
         }
+
+    @property
+    def label(self) -> str:
+        """What the target is, in words: its URL, or the simulated label."""
+        return simulated_label(self.twin_of) if self.simulated else self.base_url
 
 
 @contextmanager
@@ -121,6 +132,20 @@ def open_target(
     if base_url or api_key:
         yield Target(base_url=base_url or AURAON_BASE_URL, api_key=api_key, simulated=False)
         return
+    twin_of = None
+    if catalog is not None:
+        loaded = load_catalog(catalog)  # a bad file fails here, in one line, before any start
+        twin_of = loaded.twin_of
+        if DEMO_KEYS.get(plan) not in loaded.keys:
+            raise ConfigError(
+                f"plan {plan!r} has no demo key in the catalog {catalog}"
+                + (" (a twin fitted from a limits run has one)" if plan == TWIN_PLAN else ""),
+                field="--plan",
+            )
+    elif plan == TWIN_PLAN:
+        raise ConfigError(
+            "plan 'twin' needs --catalog with a twin fitted from a limits run", field="--plan"
+        )
     with EmulatorProcess(
         seed=seed, time_scale=time_scale, datasets=datasets, catalog=catalog
     ) as emulator:
@@ -131,4 +156,5 @@ def open_target(
             time_scale=time_scale,
             plan=plan,
             catalog=catalog,
+            twin_of=twin_of,
         )

@@ -105,6 +105,19 @@ def write_report(
     return write_document(build_document(loaded), out, formats)
 
 
+def write_directory_report(
+    doc: Document,
+    directory: Path,
+    out: Path | str | None = None,
+    formats: Sequence[str] | None = None,
+) -> list[Path]:
+    """The report of a result directory that is no run (a capacity search, a routing lab, a
+    twin validation): ``doc`` into ``out``, by default ``directory/report``."""
+    formats = FORMATS if formats is None else tuple(formats)
+    target = prepare_output(directory / "report" if out is None else out, formats, "report")
+    return write_document(doc, target, formats)
+
+
 def write_document(doc: Document, out: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Draw and render a built document into ``out`` (made by :func:`prepare_output`); the
     files written. Every kind of report (runs, a capacity search) is written by this."""

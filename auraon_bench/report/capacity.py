@@ -38,7 +38,6 @@ from auraon_bench.report.capacity_plans import (
     traffic_text,
 )
 from auraon_bench.report.document import (
-    SIMULATED_TEXT,
     Block,
     Callout,
     ChartBlock,
@@ -46,6 +45,7 @@ from auraon_bench.report.document import (
     Heading,
     Paragraph,
     TableBlock,
+    simulated_text,
 )
 from auraon_bench.report.palette import Palette
 from auraon_bench.report.tables import (
@@ -76,13 +76,11 @@ def write_capacity_report(
 ) -> list[Path]:
     """Read ``capacity.json`` under ``path`` and write its report into ``out`` (default
     ``path/report``); the files written. A malformed file is one ``ConfigError``."""
-    from auraon_bench.report.build import FORMATS, prepare_output, write_document
+    from auraon_bench.report.build import write_directory_report
 
     directory = run_directory(path)
     run = read_capacity(directory)
-    formats = FORMATS if formats is None else tuple(formats)
-    target = prepare_output(directory / REPORT_DIR if out is None else out, formats, "report")
-    return write_document(capacity_document(run, directory.name), target, formats)
+    return write_directory_report(capacity_document(run, directory.name), directory, out, formats)
 
 
 # ---------------------------------------------------------------- what the figures say
@@ -208,7 +206,13 @@ def _option(run: CapacityRun, name: str) -> float | None:
 
 def searched_text(run: CapacityRun, name: str) -> str:
     bits = [f"capacity search {name}", f"status {run.status}"]
-    bits.append("target the built-in emulator (SIMULATED)" if run.simulated else "a real target")
+    if run.simulated:
+        twin = run.twin_of
+        bits.append(
+            f"target {run.simulated_label}" if twin else "target the built-in emulator (SIMULATED)"
+        )
+    else:
+        bits.append("a real target")
     bits.append(f"SLOs {', '.join(run.slos) or '-'}")
     bits.append(f"{run.arrivals} arrivals")
     low, high, factor, tol = (_option(run, k) for k in ("low", "high", "factor", "tolerance"))
@@ -371,10 +375,15 @@ def routing_table(result: CapacityResult) -> Table | None:
 # ---------------------------------------------------------------- the document
 
 
+def _stamp(run: CapacityRun) -> bool | str:
+    """What the charts' footer says: nothing, or the run's simulated label."""
+    return run.simulated_label if run.simulated else False
+
+
 def _charts(run: CapacityRun, palette: Palette) -> list[Block]:
     return [
         ChartBlock(spec.key, spec.title,
-                   lambda spec=spec: spec.draw(run, palette, simulated=run.simulated))
+                   lambda spec=spec: spec.draw(run, palette, simulated=_stamp(run)))
         for spec in _chart_specs()
     ]  # fmt: skip
 
@@ -399,7 +408,7 @@ def search_section(name: str, run: CapacityRun) -> list[Block]:
     palette = Palette(r.arm for r in run.results)
     charts = [
         ChartBlock(table_key(name, spec.key), f"{name}: {spec.title}",
-                   lambda spec=spec: spec.draw(run, palette, simulated=run.simulated))
+                   lambda spec=spec: spec.draw(run, palette, simulated=_stamp(run)))
         for spec in _chart_specs()
     ]  # fmt: skip
     warnings = capacity_warnings(run)
@@ -423,7 +432,7 @@ def capacity_document(run: CapacityRun, name: str) -> Document:
     """The report of one capacity search (module docstring for the order)."""
     doc = Document(f"auraon-bench capacity report: {name}", simulated=run.simulated)
     if run.simulated:
-        doc.add(Callout("simulated", (SIMULATED_TEXT,)))
+        doc.add(Callout("simulated", (simulated_text(run.twin_of),)))
     warnings = capacity_warnings(run)
     doc.add(Callout("warning", tuple(warnings)) if warnings else None)
     sentences = [arm_headline(run, r) for r in run.results]

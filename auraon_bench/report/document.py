@@ -30,6 +30,7 @@ from auraon_bench.report.tables import (
     part_tables,
     slo_table,
 )
+from auraon_bench.results.labels import simulated_label
 from auraon_bench.results.run import Part, Run
 
 MIN_SAMPLES = 30  # fewer ok attempts per arm: percentiles beyond p90 rest on a handful of values
@@ -40,6 +41,35 @@ SIMULATED_TEXT = (
     "SIMULATED: these figures come from the built-in Auraon emulator, not a real gateway. "
     "They show how the tool measures, not how Auraon performs."
 )
+
+
+def simulated_text(twin_of: str | None = None) -> str:
+    """The SIMULATED callout: :data:`SIMULATED_TEXT`, or a fitted twin's own words."""
+    if not twin_of:
+        return SIMULATED_TEXT
+    return (
+        f"SIMULATED (twin of {twin_of}): these figures come from the built-in Auraon emulator "
+        f"fitted to run {twin_of} (auraon-bench emulator fit), not from a gateway. They "
+        "rehearse that gateway as it was measured; loads, models and plans it was never "
+        "measured at are the emulator's assumptions."
+    )
+
+
+def common_twin(runs: Sequence[Run]) -> str | None:
+    """The run every simulated run of ``runs`` is a twin of, if they share one."""
+    twins = {r.twin_of for r in runs if r.simulated}
+    return next(iter(twins)) if len(twins) == 1 else None
+
+
+def runs_simulated(runs: Sequence[Run]) -> bool | str:
+    """What a page of ``runs`` stamps: False (none simulated), the twin label when every
+    simulated run is a twin of the same run, else True (the built-in emulator's footer)."""
+    if not any(r.simulated for r in runs):
+        return False
+    twin = common_twin(runs)
+    return simulated_label(twin) if twin else True
+
+
 METHODS = (
     "Latency figures are percentiles (linear interpolation) of ok attempts, warm-up excluded; "
     "TTFT is the first content event minus the send time (the request written to an open "
@@ -161,7 +191,10 @@ def run_warnings(run: Run) -> list[str]:
 def describe_run(run: Run) -> str:
     m = run.manifest
     target = m.get("target") or {}
-    where = "the built-in emulator (SIMULATED)" if run.simulated else target.get("base_url")
+    where = target.get("base_url")
+    if run.simulated:
+        twin = run.twin_of
+        where = simulated_label(twin) if twin else "the built-in emulator (SIMULATED)"
     bits = [
         f"run {run.run_id}",
         f"status {run.status}",
@@ -229,15 +262,15 @@ def conversation_section(
 def build_document(runs: Sequence[Run]) -> Document:
     if not runs:
         raise ValueError("a report needs at least one run")
-    simulated = any(r.simulated for r in runs)
+    simulated = runs_simulated(runs)
     title = (
         f"auraon-bench report: {runs[0].label}"
         if len(runs) == 1
         else f"auraon-bench comparison of {len(runs)} runs (baseline {runs[0].label})"
     )
-    doc = Document(title, simulated=simulated)
+    doc = Document(title, simulated=bool(simulated))
     if simulated:
-        doc.add(Callout("simulated", (SIMULATED_TEXT,)))
+        doc.add(Callout("simulated", (simulated_text(common_twin(runs)),)))
     if len(runs) == 1:
         sentences = headline(runs[0])
         doc.add(*((Heading("In short"), Paragraph(" ".join(sentences))) if sentences else ()))

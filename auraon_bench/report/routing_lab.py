@@ -131,10 +131,8 @@ def lab_document(report: LabReport, name: str) -> Document:
 def write_lab_report(
     path: Path | str, out: Path | str | None = None, formats: Sequence[str] | None = None
 ) -> list[Path]:
-    from auraon_bench.report.build import FORMATS, prepare_output, write_document
+    from auraon_bench.report.build import write_directory_report
 
     directory = directory_of(path, ROUTING_FILE)
     report = read_lab(directory)
-    formats = FORMATS if formats is None else tuple(formats)
-    target = prepare_output(directory / REPORT_DIR if out is None else out, formats, "report")
-    return write_document(lab_document(report, directory.name), target, formats)
+    return write_directory_report(lab_document(report, directory.name), directory, out, formats)

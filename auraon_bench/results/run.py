@@ -30,6 +30,7 @@ from auraon_bench.errors import ConfigError
 from auraon_bench.eval.report import EvalReport
 from auraon_bench.experiment.summary import ExperimentSummary
 from auraon_bench.results.files import read_result
+from auraon_bench.results.labels import twin_of_target
 from auraon_bench.results.manifest import Manifest
 from auraon_bench.results.reader import read_records
 from auraon_bench.results.schema import COLUMN_NAMES
@@ -131,6 +132,15 @@ class Run:
         return bool(target.get("simulated")) or any(
             (p.manifest.get("target") or {}).get("simulated") for p in self.parts
         )
+
+    @property
+    def twin_of(self) -> str | None:
+        """The run this one rehearsed on a fitted twin (``emulator fit``); None otherwise."""
+        for manifest in (self.manifest, *(p.manifest for p in self.parts)):
+            twin = twin_of_target(manifest.get("target"))
+            if twin:
+                return twin
+        return None
 
     @property
     def warnings(self) -> list[str]:

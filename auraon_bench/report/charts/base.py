@@ -118,8 +118,10 @@ def new_figure(
     return fig, [ax for row in axes for ax in row]
 
 
-def finish(fig: Figure, title: str, *, simulated: bool) -> Figure:
-    """Title the figure and, for emulator data, stamp the footer where no crop can lose it."""
+def finish(fig: Figure, title: str, *, simulated: bool | str) -> Figure:
+    """Title the figure and, for emulator data, stamp the footer where no crop can lose it:
+    ``simulated`` is the label itself (a twin's "SIMULATED (twin of RUN-ID)"), or True for
+    :data:`FOOTER`."""
     fig.suptitle(title)
     if simulated:
         # Reserve a strip at the bottom; constrained layout would otherwise put the x labels
@@ -130,7 +132,7 @@ def finish(fig: Figure, title: str, *, simulated: bool) -> Figure:
         fig.text(
             0.005,
             0.01,
-            FOOTER,
+            simulated if isinstance(simulated, str) else FOOTER,
             ha="left",
             va="bottom",
             fontsize=8,

@@ -1,0 +1,375 @@
+"""A fitted twin, without servers: the estimators recover known parameters from the emulator's
+own draws; the catalog reads a twin's timing, mix and plan; the router draws from a mix; the
+overlay round-trips; re-run commands drop the real target; labels say "twin of"."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from auraon_bench.catalog import ModelTiming, load_catalog
+from auraon_bench.emulator.gateway import Gateway, GatewayHeaders
+from auraon_bench.emulator.protocol import parse_chat_request
+from auraon_bench.emulator.router import Route, lead_with, length_band, mix_choice, mix_keys
+from auraon_bench.emulator.timing import draw_gaps, draw_output_length, draw_ttft
+from auraon_bench.errors import CatalogError, ConfigError
+from auraon_bench.results.labels import simulated_label, simulated_warning, twin_of_target
+from auraon_bench.twin.estimate import (
+    QUANTILE_POINTS,
+    fit_gaps,
+    fit_lengths,
+    fit_lognormal,
+    fit_prefill,
+    fit_prices,
+    ks_two_sample,
+)
+from auraon_bench.twin.fit import LimitsFit, MixFit, ModeFit, ModelFit, SourceRun, TwinFit
+from auraon_bench.twin.overlay import overlay_text, write_twin
+from auraon_bench.twin.validate import rerun_argv
+
+CATALOG = load_catalog()
+DEFAULTS = CATALOG.defaults
+
+
+def profile(**timing: float):
+    base = CATALOG.models["gpt-4o"]
+    return dataclasses.replace(base, ttft_s=0.8, output_tok_s=90, timing=ModelTiming(**timing))
+
+
+def within(value: float, truth: float, share: float = 0.05) -> bool:
+    return abs(value - truth) <= share * abs(truth)
+
+
+# --- estimators on the emulator's own draws --------------------------------------------------
+
+
+def test_lognormal_ttft_is_recovered_within_five_percent() -> None:
+    model = profile(ttft_sigma=0.35)
+    rng = np.random.default_rng(7)
+    samples = [draw_ttft(model, DEFAULTS, 0, rng) for _ in range(3000)]
+    fit = fit_lognormal(samples)
+    assert fit is not None and fit.method == "lognormal" and fit.n == 3000
+    assert within(fit.median, 0.8) and within(fit.sigma, 0.35)
+    assert fit.ks < 0.03
+
+
+def test_a_poor_lognormal_falls_back_to_quantiles_the_twin_draws_from() -> None:
+    rng = np.random.default_rng(1)
+    measured = rng.uniform(0.2, 1.0, 4000)  # flat: no lognormal fits it
+    fit = fit_lognormal(measured)
+    assert fit is not None and fit.method == "empirical" and not fit.good
+    assert len(fit.quantiles) == QUANTILE_POINTS and fit.ks > 0.05
+    twin = profile(ttft_sigma=0.5)
+    twin = dataclasses.replace(twin, timing=ModelTiming(ttft_quantiles=fit.quantiles))
+    drawn = [draw_ttft(twin, DEFAULTS, 0, rng) for _ in range(4000)]
+    assert ks_two_sample(measured, drawn).ks < 0.04
+
+
+def test_too_few_samples_fit_nothing() -> None:
+    assert fit_lognormal([0.5] * 10) is None
+    assert fit_gaps([0.01] * 10) is None
+    assert fit_lengths([10] * 10, [False] * 10) is None
+    assert fit_prices([10] * 10, [0] * 10, [5] * 10, [1e-5] * 10) is None
+
+
+def test_prefill_is_seen_only_where_prompt_sizes_vary() -> None:
+    model = profile(ttft_sigma=0.3, prefill_tok_s=5000)
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(50, 8000, 2500)
+    ttft = [draw_ttft(model, DEFAULTS, int(t), rng) for t in tokens]
+    fit = fit_prefill(tokens, ttft)
+    assert fit.tok_s is not None and within(fit.tok_s, 5000, 0.10)
+    alike = fit_prefill(np.full(500, 100), ttft[:500])
+    assert alike.tok_s is None and "too alike" in alike.detail
+
+
+def test_prefill_of_cached_tokens_is_skipped() -> None:
+    model = profile(ttft_sigma=0.2, prefill_tok_s=1000)
+    cold = draw_ttft(model, DEFAULTS, 2000, np.random.default_rng(5))
+    warm = draw_ttft(model, DEFAULTS, 2000, np.random.default_rng(5), cached_tokens=1500)
+    assert cold - warm == pytest.approx(1.5)
+
+
+def test_gap_body_and_slow_tail_are_recovered() -> None:
+    model = profile(itl_jitter=0.3, slow_tail_prob=0.02, slow_tail_factor=5.0)
+    rng = np.random.default_rng(11)
+    gaps = np.concatenate([draw_gaps(model, DEFAULTS, 50, rng) for _ in range(3000)])
+    fit = fit_gaps(gaps)
+    assert fit is not None and fit.n == gaps.size
+    assert within(fit.median, 1 / 90, 0.03)
+    assert within(fit.sigma, 0.3, 0.08)
+    assert abs(fit.tail_prob - 0.02) < 0.004
+    assert within(fit.tail_factor, 5.0, 0.15)
+    assert fit.ks < 0.02
+
+
+def test_output_lengths_below_a_cap_and_a_cap_that_hides_the_median() -> None:
+    model = profile(output_tokens=200, output_sigma=0.5)
+    rng = np.random.default_rng(2)
+    lengths = np.array([draw_output_length(DEFAULTS, rng, model) for _ in range(3000)])
+    capped = lengths >= 400
+    fit = fit_lengths(np.minimum(lengths, 400), capped)
+    assert fit is not None and within(fit.median, 200) and within(fit.sigma, 0.5, 0.08)
+    assert 0 < fit.capped_share < 0.2
+    assert fit_lengths(np.minimum(lengths, 150), lengths >= 150) is None  # most answers cut
+
+
+def test_default_output_length_keeps_the_catalog_median() -> None:
+    rng = np.random.default_rng(4)
+    lengths = [draw_output_length(DEFAULTS, rng) for _ in range(2000)]
+    assert within(float(np.median(lengths)), DEFAULTS.typical_output_tokens, 0.08)
+
+
+def test_prices_are_solved_from_reported_costs() -> None:
+    model = dataclasses.replace(CATALOG.models["claude-haiku"], input_per_mtok=1.7,
+                                output_per_mtok=6.2, cache_read_per_mtok=0.2)  # fmt: skip
+    rng = np.random.default_rng(9)
+    prompt = rng.integers(100, 3000, 200)
+    cached = np.where(rng.random(200) < 0.5, prompt // 2, 0)
+    completion = rng.integers(10, 500, 200)
+    cost = [model.cost_usd(int(p), int(c), int(k)) for p, c, k in zip(prompt, completion, cached,
+                                                                       strict=True)]  # fmt: skip
+    fit = fit_prices(prompt, cached, completion, cost)
+    assert fit is not None and fit.n == 200 and fit.max_error < 1e-6
+    assert fit.input_per_mtok == pytest.approx(1.7)
+    assert fit.output_per_mtok == pytest.approx(6.2)
+    assert fit.cache_read_per_mtok == pytest.approx(0.2)
+    flat = fit_prices(np.full(50, 100), np.zeros(50), np.full(50, 20), np.full(50, 1e-4))
+    assert flat is None  # one size of everything: input and output cannot be told apart
+
+
+# --- the catalog and the router -------------------------------------------------------------
+
+
+def test_a_twin_catalog_reads_timing_mix_and_twin_of(tmp_path) -> None:
+    path = tmp_path / "twin.toml"
+    path.write_text(
+        '[meta]\nextends = "builtin"\ntwin_of = "run-1"\n'
+        '[models."gpt-4o".timing]\nttft_sigma = 0.2\nttft_quantiles = [0.1, 0.2, 0.4]\n'
+        "itl_jitter = 0.1\noutput_tokens = 90\n"
+        '[routing.modes.auto.mix]\n"*" = { "gpt-4o" = 3, "claude-haiku" = 1 }\n'
+        'math = { "deepseek-r1" = 1 }\n'
+    )
+    catalog = load_catalog(path)
+    timing = catalog.models["gpt-4o"].timing
+    assert catalog.twin_of == "run-1"
+    assert timing.ttft_quantiles == (0.1, 0.2, 0.4) and timing.output_tokens == 90
+    assert catalog.models["claude-haiku"].timing == ModelTiming()
+    assert dict(catalog.routing.mix["auto"]["*"]) == {"gpt-4o": 0.75, "claude-haiku": 0.25}
+    assert catalog.routing.mix["auto"]["math"] == (("deepseek-r1", 1.0),)
+    assert "auto:fast" not in catalog.routing.mix
+
+
+@pytest.mark.parametrize(
+    ("toml", "field"),
+    [
+        ('[models."gpt-4o".timing]\nttft_quantiles = [0.3, 0.1]\n', "ttft_quantiles"),
+        ('[models."gpt-4o".timing]\nslow_tail_prob = 2\n', "slow_tail_prob"),
+        ('[models."gpt-4o".timing]\nwhat = 1\n', "timing.what"),
+        ('[routing.modes.auto.mix]\n"*" = { "nope" = 1 }\n', "mix.*.nope"),
+        ('[routing.modes.auto.mix]\n"*" = { "gpt-4o" = 0 }\n', "mix.*"),
+        ("[meta]\ntwin_of = 3\n", "meta.twin_of"),
+    ],
+)
+def test_a_bad_twin_catalog_names_its_field(tmp_path, toml: str, field: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[meta]\nextends = "builtin"\n' + toml.replace("[meta]\n", ""))
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path)
+    assert field in str(info.value) and "bad.toml" in str(info.value)
+
+
+def test_mix_keys_go_from_specific_to_general() -> None:
+    assert length_band(999) == "short" and length_band(1000) == "medium"
+    assert length_band(50_000) == "long"
+    assert mix_keys("math", 20) == ("math@short", "math", "*@short", "*")
+    assert mix_keys(None, 5000) == ("*@medium", "*")
+    mix = {"*": (("a", 0.25), ("b", 0.75)), "math": (("c", 1.0),)}
+    assert mix_choice(mix, None, 10, 0.2) == ("a", "*")
+    assert mix_choice(mix, None, 10, 0.3) == ("b", "*")
+    assert mix_choice(mix, "math", 10, 0.99) == ("c", "math")
+    assert mix_choice({"code": (("c", 1.0),)}, "math", 10, 0.5) is None
+
+
+def test_lead_with_keeps_the_chain_when_the_model_cannot_serve() -> None:
+    route = Route(chain=("gpt-4o", "claude-haiku"), tier="MEDIUM", reason="r")
+    models = CATALOG.models
+    led = lead_with(route, "deepseek-r1", models, 100, (), "twin_mix:*")
+    assert led.chain == ("deepseek-r1", "gpt-4o", "claude-haiku") and led.reason == "twin_mix:*"
+    assert lead_with(route, "deepseek-r1", models, 100, {"deepseek-r1"}, "x") is route
+    assert lead_with(route, "deepseek-r1", models, 10**6, (), "x") is route  # context too small
+
+
+class FakeClock:
+    def __call__(self) -> float:
+        return 0.0
+
+
+def test_the_gateway_routes_auto_by_the_twin_mix() -> None:
+    catalog = load_catalog(overrides={"routing": {"modes": {"auto": {"mix": {
+        "*": {"llama-3.1-8b": 0.3, "claude-opus-4": 0.7}}}}}})  # fmt: skip
+    gateway = Gateway(catalog, time_scale=0, clock=FakeClock(), seed=1)
+    body = b'{"model": "auto", "messages": [{"role": "user", "content": "Hi there"}]}'
+    served = [
+        gateway.simulate(parse_chat_request(body, catalog.model_ids()), None,
+                         catalog.plans["enterprise"], GatewayHeaders()).model
+        for _ in range(2000)
+    ]  # fmt: skip
+    assert set(served) == {"llama-3.1-8b", "claude-opus-4"}
+    assert abs(served.count("llama-3.1-8b") / 2000 - 0.3) < 0.04
+
+
+# --- the overlay ------------------------------------------------------------------------------
+
+
+def _fit(limits: LimitsFit | None = None) -> TwinFit:
+    from auraon_bench.twin.estimate import GapFit, LengthFit, LognormalFit, PrefillFit, PriceFit
+
+    known = ModelFit(
+        model="gpt-4o", arms=("gpt-4o",), n_ok=500, n_attempts=510,
+        ttft=LognormalFit(1.5, 0.3, 500, 0.01, "lognormal"),
+        prefill=PrefillFit(8000.0, 500, "Theil-Sen"),
+        gaps=GapFit(0.04, 0.2, 0.01, 4.0, 9000, 0.01),
+        output=LengthFit(120.0, 0.5, 500, 0.02),
+        prices=PriceFit(3.0, 11.0, 9.0, 500, 0.0),  # a cache price above input: clamped
+        error_rate=0.02, n_errors=10, n_503=10,
+    )  # fmt: skip
+    alias = ModelFit(
+        model="house-model", arms=("house-model",), n_ok=100, n_attempts=100,
+        ttft=LognormalFit(0.3, 0.6, 100, 0.2, "empirical", (0.1, 0.2, 0.5)),
+        kept=("prices: no cost reported",),
+    )  # fmt: skip
+    mode = ModeFit("auto", 400, 0.05, 20, (
+        MixFit("*", {"gpt-4o": 0.6, "house-model": 0.4}, 400, 0.02),
+        MixFit("math", {"gpt-4o": 1.0}, 60, 0.0),
+    ))  # fmt: skip
+    return TwinFit("run-a", "2026-12-03T00:00:00Z",
+                   (SourceRun("run-a", "load", "http://gw", 1.0, 910),), (known, alias), (mode,),
+                   limits, ("note one",))  # fmt: skip
+
+
+def test_the_overlay_loads_with_every_fitted_figure(tmp_path) -> None:
+    limits = LimitsFit("starter", 58.7, 99000.0, "fixed_window", 0.8, 120, ("requests: ...",))
+    out, side = write_twin(_fit(limits), tmp_path / "twin.toml")
+    text = out.read_text()
+    assert "n=500" in text and "KS D=0.010" in text and "kept built-in: prices" in text
+    catalog = load_catalog(out)
+    gpt = catalog.models["gpt-4o"]
+    assert catalog.twin_of == "run-a"
+    assert gpt.ttft_s == 1.5 and gpt.timing.ttft_sigma == 0.3
+    assert gpt.output_tok_s == pytest.approx(25.0) and gpt.timing.prefill_tok_s == 8000
+    assert gpt.input_per_mtok == 3.0 and gpt.cache_read_per_mtok == 3.0
+    assert gpt.faults.error_rate == 0.02 and gpt.timing.output_tokens == 120
+    house = catalog.models["house-model"]
+    assert house.owned_by == "fitted" and house.timing.ttft_quantiles == (0.1, 0.2, 0.5)
+    assert house.faults.error_rate == 0.05  # auto's fallbacks: no fixed arm measured it
+    assert dict(catalog.routing.mix["auto"]["*"]) == {"gpt-4o": 0.6, "house-model": 0.4}
+    plan = catalog.plans["twin"]
+    assert (plan.requests_per_min, plan.tokens_per_min) == (59, 99000)
+    assert plan.limiter == "fixed_window" and plan.retry_after_factor == 0.8
+    assert catalog.keys["br-demo-twin"] == "twin"
+    assert side.name == "twin.fit.json" and '"twin_of": "run-a"' in side.read_text()
+
+
+def test_a_fit_without_limits_adds_no_plan() -> None:
+    text = overlay_text(_fit())
+    assert "[plans.twin]" not in text and "note: note one" in text
+
+
+# --- re-running on the twin -----------------------------------------------------------------
+
+
+def test_the_rerun_drops_the_real_target_and_points_at_the_twin(tmp_path) -> None:
+    command = ["auraon-bench", "load", "--base-url", "http://gw/v1", "--api-key=sk-…abcd",
+               "--model", "auto", "--time-scale", "0.5", "--out=/x/run", "--yes", "--plan",
+               "pro", "--metrics-port", "0", "--requests", "10"]  # fmt: skip
+    argv = rerun_argv(command, tmp_path / "t.toml", 0.25, tmp_path / "o", twin_plan=False)
+    assert argv == ["load", "--model", "auto", "--plan", "pro", "--requests", "10",
+                    "--catalog", str(tmp_path / "t.toml"), "--time-scale", "0.25",
+                    "--out", str(tmp_path / "o"), "--yes"]  # fmt: skip
+    twin = rerun_argv(command, tmp_path / "t.toml", 1, tmp_path / "o", twin_plan=True)
+    assert twin[twin.index("--plan") + 1] == "twin" and "pro" not in twin
+    real = rerun_argv(command, tmp_path / "t.toml", 1, tmp_path / "o", False, real_target=True)
+    assert real[-2:] == ["--no-pin-output", "--yes"]  # a gateway's answers were not pinned
+    with pytest.raises(ConfigError, match="cannot re-run"):
+        rerun_argv(["auraon-bench", "report", "x"], tmp_path, 1, tmp_path, False)
+
+
+# --- labels -----------------------------------------------------------------------------------
+
+
+def test_a_twin_says_whose_twin_it_is() -> None:
+    assert simulated_label() == "SIMULATED (built-in emulator)"
+    assert simulated_label("r-1") == "SIMULATED (twin of r-1)"
+    assert simulated_warning("r-1").startswith("SIMULATED (twin of r-1):")
+    assert twin_of_target({"twin_of": "r-1"}) == "r-1" and twin_of_target(None) is None
+
+
+def test_plan_twin_needs_a_twin_catalog(tmp_path) -> None:
+    from auraon_bench.load.target import open_target
+
+    with pytest.raises(ConfigError, match="plan 'twin' needs --catalog"):
+        with open_target(None, None, plan="twin"):
+            pass
+    path = tmp_path / "c.toml"
+    path.write_text('[meta]\nextends = "builtin"\n')
+    with pytest.raises(ConfigError, match="no demo key"):
+        with open_target(None, None, plan="twin", catalog=str(path)):
+            pass
+
+
+def test_lognormal_median_is_the_exponent_of_the_mean_log() -> None:
+    fit = fit_lognormal([math.e] * 20 + [math.e**3] * 20)
+    assert fit is not None and fit.median == pytest.approx(math.e**2)
+
+
+def test_ks_within_a_resolution_ignores_small_shifts_only() -> None:
+    from auraon_bench.twin.estimate import ks_within
+
+    rng = np.random.default_rng(6)
+    a = 0.150 + rng.normal(0, 0.0002, 800)  # a deterministic server: 0.2 ms of spread
+    b = 0.1504 + rng.normal(0, 0.0002, 700)  # another server's 0.4 ms more overhead
+    assert ks_two_sample(a, b).ks > 0.5
+    assert ks_within(a, b, 0.0) == pytest.approx(ks_two_sample(a, b).ks)
+    assert ks_within(a, b, 0.001) < 0.02
+    wide = rng.lognormal(np.log(0.15), 0.5, 800)  # another shape: no resolution hides it
+    assert ks_within(a, wide, 0.003) > 0.3
+    assert math.isnan(ks_within([], b, 0.001))
+
+
+def test_fit_writes_a_loadable_twin_and_never_replaces_one_unasked(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from auraon_bench.cli.main import cli
+    from tests.conftest import FIXTURES
+
+    out = tmp_path / "twin.toml"
+    args = ["emulator", "fit", str(FIXTURES / "runs" / "eval"), "--out", str(out)]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert f"twin: {out}" in first.output and "rehearse with: --catalog" in first.output
+    catalog = load_catalog(out)
+    assert catalog.twin_of and catalog.name == f"twin of {catalog.twin_of}"
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 2 and "already exists (--force replaces it)" in again.output
+    forced = CliRunner().invoke(cli, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    missing = CliRunner().invoke(cli, ["emulator", "fit", str(tmp_path / "nope"), "--out",
+                                       str(tmp_path / "t2.toml")])  # fmt: skip
+    assert missing.exit_code == 2 and "no such run directory" in missing.output
+    assert not (tmp_path / "t2.toml").exists()
+
+
+def test_a_stream_tail_is_drawn_only_for_a_model_that_has_one() -> None:
+    from auraon_bench.emulator.timing import draw_tail
+
+    rng = np.random.default_rng(8)
+    assert draw_tail(profile(), rng) == 0.0
+    tails = [draw_tail(profile(tail_s=0.05, tail_sigma=0.3), rng) for _ in range(3000)]
+    assert within(float(np.median(tails)), 0.05) and min(tails) > 0
+    quantiled = dataclasses.replace(profile(), timing=ModelTiming(tail_quantiles=(0.01, 0.02)))
+    drawn = [draw_tail(quantiled, rng) for _ in range(500)]
+    assert min(drawn) >= 0.01 and max(drawn) <= 0.02
