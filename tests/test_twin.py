@@ -373,3 +373,16 @@ def test_a_stream_tail_is_drawn_only_for_a_model_that_has_one() -> None:
     quantiled = dataclasses.replace(profile(), timing=ModelTiming(tail_quantiles=(0.01, 0.02)))
     drawn = [draw_tail(quantiled, rng) for _ in range(500)]
     assert min(drawn) >= 0.01 and max(drawn) <= 0.02
+
+
+def test_a_twin_chart_footer_and_callout_name_the_run() -> None:
+    from auraon_bench.report.charts.base import FOOTER, finish, new_figure
+    from auraon_bench.report.document import SIMULATED_TEXT, simulated_text
+
+    fig, _ = new_figure()
+    texts = [t.get_text() for t in finish(fig, "t", simulated="SIMULATED (twin of r-9)").texts]
+    assert "SIMULATED (twin of r-9)" in texts and FOOTER not in texts
+    fig, _ = new_figure()
+    assert FOOTER in [t.get_text() for t in finish(fig, "t", simulated=True).texts]
+    assert simulated_text() == SIMULATED_TEXT
+    assert simulated_text("r-9").startswith("SIMULATED (twin of r-9):")

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from auraon_bench.errors import ConfigError
+from auraon_bench.results.labels import simulated_label
 from auraon_bench.results.layout import MANIFEST_FILE
 from auraon_bench.results.run import Part, Run, read_run
 
@@ -192,7 +193,12 @@ def run_row(run: Run, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "kind": run.kind,
         "status": run.status,
         "simulated": run.simulated,
-        "target": (run.manifest.get("target") or {}).get("base_url"),
+        # A twin's runs name it: SIMULATED (twin of RUN-ID), not the emulator's loopback URL.
+        "target": (
+            simulated_label(run.twin_of)
+            if run.twin_of
+            else (run.manifest.get("target") or {}).get("base_url")
+        ),
         "parts": ", ".join(part_name(run, p) for p in run.parts),
         "arms": ", ".join(dict.fromkeys(r["arm"] for r in rows)),
         "path": str(run.path),

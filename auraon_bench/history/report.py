@@ -61,6 +61,7 @@ from auraon_bench.report.document import (
 from auraon_bench.report.palette import Palette
 from auraon_bench.report.render import CHARTS_DIR, to_html, to_markdown
 from auraon_bench.report.tables import Column, Table
+from auraon_bench.results.labels import BUILTIN_LABEL
 
 __all__ = [
     "SeriesStep",
@@ -410,9 +411,10 @@ def _sha(value: Any, digits: int = 12) -> str:
 
 
 def _target(run: pd.Series) -> str:
-    if run["simulated"]:
-        return "SIMULATED (built-in emulator)"
     target = run["target"]
+    if run["simulated"]:
+        twin = isinstance(target, str) and target.startswith("SIMULATED (twin of")
+        return target if twin else BUILTIN_LABEL
     return "-" if target is None or pd.isna(target) else str(target)
 
 
