@@ -386,3 +386,11 @@ def test_a_twin_chart_footer_and_callout_name_the_run() -> None:
     assert FOOTER in [t.get_text() for t in finish(fig, "t", simulated=True).texts]
     assert simulated_text() == SIMULATED_TEXT
     assert simulated_text("r-9").startswith("SIMULATED (twin of r-9):")
+
+
+def test_the_good_threshold_grows_only_where_samples_are_too_few() -> None:
+    from auraon_bench.twin.validate import KS_GOOD, ks_threshold
+
+    assert ks_threshold(5000, 5000) == KS_GOOD
+    assert ks_threshold(62, 62) == pytest.approx(1.358 * math.sqrt(2 / 62))
+    assert ks_threshold(0, 10) == KS_GOOD

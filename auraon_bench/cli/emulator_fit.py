@@ -141,6 +141,8 @@ def print_fit(fit: TwinFit) -> None:
         click.echo(f"  {model.model}: " + "; ".join(bits))
         for kept in model.kept:
             click.echo(f"    kept built-in: {kept}")
+        for warning in model.warnings:
+            click.echo(f"    WARNING: {warning}")
     for mode in fit.modes:
         overall = next(m for m in mode.mixes if m.key == "*")
         mix = ", ".join(f"{m} {s:.0%}" for m, s in overall.shares.items())
@@ -163,7 +165,8 @@ def print_fit(fit: TwinFit) -> None:
 def print_validation(validation: TwinValidation) -> None:
     click.echo(
         f"real versus twin (KS D per metric, within max(1 ms, 2% of the real median); a good "
-        f"twin keeps every D <= {validation.ks_good:g}):"
+        f"twin keeps every D <= {validation.ks_good:g}, or the 5% critical value on small "
+        "samples):"
     )
     for arm in validation.arms:
         cells = [

@@ -48,6 +48,9 @@ from auraon_bench.twin.estimate import (
 )
 
 FIT_SCHEMA_VERSION = 1
+MIN_GAP_ANSWERS = 10  # answers the gaps must come from: one answer's gaps share its moment
+SMALL_SCALE = 0.1  # a source run at a smaller emulator time scale is noted as distorted
+TOGETHER_SHARE = 0.10  # gaps of 0 (events read together) above this share make the gap fit doubtful
 MIN_TAIL_S = 0.001  # a stream tail shorter than this is the HTTP server's own, not fitted
 LIMIT_TOLERANCE = 0.10  # the limits probe's own pass band (analysis/limits.py TOLERANCE)
 REPORTED_COSTS = frozenset({"blockrun", "auraon", "openrouter", "litellm"})
@@ -92,6 +95,7 @@ class ModelFit:
     n_errors: int = 0
     n_503: int = 0
     kept: tuple[str, ...] = ()  # what keeps its built-in value, and why
+    warnings: tuple[str, ...] = ()  # what was fitted on doubtful samples
 
 
 @dataclass(frozen=True)
@@ -200,9 +204,21 @@ def _model_fit(model: str, frame: pd.DataFrame, arms: set[str]) -> ModelFit:
     if ttft_fit is None:
         kept.append(f"ttft: {ttft.size} streamed answers, {MIN_FIT_N} needed")
     gap_values = [g for g in streamed["itl_s"] if g is not None and len(g)]
-    gaps = fit_gaps(np.concatenate(gap_values)) if gap_values else None
+    pooled = np.concatenate(gap_values) if gap_values else np.zeros(0)
+    gaps = fit_gaps(pooled) if len(gap_values) >= MIN_GAP_ANSWERS else None
+    warnings = []
+    together = float((pooled <= 0).mean()) if pooled.size else 0.0
+    if together > TOGETHER_SHARE:
+        warnings.append(
+            f"inter-token gaps: {together:.0%} of events arrived together (the client's "
+            "resolution): the fit sees only the others and overstates the gap; measure at a "
+            "larger emulator time scale, or against the gateway at its own pace"
+        )
     if gaps is None:
-        kept.append("inter-token gaps: too few streamed gaps")
+        kept.append(
+            f"inter-token gaps: {len(gap_values)} streamed answers with gaps "
+            f"({MIN_GAP_ANSWERS} and {MIN_FIT_N} gaps needed)"
+        )
     tail_values = (streamed["latency_s"] - streamed["ttlt_s"]).to_numpy(dtype=float)
     tail = fit_lognormal(tail_values)
     if tail is not None and tail.median < MIN_TAIL_S:
@@ -245,6 +261,7 @@ def _model_fit(model: str, frame: pd.DataFrame, arms: set[str]) -> ModelFit:
         n_errors=errors,
         n_503=n_503,
         kept=tuple(kept),
+        warnings=tuple(warnings),
     )
 
 
@@ -336,6 +353,12 @@ def fit_runs(paths: Sequence[Path | str], catalog: Catalog | None = None) -> Twi
                 continue
             frame = _part_frame(part)
             sources.append(_source(run, part, len(frame)))
+            if _scale(part) < SMALL_SCALE:
+                notes.append(
+                    f"{run.run_id} ran the emulator at time scale {_scale(part):g}: every delay "
+                    "shrank, the client's own overhead did not, and it is fitted as the "
+                    "gateway's; fit runs at a time scale of 0.25 or more"
+                )
             for model, rows in frame.groupby("served", sort=True):
                 samples = by_model.setdefault(str(model), _Samples())
                 samples.arms.update(rows["arm"].astype(str))

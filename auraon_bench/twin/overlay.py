@@ -103,6 +103,8 @@ def _comment(fit: ModelFit) -> Iterator[str]:
         yield f"#   5xx: {fit.n_errors:,} of the fixed arms' attempts ({fit.n_503:,} of them 503)"
     for kept in fit.kept:
         yield f"#   kept built-in: {kept}"
+    for warning in fit.warnings:
+        yield f"#   WARNING: {warning}"
 
 
 def _model_values(fit: ModelFit, known: bool, fallback_rate: float | None) -> dict:

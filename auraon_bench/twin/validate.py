@@ -12,7 +12,9 @@ percentiles and their two-sample Kolmogorov-Smirnov statistic D; mean cost per r
 share of attempts that failed; for auto arms, the routing mix and its total variation distance
 (half the summed absolute share differences). A twin is **good** when every D, taken within a
 resolution of max(1 ms, 2% of the real median) (:func:`~auraon_bench.twin.estimate.ks_within`),
-is at most :data:`KS_GOOD` (stated on every page); the plain D is kept beside it. D is a
+is at most :data:`KS_GOOD`, or at most the 5% critical value ``1.358 sqrt((n + m) / (n m))``
+when the samples are too small for 0.10 to stand out of chance (:func:`ks_threshold`; stated
+on every page); the plain D is kept beside it. D is a
 distance, not a test: with thousands of samples even a tiny difference is "significant", so
 the p-value is shown, not judged.
 """
@@ -20,6 +22,7 @@ the p-value is shown, not judged.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import subprocess
 import sys
@@ -45,6 +48,7 @@ from auraon_bench.twin.fit import LIMIT_TOLERANCE, is_auto
 
 VALIDATION_FILE = "validation.json"
 KS_GOOD = 0.10  # largest KS distance (within the resolution) of a good twin, per metric and arm
+KS_NOISE = 1.358  # c(0.05): D's 5% critical value is c * sqrt((n + m) / (n m))
 RESOLUTION_S = 0.001  # differences below a millisecond ...
 RESOLUTION_SHARE = 0.02  # ... or 2% of the real median are no evidence (estimate.ks_within)
 QUANTILES = tuple(float(q) for q in np.linspace(0.0, 1.0, 101))  # kept for the overlaid charts
@@ -56,6 +60,14 @@ _PLAN_FLAG = "--plan"
 _DROPPED_SWITCHES = frozenset({"--yes"})
 _ENV_TARGET = ("AURAON_BASE_URL", "AURAON_API_KEY")
 COMMANDS = ("load", "eval", "limits", "run", "capacity")
+
+
+def ks_threshold(n_real: int, n_twin: int) -> float:
+    """The largest D of a good twin: :data:`KS_GOOD`, or the two-sample 5% critical value when
+    the samples are too small to tell a D of 0.10 from chance (below about 370 a side)."""
+    if n_real <= 0 or n_twin <= 0:
+        return KS_GOOD
+    return max(KS_GOOD, KS_NOISE * math.sqrt((n_real + n_twin) / (n_real * n_twin)))
 
 
 def rerun_argv(
@@ -135,8 +147,12 @@ class MetricComparison:
         return self.ks if self.ks_within is None else self.ks_within
 
     @property
+    def threshold(self) -> float:
+        return ks_threshold(self.n_real, self.n_twin)
+
+    @property
     def good(self) -> bool:
-        return self.judged <= KS_GOOD
+        return self.judged <= self.threshold
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def real_and_twin(validation: TwinValidation) -> Figure | None:
                     label=f"real ({format_n(metric.n_real)})")  # fmt: skip
             ax.plot([v * 1e3 for v in metric.twin], QUANTILES, color=TWIN_COLOUR,
                     linestyle="--", label=f"twin ({format_n(metric.n_twin)})")  # fmt: skip
-            verdict = "" if metric.good else " (over the threshold)"
+            verdict = "" if metric.good else f" (over {metric.threshold:.3f})"
             ax.set_title(f"{arm.part} {arm.arm}: {METRIC_TITLES[name]}, D {metric.judged:.3f}"
                          f"{verdict}", fontsize=9)  # fmt: skip
             ax.set_xlabel(f"{METRIC_TITLES[name]} (ms, target time)")
