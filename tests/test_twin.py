@@ -292,6 +292,10 @@ def test_the_rerun_drops_the_real_target_and_points_at_the_twin(tmp_path) -> Non
                     "--out", str(tmp_path / "o"), "--yes"]  # fmt: skip
     twin = rerun_argv(command, tmp_path / "t.toml", 1, tmp_path / "o", twin_plan=True)
     assert twin[twin.index("--plan") + 1] == "twin" and "pro" not in twin
+    experiment = rerun_argv(["auraon-bench", "run", "e.toml", "--base-url", "http://gw/v1"],
+                            tmp_path / "t.toml", 1, tmp_path / "o", twin_plan=True)  # fmt: skip
+    assert experiment[:2] == ["run", "e.toml"] and "--emulator" in experiment
+    assert "--plan" not in experiment and "--base-url" not in experiment
     real = rerun_argv(command, tmp_path / "t.toml", 1, tmp_path / "o", False, real_target=True)
     assert real[-2:] == ["--no-pin-output", "--yes"]  # a gateway's answers were not pinned
     with pytest.raises(ConfigError, match="cannot re-run"):
@@ -394,3 +398,16 @@ def test_the_good_threshold_grows_only_where_samples_are_too_few() -> None:
     assert ks_threshold(5000, 5000) == KS_GOOD
     assert ks_threshold(62, 62) == pytest.approx(1.358 * math.sqrt(2 / 62))
     assert ks_threshold(0, 10) == KS_GOOD
+
+
+def test_run_on_the_emulator_refuses_a_real_target_beside_it() -> None:
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from auraon_bench.cli.main import cli
+
+    experiment = Path(__file__).resolve().parent.parent / "experiments" / "quickstart.toml"
+    result = CliRunner().invoke(cli, ["run", str(experiment), "--emulator", "--base-url",
+                                      "http://127.0.0.1:9/v1"])  # fmt: skip
+    assert result.exit_code == 2 and "--emulator runs no real target" in result.output

@@ -12,6 +12,7 @@ import click
 
 from auraon_bench.cli.exports import export_options, exporting
 from auraon_bench.cli.options import FiniteFloatRange
+from auraon_bench.errors import ConfigError
 
 if TYPE_CHECKING:
     from auraon_bench.cli.render import LiveLine
@@ -213,6 +214,13 @@ def exit_code(result: ExperimentResult) -> int:
     "by `emulator fit`).",
 )
 @click.option(
+    "--emulator",
+    "force_emulator",
+    is_flag=True,
+    help="Run on the embedded emulator even when the file's [target] names a base_url (a "
+    "twin's validation re-runs a measured experiment this way).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -234,6 +242,7 @@ def run_command(
     api_key: str | None,
     time_scale: float | None,
     catalog: str | None,
+    force_emulator: bool,
     out: Path | None,
     emulator_seed: int | None,
     yes: bool,
@@ -259,6 +268,14 @@ def run_command(
         )
     if catalog is not None:
         spec = dataclasses.replace(spec, target=dataclasses.replace(spec.target, catalog=catalog))
+    if force_emulator:
+        if base_url or api_key:
+            raise ConfigError(
+                "--emulator runs no real target: drop --base-url and --api-key "
+                "(and AURAON_BASE_URL, AURAON_API_KEY)",
+                field="--emulator",
+            )
+        spec = dataclasses.replace(spec, target=dataclasses.replace(spec.target, base_url=None))
     progress = PartProgress()
 
     def write(run_dir: Path) -> list[Path]:

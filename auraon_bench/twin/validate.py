@@ -105,6 +105,8 @@ def rerun_argv(
     extra = ["--catalog", str(catalog), "--time-scale", f"{time_scale:g}", "--out", str(out)]
     if twin_plan and kept[0] != "run":
         extra += [_PLAN_FLAG, TWIN_PLAN]
+    if kept[0] == "run":
+        extra.append("--emulator")  # never the real target its file may name
     if real_target and kept[0] == "load" and not {"--pin-output", "--no-pin-output"} & set(kept):
         extra.append("--no-pin-output")
     return [*kept, *extra, "--yes"]
