@@ -111,7 +111,7 @@ def test_capacity_on_the_emulator_writes_typed_steps(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
         ["capacity", "--model", "gpt-4o-mini", "--slo", "ttft_p95<=2s", "--slo", "error_rate<=1%",
-         "--time-scale", "0.02", "--min-rate", "40", "--max-rate", "160", "--min-step-seconds",
+         "--time-scale", "0.05", "--min-rate", "40", "--max-rate", "160", "--min-step-seconds",
          "0.5", "--output-tokens", "8", "--out", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -129,7 +129,7 @@ def test_fit_recovers_known_parameters_and_the_twin_validates(tmp_path: Path) ->
     invoke(["report", str(twin_run.path), "--format", "md,png"])
     page = (twin_run.path / "report" / "report.md").read_text()
     assert f"SIMULATED (twin of {measured.run_id})" in page
-    invoke(["report", str(tmp_path / "twin-validation"), "--format", "md,png"])
+    invoke(["report", str(tmp_path / "twin-validation"), "--format", "md,png,html"])
     validation_page = (tmp_path / "twin-validation" / "report" / "report.md").read_text()
     assert "Real and twin distributions" in validation_page and "twin-distributions.png" in (
         validation_page
@@ -137,6 +137,26 @@ def test_fit_recovers_known_parameters_and_the_twin_validates(tmp_path: Path) ->
     assert (
         tmp_path / "twin-validation" / "report" / "charts" / "twin-distributions.png"
     ).stat().st_size > 10_000
+    from tests.browser import check_page
+
+    page = check_page(tmp_path / "twin-validation" / "report" / "index.html")
+    assert page.console_errors == [] and page.external_requests == []
+    assert len(page.images) == 1 and all(ok and width > 300 for _, ok, width in page.images)
+    assert page.title == "auraon-bench twin validation: twin-validation"
+
+    # A week later the gateway's gpt-4o is slower: last week's twin no longer validates.
+    changed = tmp_path / "changed.toml"
+    changed.write_text(TRUTH.replace("ttft_s = 1.6", "ttft_s = 2.4"))
+    today = tmp_path / "today"
+    measure(["load", "--catalog", str(changed), "--time-scale", "0.25", "--model", "gpt-4o",
+             "--concurrency", "64", "--requests", "400", "--out", str(today)])  # fmt: skip
+    stale = CliRunner().invoke(cli, ["emulator", "validate", str(today), "--catalog", str(twin),
+                                     "--validate-out", str(tmp_path / "stale")])  # fmt: skip
+    assert stale.exit_code == 1, stale.output
+    assert "twin NOT GOOD" in stale.output
+    (arm,) = read_validation(tmp_path / "stale").arms
+    ttft = next(m for m in arm.metrics if m.metric == "ttft")
+    assert not ttft.good and ttft.quantile("real", 0.5) > 1.3 * ttft.quantile("twin", 0.5)
 
 
 @pytest.mark.slow
