@@ -411,3 +411,75 @@ def test_run_on_the_emulator_refuses_a_real_target_beside_it() -> None:
     result = CliRunner().invoke(cli, ["run", str(experiment), "--emulator", "--base-url",
                                       "http://127.0.0.1:9/v1"])  # fmt: skip
     assert result.exit_code == 2 and "--emulator runs no real target" in result.output
+
+
+def test_failed_auto_attempts_are_no_model_and_an_empty_run_is_one_error(tmp_path) -> None:
+    from auraon_bench.twin.fit import fit_runs
+    from tests.conftest import FIXTURES
+
+    fit = fit_runs([FIXTURES / "runs" / "load-sweep"])  # its auto arm has failed attempts
+    assert "auto" not in {m.model for m in fit.models}
+    out, _ = write_twin(fit, tmp_path / "twin.toml")
+    assert not any(m.startswith("auto") for m in load_catalog(out).models)
+    with pytest.raises(ConfigError, match="no such run directory"):
+        fit_runs([tmp_path / "nope"])
+
+
+def test_prices_below_the_built_in_cache_price_and_any_model_name_load(tmp_path) -> None:
+    from auraon_bench.twin.estimate import PriceFit
+
+    base = _fit()
+    cheap = dataclasses.replace(base.models[0], prices=PriceFit(1.0, 4.0, None, 300, 0.0))
+    odd = dataclasses.replace(base.models[1], model='team-model-\U0001f680 "quoted"')
+    mode = dataclasses.replace(base.modes[0], mixes=(MixFit("*", {"gpt-4o": 1.0}, 400, 0.0),))
+    fit = dataclasses.replace(base, models=(cheap, odd), modes=(mode,))
+    out, _ = write_twin(fit, tmp_path / "twin.toml")
+    catalog = load_catalog(out)
+    gpt = catalog.models["gpt-4o"]
+    assert gpt.input_per_mtok == 1.0 and gpt.cache_read_per_mtok == pytest.approx(0.5)
+    assert 'team-model-\U0001f680 "quoted"' in catalog.models
+
+
+def test_a_twin_is_not_good_without_answers_alike_errors_or_every_arm(tmp_path) -> None:
+    from auraon_bench.twin.validate import (
+        ArmComparison,
+        MetricComparison,
+        Rerun,
+        TwinValidation,
+    )
+
+    metric = MetricComparison("ttft", "s", 500, 500, (0.1,) * 101, (0.1,) * 101, 0.01, 0.9,
+                              0.001, 0.01)  # fmt: skip
+    arm = ArmComparison("p", "gpt-4o", 500, 500, (metric,), None, None, 0.0, 0.01)
+    assert arm.good
+    assert not dataclasses.replace(arm, metrics=()).good  # nothing compared vouches for nothing
+    assert not dataclasses.replace(arm, errors_real=1.0).good  # a gateway failing every attempt
+    rerun = Rerun("r", "r", "twin-r", ("load",), "complete")
+    validation = TwinValidation("r", "t.toml", 0.1, (rerun,), (arm,))
+    assert validation.good
+    assert not dataclasses.replace(validation, missing=("p auto",)).good
+    failed = dataclasses.replace(rerun, status="failed (exit 2)")
+    assert not dataclasses.replace(validation, reruns=(failed,)).good
+
+
+def test_a_validation_never_compares_an_old_twin_run(tmp_path, monkeypatch) -> None:
+    from auraon_bench.results.run import read_run
+    from auraon_bench.twin.fit import fit_runs
+    from auraon_bench.twin.validate import validate_twin
+    from tests.conftest import FIXTURES
+
+    run = FIXTURES / "runs" / "load-sweep"
+    out, _ = write_twin(fit_runs([run]), tmp_path / "twin.toml")
+    calls = []
+
+    def rerun(argv, log):
+        calls.append(argv)
+        return 2  # a re-run that wrote nothing
+
+    monkeypatch.setattr("auraon_bench.twin.validate.rerun", rerun)
+    (tmp_path / "v" / f"twin-{read_run(run).run_id}").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="already exists"):
+        validate_twin([run], out, tmp_path / "v")
+    assert calls == []  # refused before any re-run
+    result = validate_twin([run], out, tmp_path / "w")
+    assert len(calls) == 1 and not result.good and result.reruns[0].status.startswith("failed")

@@ -175,6 +175,7 @@ def print_validation(validation: TwinValidation) -> None:
             for m in arm.metrics
         ]
         mix = "" if arm.mix_distance is None else f"; mix distance {arm.mix_distance:.3f}"
+        mix += f"; errors {arm.errors_real:.1%}/{arm.errors_twin:.1%}"
         verdict = "good" if arm.good else "NOT GOOD"
         click.echo(
             f"  {arm.part} {arm.arm} (n={arm.n_real:,}/{arm.n_twin:,}): {'; '.join(cells)}{mix}"
@@ -188,6 +189,11 @@ def print_validation(validation: TwinValidation) -> None:
             f"  {lim.dimension} limit: {lim.kind_real}/{lim.kind_twin}, {rates} per minute "
             f"-> {'good' if lim.good else 'NOT GOOD'}"
         )
+    for missing in validation.missing:
+        click.echo(f"  {missing}: measured, but absent from the twin's run -> NOT GOOD")
+    for rerun in validation.reruns:
+        if not rerun.ran:
+            click.echo(f"  the re-run of {rerun.source_run} {rerun.status} -> NOT GOOD")
     for note in validation.notes:
         click.echo(f"  note: {note}")
     click.echo(f"twin {'GOOD' if validation.good else 'NOT GOOD'}: {validation.twin_of}")

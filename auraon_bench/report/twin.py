@@ -70,7 +70,8 @@ def outcomes_table(validation: TwinValidation) -> Table:
     rows = tuple(
         (
             f"{arm.part} {arm.arm}", arm.n_real, arm.n_twin, arm.cost_real, arm.cost_twin,
-            arm.errors_real, arm.errors_twin, arm.mix_distance,
+            arm.errors_real, arm.errors_twin, "yes" if arm.errors_good else "NO",
+            arm.mix_distance,
         )
         for arm in validation.arms
     )  # fmt: skip
@@ -78,11 +79,14 @@ def outcomes_table(validation: TwinValidation) -> Table:
         Column("arm", numeric=False), Column("attempts real", fmt_int),
         Column("attempts twin", fmt_int), Column("cost/request real (USD)", fmt_usd),
         Column("cost/request twin (USD)", fmt_usd), Column("errors real (%)", fmt_pct),
-        Column("errors twin (%)", fmt_pct), Column("routing mix distance", _three),
+        Column("errors twin (%)", fmt_pct), Column("errors within 5 points", numeric=False),
+        Column("routing mix distance", _three),
     )  # fmt: skip
     note = (
-        "cost: mean over ok answers; errors: share of attempts not ok; routing mix distance: "
-        "total variation between the real and twin shares of served models (auto arms)"
+        "cost: mean over ok answers (shown, not judged); errors: share of attempts not ok, "
+        "judged (a good twin's differ by at most 5 points); routing mix distance: total "
+        "variation between the real and twin shares of served models (auto arms; shown, not "
+        "judged)"
     )
     return Table("twin-outcomes", "Cost, errors and routing", columns, rows, note)
 
@@ -137,8 +141,11 @@ def validation_document(validation: TwinValidation, name: str) -> Document:
         doc.add(Paragraph(f"{rerun.source_run} ({rerun.source_path}) on the twin "
                           f"{validation.catalog}: {rerun.twin_dir}, {rerun.status}; "
                           f"auraon-bench {' '.join(rerun.argv)}"))  # fmt: skip
-    if validation.notes:
-        doc.add(Heading("Notes"), Paragraph(" ".join(validation.notes)))
+    problems = [f"{m}: measured, but absent from the twin's run." for m in validation.missing]
+    problems += [f"The re-run of {r.source_run} {r.status}." for r in validation.reruns
+                 if not r.ran]  # fmt: skip
+    if validation.notes or problems:
+        doc.add(Heading("Notes"), Paragraph(" ".join([*problems, *validation.notes])))
     doc.add(Heading("Method"), Paragraph(
         "Each measured run's own command re-ran on the twin (same seed, prompts, arms and "
         "profile). Per arm and metric, the two-sample Kolmogorov-Smirnov distance D between "

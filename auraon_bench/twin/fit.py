@@ -168,12 +168,19 @@ def _scale(part: Part) -> float:
 
 
 def _served(frame: pd.DataFrame) -> pd.Series:
-    routed = frame["routed_to"].fillna(frame["model_reported"]).fillna(frame["arm"])
-    return frame["arm"].where(~frame["arm"].map(is_auto), routed).astype(str)
+    """The model behind each attempt: a fixed arm's own name; for an auto arm the model the
+    gateway says it routed to (missing for an attempt that failed before any model answered:
+    such attempts count for their mode, never as a model called "auto")."""
+    routed = frame["routed_to"].fillna(frame["model_reported"]).astype("string")
+    auto = frame["arm"].map(is_auto).astype(bool)
+    routed = routed.where(~routed.fillna("").map(is_auto).astype(bool))  # "auto" is no model
+    return frame["arm"].astype("string").where(~auto, routed)
 
 
 def _part_frame(part: Part) -> pd.DataFrame:
     frame = read_records(part.path, list(FIT_COLUMNS))
+    if frame.empty or "arm" not in frame:
+        return pd.DataFrame(columns=[*FIT_COLUMNS, "served"])
     frame = frame[frame["warmup"].fillna(False) == False]  # noqa: E712 - nullable boolean
     scale = _scale(part)
     if scale != 1.0:
@@ -223,10 +230,16 @@ def _model_fit(model: str, frame: pd.DataFrame, arms: set[str]) -> ModelFit:
     tail = fit_lognormal(tail_values)
     if tail is not None and tail.median < MIN_TAIL_S:
         tail = None  # what any HTTP server spends writing the last events: not the gateway's
-    capped = (ok["finish_reason"] == "length").fillna(False).to_numpy(dtype=bool)
-    output = fit_lengths(ok["completion_tokens"].to_numpy(dtype=float, na_value=np.nan), capped)
+    # Dataset prompts are answered with their own items' text on the twin: only free-text
+    # (synthetic) prompts, without a category, say how long the gateway's answers run.
+    free = ok[ok["category"].isna()]
+    capped = (free["finish_reason"] == "length").fillna(False).to_numpy(dtype=bool)
+    output = fit_lengths(free["completion_tokens"].to_numpy(dtype=float, na_value=np.nan), capped)
     if output is None:
-        kept.append("output length: too few answers, or half or more cut by max_tokens")
+        kept.append(
+            f"output length: {len(free)} free-text answers (dataset answers do not count), or "
+            "half or more cut by max_tokens"
+        )
     priced = ok[ok["cost_source"].isin(REPORTED_COSTS)]
     prices = fit_prices(
         priced["prompt_tokens"].to_numpy(dtype=float, na_value=np.nan),
@@ -273,9 +286,17 @@ def _shares(served: pd.Series, key: str) -> MixFit:
     return MixFit(key, dict(sorted(shares.items())), n, max_se)
 
 
-def _mode_fit(mode: str, ok: pd.DataFrame) -> ModeFit:
+def _mode_fit(mode: str, answered: pd.DataFrame) -> ModeFit:
     """The mode's mix: overall, per category, per band (when several bands have data), and per
-    category and band likewise; each key with at least :data:`MIN_FIT_N` answers."""
+    category and band likewise; each key with at least :data:`MIN_FIT_N` answers. The mix is
+    of first choices (answers that came from no fallback): the twin draws a first choice, and
+    the fallback rate, as its models' error rate, makes its own fallbacks."""
+    reasons = answered["routing_reason"].fillna("").astype(str)
+    fell_back = reasons.str.contains("fallback")
+    fallbacks = int(fell_back.sum())
+    ok = answered[~fell_back & answered["served"].notna()]
+    if len(ok) < MIN_FIT_N:
+        ok = answered[answered["served"].notna()]
     mixes = [_shares(ok["served"], ANY_CATEGORY)]
     bands = ok["prompt_tokens"].astype(float).fillna(0).map(lambda t: length_band(int(t)))
     categories = ok["category"].fillna(ANY_CATEGORY).astype(str)
@@ -291,9 +312,7 @@ def _mode_fit(mode: str, ok: pd.DataFrame) -> ModeFit:
             continue
         for band in seen:
             mixes.append(_shares(ok["served"][mine & (bands == band)], f"{category}@{band}"))
-    reasons = ok["routing_reason"].fillna("").astype(str)
-    fallbacks = int(reasons.str.contains("fallback").sum())
-    return ModeFit(mode, len(ok), fallbacks / len(ok), fallbacks, tuple(mixes))
+    return ModeFit(mode, len(answered), fallbacks / len(answered), fallbacks, tuple(mixes))
 
 
 def _limits_fit(summary: LimitsSummary) -> LimitsFit | None:
@@ -301,6 +320,8 @@ def _limits_fit(summary: LimitsSummary) -> LimitsFit | None:
     kinds, evidence, n = [], [], 0
     for dimension, finding in summary.limiters.items():
         rate = finding.sustainable_per_min or finding.advertised_per_min
+        if finding.kind == "none":
+            rate = None  # no limit up to the probe's cap: the twin's plan is unlimited there
         advertised = finding.advertised_per_min
         if rate and advertised and abs(rate / advertised - 1) <= LIMIT_TOLERANCE:
             rate = advertised  # the gateway keeps its word within the probe's precision
@@ -353,6 +374,9 @@ def fit_runs(paths: Sequence[Path | str], catalog: Catalog | None = None) -> Twi
                 continue
             frame = _part_frame(part)
             sources.append(_source(run, part, len(frame)))
+            if frame.empty:
+                notes.append(f"{run.run_id}: {part.name} has no records past its warm-up")
+                continue
             if _scale(part) < SMALL_SCALE:
                 notes.append(
                     f"{run.run_id} ran the emulator at time scale {_scale(part):g}: every delay "

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
-from auraon_bench.catalog import Catalog, load_catalog
+from auraon_bench.catalog import Catalog, ModelProfile, load_catalog
 from auraon_bench.catalog.schema import TWIN_PLAN
 from auraon_bench.emulator.launcher import DEMO_KEYS
 from auraon_bench.errors import ConfigError
@@ -42,7 +43,8 @@ def _number(value: float) -> str:
 
 
 def _key(name: str) -> str:
-    return json.dumps(name)
+    # Unicode as itself: JSON's \ud83d-style surrogate escapes are no TOML.
+    return json.dumps(name, ensure_ascii=False)
 
 
 def _table(name: str, values: dict[str, object]) -> list[str]:
@@ -53,7 +55,7 @@ def _table(name: str, values: dict[str, object]) -> list[str]:
         if isinstance(value, list):
             text = "[" + ", ".join(_number(v) for v in value) + "]"
         elif isinstance(value, str):
-            text = json.dumps(value)
+            text = _key(value)
         else:
             text = _number(value)  # type: ignore[arg-type]
         lines.append(f"{key} = {text}")
@@ -107,7 +109,7 @@ def _comment(fit: ModelFit) -> Iterator[str]:
         yield f"#   WARNING: {warning}"
 
 
-def _model_values(fit: ModelFit, known: bool, fallback_rate: float | None) -> dict:
+def _model_values(fit: ModelFit, known: ModelProfile | None, fallback_rate: float | None) -> dict:
     values: dict[str, object] = {}
     timing: dict[str, object] = {}
     if not known:
@@ -121,7 +123,8 @@ def _model_values(fit: ModelFit, known: bool, fallback_rate: float | None) -> di
             timing["ttft_quantiles"] = list(fit.ttft.quantiles)
     elif not known:
         values["ttft_s"] = NEW_MODEL_TTFT_S
-    if fit.prefill is not None:
+    if fit.prefill is not None and (fit.prefill.tok_s or fit.ttft is not None):
+        # inf only beside a fitted TTFT that holds the prefill; a built-in TTFT keeps its own
         timing["prefill_tok_s"] = fit.prefill.tok_s or math.inf
     if fit.gaps is not None and fit.gaps.median > 0:
         values["output_tok_s"] = 1.0 / fit.gaps.median
@@ -142,9 +145,17 @@ def _model_values(fit: ModelFit, known: bool, fallback_rate: float | None) -> di
     if fit.prices is not None:
         values["input_per_mtok"] = fit.prices.input_per_mtok
         values["output_per_mtok"] = fit.prices.output_per_mtok
-        if fit.prices.cache_read_per_mtok is not None:
-            cache = min(fit.prices.cache_read_per_mtok, fit.prices.input_per_mtok)
-            values["cache_read_per_mtok"] = cache
+        cache = fit.prices.cache_read_per_mtok
+        if cache is None and known is not None and known.input_per_mtok > 0:
+            # no cached tokens seen: the built-in discount, on the fitted input price (the
+            # built-in cache price itself may exceed it, which the catalog refuses)
+            cache = (
+                fit.prices.input_per_mtok
+                * (known.cache_read_per_mtok or 0)
+                / (known.input_per_mtok)
+            )
+        if cache is not None:
+            values["cache_read_per_mtok"] = min(cache, fit.prices.input_per_mtok)
     elif not known:
         values["input_per_mtok"] = 0.0
         values["output_per_mtok"] = 0.0
@@ -204,12 +215,12 @@ def overlay_text(fit: TwinFit, catalog: Catalog | None = None) -> str:
     ]
     fallback = _fallback_rates(fit.modes)
     for model in fit.models:
-        known = model.model in catalog.models
+        known = catalog.models.get(model.model)
         parts = _model_values(model, known, fallback.get(model.model))
         name = f"models.{_key(model.model)}"
         lines += list(_comment(model))
         values = parts["values"]
-        if not known:
+        if known is None:
             lines.append("#   not a built-in model: context window and skills are placeholders")
             lines += _table(name, values)[:-1]
             lines += [f"skill.default = [{', '.join(map(str, NEW_MODEL['skill']))}]", ""]
@@ -261,11 +272,14 @@ def write_twin(fit: TwinFit, out: Path | str, replace: bool = False) -> tuple[Pa
                 field="--out",
             )
     data = orjson.dumps(fit.to_dict(), option=orjson.OPT_INDENT_2)
+    with tempfile.TemporaryDirectory() as scratch:  # a twin that cannot load is never written
+        check = Path(scratch) / out.name
+        check.write_text(text, encoding="utf-8")
+        load_catalog(check)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         write_atomically(side, lambda tmp: tmp.write_bytes(data))
     except OSError as exc:
         raise ConfigError(f"cannot write {out}: {exc.strerror or exc}", field="--out") from None
-    load_catalog(out)
     return out, side

@@ -48,6 +48,7 @@ from auraon_bench.twin.fit import LIMIT_TOLERANCE, is_auto
 
 VALIDATION_FILE = "validation.json"
 KS_GOOD = 0.10  # largest KS distance (within the resolution) of a good twin, per metric and arm
+ERROR_TOLERANCE = 0.05  # largest difference of failed-attempt shares of a good twin
 KS_NOISE = 1.358  # c(0.05): D's 5% critical value is c * sqrt((n + m) / (n m))
 RESOLUTION_S = 0.001  # differences below a millisecond ...
 RESOLUTION_SHARE = 0.02  # ... or 2% of the real median are no evidence (estimate.ks_within)
@@ -83,6 +84,12 @@ def rerun_argv(
     ``real_target``: the run went to a gateway, whose synthetic prompts were not pinned to
     their max_tokens (``ignore_eos``), so the twin's are not either (``--no-pin-output``)."""
     args = list(command[1:])
+    if not command:
+        raise ConfigError(
+            "the run's manifest records no command (it was not made by the auraon-bench CLI): "
+            "nothing to re-run",
+            field="manifest.command",
+        )
     if not args or args[0] not in COMMANDS:
         raise ConfigError(
             f"cannot re-run {' '.join(command[:2])!r}: not one of {', '.join(COMMANDS)}",
@@ -173,8 +180,15 @@ class ArmComparison:
     mix_distance: float | None = None  # total variation distance; None for fixed arms
 
     @property
+    def errors_good(self) -> bool:
+        """The shares of failed attempts agree within :data:`ERROR_TOLERANCE`."""
+        return abs(self.errors_real - self.errors_twin) <= ERROR_TOLERANCE
+
+    @property
     def good(self) -> bool:
-        return all(m.good for m in self.metrics)
+        """Every metric's D under its threshold, the error shares alike, and at least one
+        metric compared (an arm with no answers on a side has nothing to vouch for it)."""
+        return bool(self.metrics) and self.errors_good and all(m.good for m in self.metrics)
 
 
 @dataclass(frozen=True)
@@ -205,6 +219,10 @@ class Rerun:
     argv: tuple[str, ...]
     status: str  # the twin run's status, or "failed (exit N)"
 
+    @property
+    def ran(self) -> bool:
+        return not self.status.startswith("failed") and self.status != "not run"
+
 
 @dataclass(frozen=True)
 class TwinValidation:
@@ -217,11 +235,17 @@ class TwinValidation:
     arms: tuple[ArmComparison, ...]
     notes: tuple[str, ...] = ()
     limits: tuple[LimitComparison, ...] = ()
+    missing: tuple[str, ...] = ()  # "part arm" measured but absent from the twin's run
 
     @property
     def good(self) -> bool:
         compared = (*self.arms, *self.limits)
-        return bool(compared) and all(c.good for c in compared)
+        return (
+            bool(compared)
+            and all(c.good for c in compared)
+            and all(r.ran for r in self.reruns)
+            and not self.missing
+        )
 
     @property
     def worst(self) -> MetricComparison | None:
@@ -288,7 +312,7 @@ def _mean_cost(ok: pd.DataFrame) -> float | None:
 
 
 def compare_parts(name: str, real: Part, twin: Part) -> list[ArmComparison]:
-    """Real against twin, per arm the two parts share."""
+    """Real against twin, per arm the two parts share (:func:`missing_arms`: the others)."""
     real_frame, twin_frame = _frame(real), _frame(twin)
     real_scale, twin_scale = _scale(real), _scale(twin)
     out = []
@@ -347,18 +371,35 @@ def compare_limits(real: Run, twin: Run) -> list[LimitComparison]:
     ]
 
 
-def compare_runs(real: Run, twin: Run) -> list[ArmComparison]:
-    """Every part the two runs share (a single run's one part pairs with the other's)."""
+def _pairs(real: Run, twin: Run) -> list[tuple[str, Part, Part | None]]:
+    """Each workload part of ``real`` with its twin part (a single run's one part pairs with
+    the other's; an experiment's by name), None where the twin's run lacks it."""
     if len(real.parts) == 1 and len(twin.parts) == 1:
         pairs = [(real.parts[0].name, real.parts[0], twin.parts[0])]
     else:
         twins = {p.name: p for p in twin.parts}
-        pairs = [(p.name, p, twins[p.name]) for p in real.parts if p.name in twins]
+        pairs = [(p.name, p, twins.get(p.name)) for p in real.parts]
+    # a probe's attempts are its own method's, not a workload to compare
+    return [
+        (n, r, t) for n, r, t in pairs if r.kind != "limits" and (t is None or t.kind != "limits")
+    ]
+
+
+def missing_arms(real: Run, twin: Run) -> list[str]:
+    """``part arm`` of every arm the real run measured and the twin's run did not."""
+    out = []
+    for name, r, t in _pairs(real, twin):
+        theirs = set() if t is None else set(_frame(t)["arm"].astype(str))
+        out += [f"{name} {arm}" for arm in sorted(set(_frame(r)["arm"].astype(str)) - theirs)]
+    return out
+
+
+def compare_runs(real: Run, twin: Run) -> list[ArmComparison]:
+    """Real against twin, per part and arm both have."""
     out: list[ArmComparison] = []
-    for name, r, t in pairs:
-        if r.kind == "limits" or t.kind == "limits":
-            continue  # a probe's attempts are its own method's, not a workload to compare
-        out += compare_parts(name, r, t)
+    for name, r, t in _pairs(real, twin):
+        if t is not None:
+            out += compare_parts(name, r, t)
     return out
 
 
@@ -378,16 +419,24 @@ def validate_twin(
     except OSError as exc:
         raise ConfigError(f"cannot create {out}: {exc.strerror or exc}",
                           field="--validate-out") from None  # fmt: skip
-    reruns, arms, notes, limits = [], [], [], []
-    for path in runs:
+    reruns, arms, notes, limits, missing = [], [], [], [], []
+    planned = []
+    for path in runs:  # every command checked before any re-run starts
         real = read_run(path)
         scale = time_scale
         if scale is None:
             scale = max((_scale(p) for p in real.parts), default=1.0)
         twin_dir = out / f"twin-{real.run_id}"
+        if twin_dir.exists():
+            raise ConfigError(
+                f"{twin_dir} already exists: a validation goes to a directory of its own",
+                field="--validate-out",
+            )
         command = real.manifest.get("command") or []
         real_target = not real.simulated
         argv = rerun_argv(command, catalog, scale, twin_dir, twin_plan, real_target)
+        planned.append((path, real, twin_dir, argv))
+    for path, real, twin_dir, argv in planned:
         if on_rerun is not None:
             on_rerun(real.run_id, argv)
         code = rerun(argv, out / f"twin-{real.run_id}.log")
@@ -397,6 +446,7 @@ def validate_twin(
             status = twin.status if code in (0, 1) else status
             arms += compare_runs(real, twin)
             limits += compare_limits(real, twin)
+            missing += missing_arms(real, twin)
         else:
             notes.append(f"the re-run of {real.run_id} wrote no run: see twin-{real.run_id}.log")
         reruns.append(Rerun(real.run_id, str(path), twin_dir.name, tuple(argv), status))
@@ -408,6 +458,7 @@ def validate_twin(
         arms=tuple(arms),
         notes=tuple(notes),
         limits=tuple(limits),
+        missing=tuple(missing),
     )
     data = orjson.dumps(validation.to_dict(), option=orjson.OPT_INDENT_2)
     write_atomically(out / VALIDATION_FILE, lambda tmp: tmp.write_bytes(data))
