@@ -298,6 +298,9 @@ def test_the_rerun_drops_the_real_target_and_points_at_the_twin(tmp_path) -> Non
     assert "--plan" not in experiment and "--base-url" not in experiment
     real = rerun_argv(command, tmp_path / "t.toml", 1, tmp_path / "o", False, real_target=True)
     assert real[-2:] == ["--no-pin-output", "--yes"]  # a gateway's answers were not pinned
+    search = rerun_argv(["auraon-bench", "capacity", "--slo", "ttft_p95<=1s"], tmp_path / "t",
+                        1, tmp_path / "o", False, real_target=True)  # fmt: skip
+    assert search[0] == "capacity" and "--no-pin-output" in search
     with pytest.raises(ConfigError, match="cannot re-run"):
         rerun_argv(["auraon-bench", "report", "x"], tmp_path, 1, tmp_path, False)
 

@@ -128,6 +128,12 @@ def _traffic(ctx: click.Context, param: click.Parameter, value: str | None) -> f
     help="max_tokens of each request (a number or a distribution).",
 )
 @click.option(
+    "--pin-output/--no-pin-output",
+    default=None,
+    help="Ask for exactly --output-tokens tokens (ignore_eos, which vLLM and the emulator "
+    "honour). Default: on for the embedded emulator only.",
+)
+@click.option(
     "--dataset",
     type=click.Path(dir_okay=False),
     default=None,
@@ -198,6 +204,7 @@ def capacity_command(**flags: Any) -> None:
         datasets=(flags["dataset"],) if flags["dataset"] else (),
         input_tokens=flags["input_tokens"],
         output_tokens=flags["output_tokens"],
+        pin_output=flags["pin_output"],
         max_cost_usd=flags["max_cost"],
         out=Path(flags["out"]) if flags["out"] else None,
         base_url=flags["base_url"],

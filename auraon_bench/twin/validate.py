@@ -114,7 +114,8 @@ def rerun_argv(
         extra += [_PLAN_FLAG, TWIN_PLAN]
     if kept[0] == "run":
         extra.append("--emulator")  # never the real target its file may name
-    if real_target and kept[0] == "load" and not {"--pin-output", "--no-pin-output"} & set(kept):
+    pinning = {"--pin-output", "--no-pin-output"}
+    if real_target and kept[0] in ("load", "capacity") and not pinning & set(kept):
         extra.append("--no-pin-output")
     return [*kept, *extra, "--yes"]
 
