@@ -161,7 +161,9 @@ class _Samples:
     frames: list[pd.DataFrame] = field(default_factory=list)
 
 
-def _scale(part: Part) -> float:
+def source_scale(part: Part) -> float:
+    """What divides a part's times into the target's seconds: its emulator time scale, 1 for a
+    gateway."""
     target = part.manifest.get("target") or {}
     scale = target.get("emulator_time_scale") if target.get("simulated") else None
     return float(scale) if scale not in (None, 0) else 1.0
@@ -182,7 +184,7 @@ def _part_frame(part: Part) -> pd.DataFrame:
     if frame.empty or "arm" not in frame:
         return pd.DataFrame(columns=[*FIT_COLUMNS, "served"])
     frame = frame[frame["warmup"].fillna(False) == False]  # noqa: E712 - nullable boolean
-    scale = _scale(part)
+    scale = source_scale(part)
     if scale != 1.0:
         frame = frame.assign(
             ttft_s=frame["ttft_s"] / scale,
@@ -354,7 +356,7 @@ def _limits_fit(summary: LimitsSummary) -> LimitsFit | None:
 def _source(run: Run, part: Part, rows: int) -> SourceRun:
     target = part.manifest.get("target") or run.manifest.get("target") or {}
     where = "simulated (built-in emulator)" if target.get("simulated") else target.get("base_url")
-    return SourceRun(run.run_id, part.kind, str(where), _scale(part), rows)
+    return SourceRun(run.run_id, part.kind, str(where), source_scale(part), rows)
 
 
 def fit_runs(paths: Sequence[Path | str], catalog: Catalog | None = None) -> TwinFit:
@@ -377,10 +379,11 @@ def fit_runs(paths: Sequence[Path | str], catalog: Catalog | None = None) -> Twi
             if frame.empty:
                 notes.append(f"{run.run_id}: {part.name} has no records past its warm-up")
                 continue
-            if _scale(part) < SMALL_SCALE:
+            scale = source_scale(part)
+            if scale < SMALL_SCALE:
                 notes.append(
-                    f"{run.run_id} ran the emulator at time scale {_scale(part):g}: every delay "
-                    "shrank, the client's own overhead did not, and it is fitted as the "
+                    f"{run.run_id} ran the emulator at time scale {scale:g}: every delay shrank, "
+                    "the client's own overhead did not, and it is fitted as the "
                     "gateway's; fit runs at a time scale of 0.25 or more"
                 )
             for model, rows in frame.groupby("served", sort=True):

@@ -29,6 +29,7 @@ from auraon_bench.catalog.schema import TWIN_PLAN
 from auraon_bench.emulator.launcher import DEMO_KEYS
 from auraon_bench.errors import ConfigError
 from auraon_bench.results.layout import write_atomically
+from auraon_bench.twin.estimate import LognormalFit
 from auraon_bench.twin.fit import LimitsFit, ModeFit, ModelFit, TwinFit
 
 FIT_SUFFIX = ".fit.json"
@@ -109,19 +110,23 @@ def _comment(fit: ModelFit) -> Iterator[str]:
         yield f"#   WARNING: {warning}"
 
 
+def _spread(name: str, fit: LognormalFit) -> dict[str, object]:
+    """``NAME_sigma`` of a good lognormal, else ``NAME_quantiles`` (timing keys of the catalog)."""
+    if fit.good:
+        return {f"{name}_sigma": fit.sigma}
+    return {f"{name}_quantiles": list(fit.quantiles)}
+
+
 def _model_values(fit: ModelFit, known: ModelProfile | None, fallback_rate: float | None) -> dict:
     values: dict[str, object] = {}
     timing: dict[str, object] = {}
-    if not known:
+    if known is None:
         values["owned_by"] = NEW_MODEL["owned_by"]
         values["context"] = NEW_MODEL["context"]
     if fit.ttft is not None:
         values["ttft_s"] = fit.ttft.median
-        if fit.ttft.good:
-            timing["ttft_sigma"] = fit.ttft.sigma
-        else:
-            timing["ttft_quantiles"] = list(fit.ttft.quantiles)
-    elif not known:
+        timing.update(_spread("ttft", fit.ttft))
+    elif known is None:
         values["ttft_s"] = NEW_MODEL_TTFT_S
     if fit.prefill is not None and (fit.prefill.tok_s or fit.ttft is not None):
         # inf only beside a fitted TTFT that holds the prefill; a built-in TTFT keeps its own
@@ -131,14 +136,11 @@ def _model_values(fit: ModelFit, known: ModelProfile | None, fallback_rate: floa
         timing["itl_jitter"] = fit.gaps.sigma
         timing["slow_tail_prob"] = fit.gaps.tail_prob
         timing["slow_tail_factor"] = max(1.0, fit.gaps.tail_factor)
-    elif not known:
+    elif known is None:
         values["output_tok_s"] = NEW_MODEL_TOK_S
     if fit.tail is not None:
         timing["tail_s"] = fit.tail.median
-        if fit.tail.good:
-            timing["tail_sigma"] = fit.tail.sigma
-        else:
-            timing["tail_quantiles"] = list(fit.tail.quantiles)
+        timing.update(_spread("tail", fit.tail))
     if fit.output is not None:
         timing["output_tokens"] = max(1.0, fit.output.median)
         timing["output_sigma"] = fit.output.sigma
@@ -156,7 +158,7 @@ def _model_values(fit: ModelFit, known: ModelProfile | None, fallback_rate: floa
             )
         if cache is not None:
             values["cache_read_per_mtok"] = min(cache, fit.prices.input_per_mtok)
-    elif not known:
+    elif known is None:
         values["input_per_mtok"] = 0.0
         values["output_per_mtok"] = 0.0
     rate = fit.error_rate if fit.error_rate is not None else fallback_rate

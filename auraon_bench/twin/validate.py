@@ -44,7 +44,7 @@ from auraon_bench.results.reader import read_records
 from auraon_bench.results.run import Part, Run, read_run
 from auraon_bench.results.typed import read_typed_file
 from auraon_bench.twin.estimate import ks_two_sample, ks_within
-from auraon_bench.twin.fit import LIMIT_TOLERANCE, is_auto
+from auraon_bench.twin.fit import LIMIT_TOLERANCE, is_auto, source_scale
 
 VALIDATION_FILE = "validation.json"
 KS_GOOD = 0.10  # largest KS distance (within the resolution) of a good twin, per metric and arm
@@ -257,12 +257,6 @@ class TwinValidation:
         return jsonable(dataclasses.asdict(self))
 
 
-def _scale(part: Part) -> float:
-    target = part.manifest.get("target") or {}
-    scale = target.get("emulator_time_scale") if target.get("simulated") else None
-    return float(scale) if scale not in (None, 0) else 1.0
-
-
 def _frame(part: Part) -> pd.DataFrame:
     columns = ["arm", "status", "warmup", "ttft_s", "itl_s", "latency_s", "cost_usd",
                "routed_to", "model_reported"]  # fmt: skip
@@ -315,7 +309,7 @@ def _mean_cost(ok: pd.DataFrame) -> float | None:
 def compare_parts(name: str, real: Part, twin: Part) -> list[ArmComparison]:
     """Real against twin, per arm the two parts share (:func:`missing_arms`: the others)."""
     real_frame, twin_frame = _frame(real), _frame(twin)
-    real_scale, twin_scale = _scale(real), _scale(twin)
+    real_scale, twin_scale = source_scale(real), source_scale(twin)
     out = []
     for arm in sorted(set(real_frame["arm"]) & set(twin_frame["arm"])):
         r = real_frame[real_frame["arm"] == arm]
@@ -426,7 +420,7 @@ def validate_twin(
         real = read_run(path)
         scale = time_scale
         if scale is None:
-            scale = max((_scale(p) for p in real.parts), default=1.0)
+            scale = max((source_scale(p) for p in real.parts), default=1.0)
         twin_dir = out / f"twin-{real.run_id}"
         if twin_dir.exists():
             raise ConfigError(
