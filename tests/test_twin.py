@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from auraon_bench.analysis.limits import Finding, LimiterFinding, LimitsSummary
 from auraon_bench.catalog import ModelTiming, load_catalog
 from auraon_bench.emulator.gateway import Gateway, GatewayHeaders
 from auraon_bench.emulator.protocol import parse_chat_request
@@ -26,7 +27,15 @@ from auraon_bench.twin.estimate import (
     fit_prices,
     ks_two_sample,
 )
-from auraon_bench.twin.fit import LimitsFit, MixFit, ModeFit, ModelFit, SourceRun, TwinFit
+from auraon_bench.twin.fit import (
+    LimitsFit,
+    MixFit,
+    ModeFit,
+    ModelFit,
+    SourceRun,
+    TwinFit,
+    _limits_fit,
+)
 from auraon_bench.twin.overlay import overlay_text, write_twin
 from auraon_bench.twin.validate import rerun_argv
 
@@ -486,3 +495,31 @@ def test_a_validation_never_compares_an_old_twin_run(tmp_path, monkeypatch) -> N
     assert calls == []  # refused before any re-run
     result = validate_twin([run], out, tmp_path / "w")
     assert len(calls) == 1 and not result.good and result.reruns[0].status.startswith("failed")
+
+
+def _limits_summary(honest: str, recovery_error: float) -> LimitsSummary:
+    limiter = LimiterFinding("requests", "token_bucket", "why", None, None, 60.2, 60.0, 1.0, 40)
+    findings = (
+        Finding("Retry-After honest", 1.0, 1.0, "share", honest, "detail", 8),
+        Finding("recovery time error", recovery_error, 0.0, "share", "fail", "late", 4),
+    )
+    return LimitsSummary(True, "m", "starter", "headers", None, 40, 400, findings,
+                         limiters={"requests": limiter})  # fmt: skip
+
+
+def test_a_recovery_error_alone_keeps_retry_after_honest() -> None:
+    # Coarse timers at small time scales make recoveries look half as long; the retries
+    # at the advertised time still succeed, so the twin must not learn a lie.
+    fitted = _limits_fit(_limits_summary("pass", -0.53))
+    assert fitted is not None and fitted.retry_after_factor == 1.0
+    assert fitted.requests_per_min == 60.0 and fitted.limiter == "token_bucket"
+
+
+def test_a_dishonest_retry_after_becomes_the_twins_factor() -> None:
+    fitted = _limits_fit(_limits_summary("fail", 1.0))
+    assert fitted is not None and fitted.retry_after_factor == pytest.approx(0.5)
+    assert any(line.startswith("Retry-After honest: fail") for line in fitted.evidence)
+    coarse = dataclasses.replace(_limits_summary("fail", 1.0), time_scale=0.02)
+    fitted = _limits_fit(coarse)
+    assert fitted is not None and fitted.retry_after_factor == 1.0
+    assert any("time scale 0.02 is too small" in line for line in fitted.evidence)

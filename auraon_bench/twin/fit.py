@@ -336,12 +336,24 @@ def _limits_fit(summary: LimitsSummary) -> LimitsFit | None:
     if not any(per_min.values()):
         return None
     factor = 1.0
-    for found in summary.findings:
-        if found.check == "recovery time error" and found.measured is not None:
-            # Within the probe's own pass band the advertised time is honest: keep 1, not noise.
-            if found.verdict != "pass":
-                factor = 1.0 / max(1.0 + float(found.measured), 0.05)
-            evidence.append(f"Retry-After: {found.detail}")
+    checks = {found.check: found for found in summary.findings}
+    honest = checks.get("Retry-After honest")
+    recovery = checks.get("recovery time error")
+    if recovery is not None and recovery.measured is not None:
+        # A recovery error alone is not evidence of a lie: at small time scales the probe's
+        # timers miss by half. Only when retries at the advertised time were judged wrong too
+        # does the twin advertise a different time than it keeps.
+        coarse = summary.time_scale is not None and summary.time_scale < SMALL_SCALE
+        if honest is not None and honest.verdict == "fail" and not coarse:
+            factor = 1.0 / max(1.0 + float(recovery.measured), 0.05)
+        evidence.append(f"Retry-After: {recovery.detail}")
+        if coarse:
+            evidence.append(
+                f"Retry-After kept honest: time scale {summary.time_scale:g} is too small for "
+                "the probe's timers to judge it"
+            )
+    if honest is not None and honest.detail:
+        evidence.append(f"Retry-After honest: {honest.verdict}; {honest.detail}")
     return LimitsFit(
         source_plan=summary.plan,
         requests_per_min=per_min["requests"],
