@@ -17,7 +17,12 @@ from click.testing import CliRunner
 
 from auraon_bench.cli.history import history_command
 from auraon_bench.history import METRICS, read_history
-from auraon_bench.history.report import build_history_document, runs_table, trend_chart
+from auraon_bench.history.report import (
+    build_history_document,
+    history_stamp,
+    runs_table,
+    trend_chart,
+)
 from auraon_bench.report import charts
 from auraon_bench.report.build import table_csv
 from auraon_bench.report.charts.base import FOOTER
@@ -46,9 +51,11 @@ def test_the_slo_table_shows_one_measured_column_and_the_csv_keeps_the_number() 
     assert first.startswith("eval,auto,ttft p95 <= 2000 ms,969.1 ms,0.969")
 
 
-def copy_run(dest: Path, day: int, *, gateway: str | None = None) -> Path:
+def copy_run(
+    dest: Path, day: int, *, gateway: str | None = None, twin_of: str | None = None
+) -> Path:
     """A copy of the load-sweep fixture started ``day`` days after START; against ``gateway``
-    (a real target, not simulated) when given."""
+    (a real target, not simulated) or on a twin of run ``twin_of`` when given."""
     shutil.copytree(RUNS / "load-sweep", dest)
     manifest = json.loads((dest / "manifest.json").read_text())
     manifest["run_id"] = f"night-{day:02d}"
@@ -59,6 +66,8 @@ def copy_run(dest: Path, day: int, *, gateway: str | None = None) -> Path:
         summary = json.loads((dest / "summary.json").read_text())
         summary["simulated"] = False
         (dest / "summary.json").write_text(json.dumps(summary))
+    if twin_of is not None:
+        manifest["target"] = {**manifest["target"], "twin_of": twin_of}
     (dest / "manifest.json").write_text(json.dumps(manifest))
     return dest
 
@@ -97,6 +106,36 @@ def test_a_mixed_history_chart_marks_simulated_points_not_the_whole_figure(mixed
     assert "hollow point: a SIMULATED run (built-in emulator)" in legend
     hollow = [ln for ln in fig.axes[0].lines if ln.get_markerfacecolor() == "white"]
     assert hollow and all(list(ln.get_xdata()) == [0, 2] for ln in hollow)
+
+
+def test_twin_runs_are_named_in_the_history_banner_legend_and_footer(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    copy_run(root / "a", 0, gateway=LITELLM)
+    copy_run(root / "b", 1, twin_of="night-00")
+    copy_run(root / "c", 2)
+    history = read_history(root)
+    assert history.twins_of == ("night-00",) and history_stamp(history) is False
+    targets = {row[0]: row[4] for row in runs_table(history).rows}
+    assert targets["night-01"] == "SIMULATED (twin of night-00)"
+    assert targets["night-02"] == "SIMULATED (built-in emulator)"
+    markdown = to_markdown(build_history_document(history, [METRICS["latency_p95_s"]], []), {})
+    banner = next(line for line in markdown.splitlines() if line.startswith("> **SIMULATED"))
+    assert "1 of them on twins fitted to run night-00" in banner
+    fig = trend_chart(history, METRICS["latency_p95_s"], [], Palette(), history_stamp(history))
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "hollow point: a SIMULATED run (built-in emulator or a fitted twin)" in legend
+
+    only_twins = tmp_path / "twins"
+    for day in (1, 2):
+        copy_run(only_twins / f"t{day}", day, twin_of="night-00")
+    history = read_history(only_twins)
+    assert history_stamp(history) == "SIMULATED (twin of night-00)"
+    markdown = to_markdown(build_history_document(history, [METRICS["latency_p95_s"]], []), {})
+    banner = next(line for line in markdown.splitlines() if line.startswith("> **SIMULATED"))
+    assert "twin of night-00" in banner and "fitted to run night-00" in banner
+    fig = trend_chart(history, METRICS["latency_p95_s"], [], Palette(), history_stamp(history))
+    assert "SIMULATED (twin of night-00)" in [t.get_text() for t in fig.texts]
+    assert FOOTER not in [t.get_text() for t in fig.texts]
 
 
 def test_a_history_of_real_gateway_runs_never_says_simulated(tmp_path: Path) -> None:

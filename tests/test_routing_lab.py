@@ -256,3 +256,31 @@ def test_a_fixed_model_reported_under_another_name_stays_fixed() -> None:
     frame = pd.DataFrame(rows, columns=["model", "routed_to"]).assign(prompt_id="p")
     table = OutcomeTable(frame, "t", "long")
     assert _auto_arms(table) == ["my-router", "auto:cheap"]
+
+
+def test_a_lab_from_a_twins_eval_names_the_twin(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from auraon_bench.report.charts.routing_lab import cost_quality_plane
+    from auraon_bench.report.render import to_markdown
+    from auraon_bench.report.routing_lab import lab_document
+    from tests.conftest import FIXTURES
+
+    run = tmp_path / "eval"
+    shutil.copytree(FIXTURES / "runs" / "eval", run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["target"] = {**manifest["target"], "simulated": True, "twin_of": "real-42"}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "lab"
+    result = CliRunner().invoke(cli, ["routing", "analyze", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "WARNING: SIMULATED (twin of real-42)" in result.output
+    lab = read_lab(out)  # the twin survives the round trip through routing.json
+    assert lab.from_simulation and lab.twin_of == "real-42"
+    assert lab.stamp == "SIMULATED (twin of real-42)"
+    markdown = to_markdown(lab_document(lab, "eval"), {})
+    assert "SIMULATED (twin of real-42)" in markdown
+    assert "built-in Auraon emulator fitted to run real-42" in markdown
+    figure = cost_quality_plane(lab)
+    assert "SIMULATED (twin of real-42)" in [t.get_text() for t in figure.texts]

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from auraon_bench.results.labels import simulated_warning
+
 if TYPE_CHECKING:
     from auraon_bench.routing.lab import LabReport
 
@@ -138,5 +140,7 @@ def print_lab(report: LabReport) -> None:
                   f"share {_pct(point.strong_share)}, PGR {_num(point.pgr)}")  # fmt: skip
     for note in (*report.notes, *a.notes):
         out.print(f"note: {note}")
-    if report.from_simulation:
+    if report.twin_of:
+        out.print(f"WARNING: {simulated_warning(report.twin_of)}")
+    elif report.from_simulation:
         out.print("WARNING: SIMULATED: the answers come from the built-in emulator")

@@ -79,7 +79,7 @@ DEFAULT_METRICS = ("latency_p95_s", "ttft_p50_s", "cost_per_request_usd", "accur
 
 RUN_COLUMNS = (
     "order", "run_id", "created_utc", "experiment", "experiment_sha256", "kind", "status",
-    "simulated", "target", "parts", "arms", "path",
+    "simulated", "twin_of", "target", "parts", "arms", "path",
 )  # fmt: skip
 INDEX_COLUMNS = (
     "order", "run_id", "created_utc", "experiment", "experiment_sha256", "kind", "part", "arm",
@@ -103,6 +103,12 @@ class History:
     def n_simulated(self) -> int:
         """How many of the runs came from the built-in emulator."""
         return int(self.runs["simulated"].sum())
+
+    @property
+    def twins_of(self) -> tuple[str, ...]:
+        """The runs that simulated runs here were twins of (``emulator fit``), in run order."""
+        values = self.runs.loc[self.runs["simulated"].astype(bool), "twin_of"].dropna()
+        return tuple(dict.fromkeys(str(v) for v in values))
 
     @property
     def simulated_label(self) -> str:
@@ -193,6 +199,7 @@ def run_row(run: Run, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "kind": run.kind,
         "status": run.status,
         "simulated": run.simulated,
+        "twin_of": run.twin_of,
         # A twin's runs name it: SIMULATED (twin of RUN-ID), not the emulator's loopback URL.
         "target": (
             simulated_label(run.twin_of)

@@ -57,11 +57,12 @@ from auraon_bench.report.document import (
     Heading,
     Paragraph,
     TableBlock,
+    simulated_text,
 )
 from auraon_bench.report.palette import Palette
 from auraon_bench.report.render import CHARTS_DIR, to_html, to_markdown
 from auraon_bench.report.tables import Column, Table
-from auraon_bench.results.labels import BUILTIN_LABEL
+from auraon_bench.results.labels import BUILTIN_LABEL, simulated_label
 
 __all__ = [
     "SeriesStep",
@@ -223,13 +224,14 @@ def trend_chart(
     metric: Metric,
     steps: Sequence[SeriesStep],
     palette: Palette,
-    simulated: bool = False,
+    simulated: bool | str = False,
 ) -> Any:
     """One line per series of ``metric`` over the runs, steps as dashed vertical lines; a
     matplotlib Figure, or None when no run has a value of ``metric``.
 
-    ``simulated`` stamps the whole figure (every run is); otherwise the points of the runs that
-    were simulated are drawn hollow, and the legend says what hollow means.
+    ``simulated`` stamps the whole figure (every run is; a twin's label when every run is a
+    twin of one run); otherwise the points of the runs that were simulated are drawn hollow, and
+    the legend says what hollow means.
     """
     # matplotlib only when charts are drawn: reading a history must not need it.
     import matplotlib
@@ -287,16 +289,40 @@ def trend_chart(
         ax.set_title("one point per run; dashed vertical lines: detected steps", fontsize=9)
         handles, _ = ax.get_legend_handles_labels()
         if hollow:
-            handles.append(_hollow_key())
+            handles.append(_hollow_key(bool(history.twins_of)))
         base.legend_outside([ax], handles=handles)
         return base.finish(fig, f"{metric.label} over runs", simulated=simulated)
 
 
-def _hollow_key() -> Any:
+def _hollow_key(twins: bool) -> Any:
     from matplotlib.lines import Line2D
 
+    where = "built-in emulator or a fitted twin" if twins else "built-in emulator"
     return Line2D([], [], color="#555555", marker="o", markerfacecolor="white", linestyle="none",
-                  label="hollow point: a SIMULATED run (built-in emulator)")  # fmt: skip
+                  label=f"hollow point: a SIMULATED run ({where})")  # fmt: skip
+
+
+def history_stamp(history: History) -> bool | str:
+    """What the page and its charts stamp: False (some runs measured a gateway), the twin's
+    label when every run is a twin of one run, else True (the built-in emulator's)."""
+    if not history.simulated:
+        return False
+    twins = history.twins_of
+    every_twin = bool(history.runs["twin_of"].notna().all())
+    return simulated_label(twins[0]) if len(twins) == 1 and every_twin else True
+
+
+def _all_simulated(history: History) -> str:
+    stamp = history_stamp(history)
+    if isinstance(stamp, str):
+        return simulated_text(history.twins_of[0])
+    if not history.twins_of:
+        return SIMULATED_TEXT
+    n_twin = int(history.runs["twin_of"].notna().sum())
+    return (
+        f"{SIMULATED_TEXT} {n_twin} of the {len(history.runs)} runs ran on twins fitted to run "
+        f"{', '.join(history.twins_of)} (auraon-bench emulator fit); the runs table names each."
+    )
 
 
 def _x_axis(ax: Any, runs: pd.DataFrame) -> None:
@@ -326,7 +352,7 @@ def build_history_document(
     title = f"auraon-bench history: {history.root}"
     doc = Document(title, simulated=history.simulated)
     if history.simulated:
-        doc.add(Callout("simulated", (SIMULATED_TEXT,)))
+        doc.add(Callout("simulated", (_all_simulated(history),)))
     elif history.n_simulated:
         doc.add(Callout("simulated", (_some_simulated(history),)))
     warnings = history_warnings(history)
@@ -343,6 +369,7 @@ def build_history_document(
     n_series = sum(1 for m in metrics for _ in iter_series(history.index, m.name))
     doc.add(TableBlock(table) if table else Paragraph(f"No step in {n_series} series."))
     palette = Palette(history.index["arm"])
+    stamp = history_stamp(history)
     doc.add(Heading("Trends"))
     for metric in metrics:
         doc.add(Heading(f"{metric.label} ({metric.unit})", level=3))
@@ -350,7 +377,7 @@ def build_history_document(
             doc.add(ChartBlock(
                 f"history-{metric.name}",
                 f"{metric.label} over runs",
-                lambda m=metric: trend_chart(history, m, steps, palette, history.simulated),
+                lambda m=metric: trend_chart(history, m, steps, palette, stamp),
             ))  # fmt: skip
         else:
             doc.add(Paragraph(f"No run has a value for {metric.label}."))
@@ -413,18 +440,25 @@ def _sha(value: Any, digits: int = 12) -> str:
 def _target(run: pd.Series) -> str:
     target = run["target"]
     if run["simulated"]:
-        twin = isinstance(target, str) and target.startswith("SIMULATED (twin of")
-        return target if twin else BUILTIN_LABEL
+        twin = run.get("twin_of")
+        return simulated_label(twin) if isinstance(twin, str) else BUILTIN_LABEL
     return "-" if target is None or pd.isna(target) else str(target)
 
 
 def _some_simulated(history: History) -> str:
     runs = history.runs
     ids = ", ".join(str(r) for r in runs.loc[runs["simulated"].astype(bool), "run_id"])
+    twins = (
+        f", {int(runs['twin_of'].notna().sum())} of them on twins fitted to run "
+        f"{', '.join(history.twins_of)} (auraon-bench emulator fit)"
+        if history.twins_of
+        else ""
+    )
     return (
         f"SIMULATED: {history.n_simulated} of {len(runs)} runs come from the built-in Auraon "
-        f"emulator, not a real gateway ({ids}); the runs table names each run's target and the "
-        "charts draw the simulated runs' points hollow; the other runs measured a real gateway."
+        f"emulator, not a real gateway ({ids}){twins}; the runs table names each run's target "
+        "and the charts draw the simulated runs' points hollow; the other runs measured a real "
+        "gateway."
     )
 
 

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from auraon_bench.report.document import (
-    SIMULATED_TEXT,
     Callout,
     ChartBlock,
     Document,
     Heading,
     Paragraph,
     TableBlock,
+    simulated_text,
 )
 from auraon_bench.report.tables import Column, Table, fmt_num, fmt_pct, fmt_text, fmt_usd
 from auraon_bench.results.typed import directory_of, holds_file
@@ -108,7 +108,7 @@ def lab_document(report: LabReport, name: str) -> Document:
 
     doc = Document(f"auraon-bench routing lab: {name}", simulated=report.from_simulation)
     if report.from_simulation:
-        doc.add(Callout("simulated", (SIMULATED_TEXT,)))
+        doc.add(Callout("simulated", (simulated_text(report.twin_of),)))
     doc.add(Heading("In short"), Paragraph(in_short(report)))
     doc.add(Heading("Cost and quality"))
     if any(p.cost is not None for p in report.analysis.points.values()):

@@ -19,6 +19,7 @@ Method
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from auraon_bench.analysis.routing import (
 )
 from auraon_bench.errors import ConfigError
 from auraon_bench.prices.table import PriceTable
+from auraon_bench.results.labels import simulated_label
 from auraon_bench.results.typed import read_typed_file
 from auraon_bench.routing import routers
 from auraon_bench.routing.tables import OutcomeTable
@@ -66,6 +68,14 @@ class LabReport(JsonFields):
     schema_version: int = SCHEMA_VERSION
     unpriced: tuple[str, ...] = field(default=())
     from_simulation: bool = False  # the answers came from the built-in emulator
+    twin_of: str | None = None  # ... fitted to this run (auraon-bench emulator fit)
+
+    @property
+    def stamp(self) -> bool | str:
+        """What the page and chart stamp: False, True (built-in emulator) or a twin's label."""
+        if not self.from_simulation:
+            return False
+        return simulated_label(self.twin_of) if self.twin_of else True
 
 
 def _auto_arms(table: OutcomeTable) -> list[str]:
@@ -103,7 +113,7 @@ def reprice(table: OutcomeTable, prices: PriceTable) -> tuple[OutcomeTable, tupl
             unpriced.append(str(model))
             costs = np.where(np.isnan(costs), part["cost_usd"].to_numpy(float), costs)
         frame.loc[rows, "cost_usd"] = costs
-    repriced = OutcomeTable(frame, table.source, table.layout, table.signals, table.simulated)
+    repriced = dataclasses.replace(table, frame=frame)
     return repriced, tuple(unpriced)
 
 
@@ -162,7 +172,7 @@ def analyze(
         auto_arms=tuple(autos), prices=prices.source if prices is not None else "the table",
         analysis=report, simulated=built, simulated_points=tuple(singles),
         cost_range=cost_range, n_prompts_pair=view.n, notes=tuple(notes), unpriced=unpriced,
-        from_simulation=table.simulated,
+        from_simulation=table.simulated, twin_of=table.twin_of,
         strong_vs_weak=None if report.weak == report.strong else paired_comparison(
             records, report.strong, report.weak, seed=seed, metric=metric,
             n_resamples=n_resamples),

@@ -53,6 +53,7 @@ class OutcomeTable:
     layout: str  # long, routerbench, routellm, eval-run
     signals: tuple[str, ...] = ()  # numeric per-prompt columns besides the outcomes
     simulated: bool = False  # answers from the built-in emulator (an eval run says so)
+    twin_of: str | None = None  # ... fitted to this run (emulator fit), when every one was
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -267,8 +268,9 @@ def read_eval_run(path: Path) -> OutcomeTable:
     text = out.groupby(["prompt_id", "model"], sort=False)[["routed_to", "category"]].first()
     from auraon_bench.results.run import read_run
 
-    simulated = read_run(path).simulated
-    return OutcomeTable(numbers.join(text).reset_index(), str(path), "eval-run", (), simulated)
+    run = read_run(path)
+    return OutcomeTable(numbers.join(text).reset_index(), str(path), "eval-run", (),
+                        run.simulated, run.twin_of)  # fmt: skip
 
 
 def join_tables(tables: Sequence[OutcomeTable]) -> OutcomeTable:
@@ -287,4 +289,7 @@ def join_tables(tables: Sequence[OutcomeTable]) -> OutcomeTable:
     signals = tuple(dict.fromkeys(s for t in tables for s in t.signals))
     layouts = "+".join(dict.fromkeys(t.layout for t in tables))
     simulated = any(t.simulated for t in tables)
-    return OutcomeTable(frame, " + ".join(t.source for t in tables), layouts, signals, simulated)
+    twins = {t.twin_of for t in tables if t.simulated}
+    twin_of = twins.pop() if len(twins) == 1 else None  # a twin only when all simulated share it
+    return OutcomeTable(frame, " + ".join(t.source for t in tables), layouts, signals, simulated,
+                        twin_of)  # fmt: skip

@@ -62,7 +62,7 @@ def cost_quality_plane(report: LabReport) -> Figure:
     ax.set_ylabel(f"quality ({report.metric}, share of prompts)")
     ax.legend(fontsize=7, loc="lower right")
     title = f"Cost and quality of every router ({format_n(a.n_prompts)} prompts)"
-    return finish(fig, title, simulated=report.from_simulation)
+    return finish(fig, title, simulated=report.stamp)
 
 
 def write_chart(report: LabReport, out: Path) -> list[Path]:
