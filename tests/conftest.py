@@ -53,16 +53,24 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLMProxy]:
-    """A real LiteLLM proxy (see tests/litellm_proxy.py), shared by the ``litellm`` tier."""
+def litellm_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLMProxy]:
     with LiteLLMProxy(tmp_path_factory.mktemp("litellm")) as proxy:
         yield proxy
+
+
+@pytest.fixture
+def litellm_proxy(litellm_session: LiteLLMProxy) -> LiteLLMProxy:
+    """A real LiteLLM proxy (see tests/litellm_proxy.py), shared by the ``litellm`` tier; a
+    fresh one when an earlier test's load crashed it, so one crash fails one test, not all."""
+    if not litellm_session.alive:
+        litellm_session.restart()
+    return litellm_session
 
 
 # Markers given by what a test uses rather than written on each test (pyproject lists them):
 # a browser test is one that opens a page; an integration test starts or talks to a real server
 # or process; the LiteLLM tier is slow by nature (real one-minute windows).
-_SERVERS = frozenset({"emulator", "instant_emulator", "litellm_proxy"})
+_SERVERS = frozenset({"emulator", "instant_emulator", "litellm_proxy", "litellm_session"})
 _PROCESS_NAMES = frozenset({"EmulatorProcess", "ScriptedServer", "LiteLLMProxy", "RefServer",
                             "subprocess"})  # fmt: skip
 

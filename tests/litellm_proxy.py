@@ -79,15 +79,42 @@ def litellm_executable() -> str:
 
 class LiteLLMProxy:
     """Start with ``with LiteLLMProxy(tmp_dir) as proxy:``; stopped (the whole process group)
-    on exit. ``base_url`` ends in ``/v1``."""
+    on exit. ``base_url`` ends in ``/v1``.
+
+    LiteLLM's proxy has been seen to segfault (in CPython, at 32 requests a second from the
+    capacity search); :meth:`restart` starts a fresh one on a new port, keeping
+    the dead one's log beside it, so one crash does not fail every later test."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
+        self.api_key = MASTER_KEY
+        self.starts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._new_port()
+
+    def _new_port(self) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.api_key = MASTER_KEY
-        self.log_path = workdir / "litellm.log"
-        self._process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / f"litellm-{self.starts}.log"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def exit_note(self) -> str:
+        """How the last proxy ended (its exit code and log tail), for a test's message."""
+        code = None if self._process is None else self._process.poll()
+        return f"LiteLLM exited with {code}; its log ends:\n{self.log_tail(10)}"
+
+    def restart(self) -> None:
+        self.stop()
+        self.starts += 1
+        self._new_port()
+        self.__enter__()
 
     def __enter__(self) -> LiteLLMProxy:
         self.workdir.mkdir(parents=True, exist_ok=True)
