@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from auraon_bench.errors import ConfigError
+from auraon_bench.experiment.preflight import part_load_options
 from auraon_bench.experiment.schema import REGRESS_DEFAULTS, load_experiment
 from auraon_bench.load.arrivals import Profile
 from tests.conftest import FIXTURES, ROOT
@@ -116,6 +117,8 @@ def test_a_good_file_is_read_into_frozen_settings(tmp_path: Path) -> None:
          "must be one of"),
         (("rate = 5.0\n", 'rate = 5.0\noutput_tokens = "file:nope.txt"\n'),
          "load.steady.output_tokens", 16, "nope.txt"),
+        (("rate = 5.0\n", 'rate = 5.0\npin_output = "yes"\n'), "load.steady.pin_output", 16,
+         "true or false"),
     ],
 )  # fmt: skip
 def test_each_mistake_names_file_field_and_line(
@@ -154,6 +157,16 @@ def test_traffic_keys_take_numbers_and_distributions(tmp_path: Path) -> None:
     )
     plain = load_experiment(write(tmp_path, GOOD)).loads[0]
     assert (plain.input_tokens, plain.turns, plain.think_time) == (128, 1, 0.0)
+
+
+def test_pin_output_is_kept_from_the_file_and_defaulted_by_the_run_flag(tmp_path: Path) -> None:
+    text = GOOD.replace("rate = 5.0\n", "rate = 5.0\npin_output = true\n", 1)
+    experiment = load_experiment(write(tmp_path, text))
+    steady, sweep = experiment.loads
+    assert steady.pin_output is True and sweep.pin_output is None  # None: emulator only
+    unpinned = experiment.with_pin_output(False)  # run --no-pin-output
+    assert [p.pin_output for p in unpinned.loads] == [True, False]
+    assert part_load_options(unpinned.loads[1], unpinned, 0, tmp_path).pin_output is False
 
 
 def test_an_api_key_in_the_file_is_refused(tmp_path: Path) -> None:

@@ -279,3 +279,27 @@ def test_a_bad_capacity_table_fails_in_one_line(tmp_path: Path) -> None:
         assert line.count("Error: ") == 1 and all(w in line for w in wanted), (text, line)
         assert "Traceback" not in result.output
         assert not (tmp_path / f"r{index}").exists()
+
+
+@pytest.mark.slow
+def test_run_no_pin_output_reaches_the_parts_requests(tmp_path: Path) -> None:
+    """A twin re-running a gateway's experiment asks for what the gateway got: unpinned answers
+    end where the model stops, not at max_tokens; a part whose file pins keeps its pin."""
+    from auraon_bench.results.reader import read_records
+
+    text = (
+        'name = "pins"\nseed = 3\narms = ["gpt-4o-mini"]\n\n'
+        '[[load]]\nname = "free"\nrate = 50.0\nrequests = 24\noutput_tokens = 900\n\n'
+        '[[load]]\nname = "pinned"\nrate = 50.0\nrequests = 8\noutput_tokens = 900\n'
+        "pin_output = true\n"
+    )
+    path = tmp_path / "pins.toml"
+    path.write_text(text)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", str(path), "--time-scale", "0.01", "--no-pin-output",
+                                      "--no-report", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    free = read_records(out / "free")
+    pinned = read_records(out / "pinned")
+    assert (free["max_tokens"] == 900).all() and (free["completion_tokens"] < 900).mean() > 0.5
+    assert (pinned["completion_tokens"] == 900).all()

@@ -310,6 +310,8 @@ def test_the_rerun_drops_the_real_target_and_points_at_the_twin(tmp_path) -> Non
     search = rerun_argv(["auraon-bench", "capacity", "--slo", "ttft_p95<=1s"], tmp_path / "t",
                         1, tmp_path / "o", False, real_target=True)  # fmt: skip
     assert search[0] == "capacity" and "--no-pin-output" in search
+    assert "--no-pin-output" in rerun_argv(["auraon-bench", "run", "e.toml"], tmp_path / "t", 1,
+                                           tmp_path / "o", False, real_target=True)  # fmt: skip
     with pytest.raises(ConfigError, match="cannot re-run"):
         rerun_argv(["auraon-bench", "report", "x"], tmp_path, 1, tmp_path, False)
 

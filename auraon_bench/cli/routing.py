@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from auraon_bench.results.labels import simulated_warning
-
 if TYPE_CHECKING:
     from auraon_bench.routing.lab import LabReport
 
@@ -141,6 +139,8 @@ def print_lab(report: LabReport) -> None:
     for note in (*report.notes, *a.notes):
         out.print(f"note: {note}")
     if report.twin_of:
+        from auraon_bench.results.labels import simulated_warning
+
         out.print(f"WARNING: {simulated_warning(report.twin_of)}")
     elif report.from_simulation:
         out.print("WARNING: SIMULATED: the answers come from the built-in emulator")

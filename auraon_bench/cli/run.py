@@ -233,6 +233,12 @@ def exit_code(result: ExperimentResult) -> int:
     help="Embedded emulator only: seed its simulated latencies and answers apart from the "
     "experiment's seed (e.g. a new one each night).",
 )
+@click.option(
+    "--pin-output/--no-pin-output",
+    default=None,
+    help="Synthetic prompts of parts whose file sets no pin_output: ask for exactly max_tokens "
+    "tokens (ignore_eos). Default: on the embedded emulator only.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before sending load to a real target.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write the report.")
 @export_options
@@ -245,6 +251,7 @@ def run_command(
     force_emulator: bool,
     out: Path | None,
     emulator_seed: int | None,
+    pin_output: bool | None,
     yes: bool,
     report: bool,
     metrics_port: int | None,
@@ -276,6 +283,8 @@ def run_command(
                 field="--emulator",
             )
         spec = dataclasses.replace(spec, target=dataclasses.replace(spec.target, base_url=None))
+    if pin_output is not None:
+        spec = spec.with_pin_output(pin_output)
     progress = PartProgress()
 
     def write(run_dir: Path) -> list[Path]:

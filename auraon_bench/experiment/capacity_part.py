@@ -22,6 +22,7 @@
     output_tokens = 64
     stream = true
     tokenizer = "o200k_base"
+    pin_output = false                      # default: pinned on the embedded emulator only
     plan = "starter"                        # emulator only: the part's demo key
 
 The part runs after the loads and before a ``[limits]`` probe (which leaves the key's budget
@@ -100,6 +101,7 @@ def read_capacity_part(
         output_tokens=reader.length(f, "output_tokens", 64),
         tokenizer=f.choice("tokenizer", ENCODINGS, DEFAULT_ENCODING),
         plan=plan,
+        pin_output=f.get("pin_output", "bool"),
     )
     low = f.get("min_rate", "float", 1.0, check=positive)
     high = f.get("max_rate", "float", 200.0, check=positive)

@@ -104,6 +104,7 @@ def part_load_options(
         prices_file=experiment.target.prices,
         allow_unlisted_models=experiment.target.allow_unlisted_models,
         listing=listing,
+        pin_output=part.pin_output,
     )
 
 

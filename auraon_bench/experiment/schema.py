@@ -13,6 +13,7 @@ are never read from a file (files get committed): they come from ``--api-key`` o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,7 @@ class LoadPart:
     plan: str | None = None  # emulator demo key for this part; None: the target's
     workers: int = 1  # load-generating processes sharing this part's schedule
     executor: str = "local"  # "local" processes or "ray" (the cluster from RAY_ADDRESS)
+    pin_output: bool | None = None  # synthetic answers of exactly max_tokens; None: emulator only
     kind: str = "load"
 
 
@@ -169,6 +171,21 @@ class Experiment:
         if self.capacity is not None and self.capacity.workload.dataset:
             names.append(self.capacity.workload.dataset)
         return tuple(dict.fromkeys(names))
+
+    def with_pin_output(self, pin: bool) -> Experiment:
+        """Every load part, and the capacity search's workload, whose file sets no
+        ``pin_output`` gets ``pin`` (``run --pin-output/--no-pin-output``): what the file says
+        stays, so a twin re-running a gateway's experiment asks for what the gateway got."""
+
+        def unset(part: LoadPart) -> LoadPart:
+            kept = part.pin_output is not None
+            return part if kept else dataclasses.replace(part, pin_output=pin)
+
+        capacity = self.capacity
+        if capacity is not None:
+            capacity = dataclasses.replace(capacity, workload=unset(capacity.workload))
+        loads = tuple(unset(p) for p in self.loads)
+        return dataclasses.replace(self, loads=loads, capacity=capacity)
 
     def describe(self) -> dict[str, Any]:
         """For the manifest: the file itself, its hash, and what was read from it."""
@@ -403,6 +420,7 @@ class _Reader:
             plan=plan,
             workers=workers,
             executor=f.choice("executor", ("local", "ray"), "local"),
+            pin_output=f.get("pin_output", "bool"),
         )
 
     def limits(self, table: Any, target: TargetSettings) -> LimitsPart | None:

@@ -115,7 +115,7 @@ def rerun_argv(
     if kept[0] == "run":
         extra.append("--emulator")  # never the real target its file may name
     pinning = {"--pin-output", "--no-pin-output"}
-    if real_target and kept[0] in ("load", "capacity") and not pinning & set(kept):
+    if real_target and kept[0] in ("load", "capacity", "run") and not pinning & set(kept):
         extra.append("--no-pin-output")
     return [*kept, *extra, "--yes"]
 
