@@ -8,6 +8,7 @@ import dataclasses
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from auraon_bench.analysis.limits import Finding, LimiterFinding, LimitsSummary
@@ -35,6 +36,7 @@ from auraon_bench.twin.fit import (
     SourceRun,
     TwinFit,
     _limits_fit,
+    _mode_fit,
 )
 from auraon_bench.twin.overlay import overlay_text, write_twin
 from auraon_bench.twin.validate import rerun_argv
@@ -195,7 +197,7 @@ def test_mix_keys_go_from_specific_to_general() -> None:
     assert length_band(999) == "short" and length_band(1000) == "medium"
     assert length_band(50_000) == "long"
     assert mix_keys("math", 20) == ("math@short", "math", "*@short", "*")
-    assert mix_keys(None, 5000) == ("*@medium", "*")
+    assert mix_keys(None, 5000) == ("~@medium", "~", "*@medium", "*")  # a prompt of no dataset
     mix = {"*": (("a", 0.25), ("b", 0.75)), "math": (("c", 1.0),)}
     assert mix_choice(mix, None, 10, 0.2) == ("a", "*")
     assert mix_choice(mix, None, 10, 0.3) == ("b", "*")
@@ -281,6 +283,21 @@ def test_the_overlay_loads_with_every_fitted_figure(tmp_path) -> None:
     assert plan.limiter == "fixed_window" and plan.retry_after_factor == 0.8
     assert catalog.keys["br-demo-twin"] == "twin"
     assert side.name == "twin.fit.json" and '"twin_of": "run-a"' in side.read_text()
+
+
+def test_the_fit_summary_names_the_mix_of_prompts_of_no_dataset(capsys) -> None:
+    from auraon_bench.cli.emulator_fit import print_fit
+
+    fit = _fit()
+    print_fit(fit)
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  auto:"))
+    assert line == ("  auto: mix gpt-4o 60%, house-model 40% (n=400); 1 finer keys; "
+                    "fallbacks 5.0% of 400 answers")  # fmt: skip
+    apart = MixFit("~", {"house-model": 1.0}, 90, 0.0)
+    mode = dataclasses.replace(fit.modes[0], mixes=(*fit.modes[0].mixes, apart))
+    print_fit(dataclasses.replace(fit, modes=(mode,)))
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  auto:"))
+    assert "; prompts of no dataset house-model 100% (n=90); 1 finer keys;" in line
 
 
 def test_a_fit_without_limits_adds_no_plan() -> None:
@@ -525,3 +542,23 @@ def test_a_dishonest_retry_after_becomes_the_twins_factor() -> None:
     fitted = _limits_fit(coarse)
     assert fitted is not None and fitted.retry_after_factor == 1.0
     assert any("time scale 0.02 is too small" in line for line in fitted.evidence)
+
+
+def _answers(category: str | None, served: str, n: int) -> pd.DataFrame:
+    return pd.DataFrame({"routing_reason": ["tier"] * n, "served": [served] * n,
+                         "prompt_tokens": [200] * n, "category": [category] * n})  # fmt: skip
+
+
+def test_prompts_of_no_dataset_get_their_own_mix_beside_dataset_prompts() -> None:
+    # An experiment's eval (math, routed to a strong model) and its synthetic load (routed to a
+    # cheap one) on one auto mode: the twin must not route synthetic prompts by the blend.
+    both = pd.concat([_answers("math", "gpt-4o", 60), _answers(None, "gpt-4o-mini", 40)])
+    mixes = {m.key: m.shares for m in _mode_fit("auto", both).mixes}
+    assert mixes["~"] == {"gpt-4o-mini": 1.0} and mixes["math"] == {"gpt-4o": 1.0}
+    assert mixes["*"] == {"gpt-4o": 1.0}  # a category never seen: the dataset prompts' mix
+    # Too few synthetic prompts for a key of their own: "*" is everyone's, the blend.
+    few = pd.concat([_answers("math", "gpt-4o", 60), _answers(None, "gpt-4o-mini", 20)])
+    mixes = {m.key: m.shares for m in _mode_fit("auto", few).mixes}
+    assert "~" not in mixes and mixes["*"] == {"gpt-4o": 0.75, "gpt-4o-mini": 0.25}
+    only_synthetic = {m.key for m in _mode_fit("auto", _answers(None, "gpt-4o", 50)).mixes}
+    assert only_synthetic == {"*"}  # "*" is theirs: no duplicate key

@@ -123,6 +123,8 @@ def validate_command(
 
 
 def print_fit(fit: TwinFit) -> None:
+    from auraon_bench.emulator.router import NO_CATEGORY
+
     click.echo(f"fitted a twin of {fit.twin_of} from {len(fit.runs)} run part(s):")
     for model in fit.models:
         bits = [f"n={model.n_ok:,} ok"]
@@ -144,11 +146,17 @@ def print_fit(fit: TwinFit) -> None:
         for warning in model.warnings:
             click.echo(f"    WARNING: {warning}")
     for mode in fit.modes:
-        overall = next(m for m in mode.mixes if m.key == "*")
-        mix = ", ".join(f"{m} {s:.0%}" for m, s in overall.shares.items())
+        mixes = {m.key: m for m in mode.mixes}
+        shown = ["*", NO_CATEGORY] if NO_CATEGORY in mixes else ["*"]
+        parts = [
+            ("mix " if key == "*" else "prompts of no dataset ")
+            + ", ".join(f"{m} {s:.0%}" for m, s in mixes[key].shares.items())
+            + f" (n={mixes[key].n:,})"
+            for key in shown
+        ]
         click.echo(
-            f"  {mode.mode}: mix {mix} (n={mode.n:,}; {len(mode.mixes) - 1} finer keys); "
-            f"fallbacks {mode.fallback_rate:.1%}"
+            f"  {mode.mode}: {'; '.join(parts)}; {len(mode.mixes) - len(shown)} finer keys; "
+            f"fallbacks {mode.fallback_rate:.1%} of {mode.n:,} answers"
         )
     if fit.limits is not None:
         lim = fit.limits

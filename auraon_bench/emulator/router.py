@@ -292,6 +292,9 @@ LENGTH_BANDS: tuple[tuple[str, float], ...] = (
     ("long", math.inf),
 )
 ANY_CATEGORY = "*"
+# Prompts of no dataset (synthetic or replayed): their own key, so a twin of an experiment that
+# sent dataset and synthetic prompts to one mode draws each kind from its own measured mix.
+NO_CATEGORY = "~"
 
 
 def length_band(prompt_tokens: int) -> str:
@@ -300,10 +303,12 @@ def length_band(prompt_tokens: int) -> str:
 
 
 def mix_keys(category: str | None, prompt_tokens: int) -> tuple[str, ...]:
-    """The mix keys a request can use, most specific first: its category and length band, its
-    category, any category in its band, any category."""
+    """The mix keys a request can use, most specific first: its category (:data:`NO_CATEGORY`
+    for a prompt of no dataset) and length band, its category, any category in its band, any
+    category."""
     band = length_band(prompt_tokens)
-    own = (f"{category}@{band}", category) if category else ()
+    own_category = category or NO_CATEGORY
+    own = (f"{own_category}@{band}", own_category)
     return (*own, f"{ANY_CATEGORY}@{band}", ANY_CATEGORY)
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 from auraon_bench.analysis._json import jsonable
 from auraon_bench.analysis.limits import LimitsSummary
 from auraon_bench.catalog import Catalog, load_catalog
-from auraon_bench.emulator.router import ANY_CATEGORY, LENGTH_BANDS, length_band
+from auraon_bench.emulator.router import ANY_CATEGORY, LENGTH_BANDS, NO_CATEGORY, length_band
 from auraon_bench.errors import ConfigError
 from auraon_bench.results.reader import read_records
 from auraon_bench.results.run import Part, Run, read_run
@@ -299,15 +299,22 @@ def _mode_fit(mode: str, answered: pd.DataFrame) -> ModeFit:
     ok = answered[~fell_back & answered["served"].notna()]
     if len(ok) < MIN_FIT_N:
         ok = answered[answered["served"].notna()]
-    mixes = [_shares(ok["served"], ANY_CATEGORY)]
     bands = ok["prompt_tokens"].astype(float).fillna(0).map(lambda t: length_band(int(t)))
-    categories = ok["category"].fillna(ANY_CATEGORY).astype(str)
-    for category in sorted(set(categories) - {ANY_CATEGORY}):
+    categories = ok["category"].fillna(NO_CATEGORY).astype(str)
+    # Prompts of no dataset get their own key only beside dataset prompts (else "*" is theirs);
+    # when both kinds have enough answers, "*" (the mix of a category the fit never saw) is the
+    # dataset prompts' alone, not a blend with synthetic traffic routed on other grounds.
+    own = sorted(set(categories)) if set(categories) != {NO_CATEGORY} else []
+    synthetic = categories == NO_CATEGORY
+    apart = bool(own) and min(synthetic.sum(), (~synthetic).sum()) >= MIN_FIT_N
+    general = ~synthetic if apart else pd.Series(True, index=ok.index)
+    mixes = [_shares(ok["served"][general], ANY_CATEGORY)]
+    for category in own:
         mine = categories == category
         if mine.sum() >= MIN_FIT_N:
             mixes.append(_shares(ok["served"][mine], category))
-    for category in [ANY_CATEGORY, *sorted(set(categories) - {ANY_CATEGORY})]:
-        mine = categories == category if category != ANY_CATEGORY else categories.notna()
+    for category in [ANY_CATEGORY, *own]:
+        mine = categories == category if category != ANY_CATEGORY else general
         counts = bands[mine].value_counts()
         seen = [b for b, _ in LENGTH_BANDS if counts.get(b, 0) >= MIN_FIT_N]
         if len(seen) < 2:
