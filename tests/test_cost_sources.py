@@ -178,7 +178,9 @@ def test_litellm_cost_is_labelled_and_a_prices_file_prices_its_unpriced_model(
     assert "Traceback" not in result.output, result.output
     df = read_records(out)
     fast, unpriced = df[df["arm"] == "fast-mock"], df[df["arm"] == "unpriced-mock"]
-    assert (fast["cost_source"] == "litellm").all() and (fast["cost_usd"] > 0).all()
+    columns = ["status", "http_status", "error_type", "cost_source", "cost_usd"]
+    assert (fast["cost_source"] == "litellm").all(), fast[columns].to_string()
+    assert (fast["cost_usd"] > 0).all(), fast[columns].to_string()
     # LiteLLM cannot price it; the file can, under the deployment's name LiteLLM reports.
     assert (unpriced["cost_source"] == "price_table").all()
     expected = (unpriced["prompt_tokens"] * 1.0 + unpriced["completion_tokens"] * 2.0) / 1e6
