@@ -203,6 +203,10 @@ def test_mix_keys_go_from_specific_to_general() -> None:
     assert mix_choice(mix, None, 10, 0.3) == ("b", "*")
     assert mix_choice(mix, "math", 10, 0.99) == ("c", "math")
     assert mix_choice({"code": (("c", 1.0),)}, "math", 10, 0.5) is None
+    # A prompt of no dataset takes "~" when the twin has it; a dataset prompt never does.
+    mix = {**mix, "~": (("d", 1.0),)}
+    assert mix_choice(mix, None, 10, 0.2) == ("d", "~")
+    assert mix_choice(mix, "factual", 10, 0.2) == ("a", "*")
 
 
 def test_lead_with_keeps_the_chain_when_the_model_cannot_serve() -> None:
@@ -231,6 +235,16 @@ def test_the_gateway_routes_auto_by_the_twin_mix() -> None:
     ]  # fmt: skip
     assert set(served) == {"llama-3.1-8b", "claude-opus-4"}
     assert abs(served.count("llama-3.1-8b") / 2000 - 0.3) < 0.04
+
+
+def test_the_gateway_routes_a_prompt_of_no_dataset_by_its_own_mix() -> None:
+    catalog = load_catalog(overrides={"routing": {"modes": {"auto": {"mix": {
+        "*": {"claude-opus-4": 1.0}, "~": {"llama-3.1-8b": 1.0}}}}}})  # fmt: skip
+    gateway = Gateway(catalog, time_scale=0, clock=FakeClock(), seed=1)
+    body = b'{"model": "auto", "messages": [{"role": "user", "content": "Hi there"}]}'
+    answer = gateway.simulate(parse_chat_request(body, catalog.model_ids()), None,
+                              catalog.plans["enterprise"], GatewayHeaders())  # fmt: skip
+    assert answer.model == "llama-3.1-8b"
 
 
 # --- the overlay ------------------------------------------------------------------------------

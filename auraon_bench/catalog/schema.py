@@ -186,7 +186,8 @@ class Routing:
     # Modes whose conversations stick to the model that served their previous turn.
     affinity: Mapping[str, bool] = field(default_factory=dict)
     # A fitted twin's measured routing mix, by mode, then by mix key ("*", a dataset category,
-    # either followed by "@" and a length band): ((model, share), ...) with shares summing to 1.
+    # "~" for prompts of no dataset, either followed by "@" and a length band): ((model, share),
+    # ...) with shares summing to 1.
     # A mode with a mix draws its first model from it (see emulator/router.py: mix_choice).
     mix: Mapping[str, Mapping[str, tuple[tuple[str, float], ...]]] = field(default_factory=dict)
 
