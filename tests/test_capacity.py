@@ -259,7 +259,7 @@ def test_on_a_starter_key_the_plans_requests_per_min_binds(tmp_path: Path) -> No
         cli,
         ["capacity", "--model", "gpt-4o-mini", "--catalog", str(overlay), "--plan", "starter",
          "--arrivals", "constant", "--slo", "ttft_p95<=50ms", "--slo", "rate_limited<=0.5%",
-         "--time-scale", "0.05", "--min-rate", "5", "--max-rate", "400", "--min-step-seconds",
+         "--time-scale", "0.05", "--min-rate", "10", "--max-rate", "400", "--min-step-seconds",
          "1", "--output-tokens", "51", "--out", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
