@@ -16,6 +16,8 @@ from auraon_bench.capacity.session import read_capacity
 from auraon_bench.capacity.steps import CapacityStep, per_request_slos
 from auraon_bench.cli.main import cli
 
+pytestmark = pytest.mark.probe
+
 
 def drive(search: CapacitySearch, knee: float) -> list[float]:
     """Run the search against a target that passes every rate up to ``knee``."""

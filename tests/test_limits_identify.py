@@ -27,6 +27,8 @@ from auraon_bench.results.run import read_run
 
 STARTER = {"requests": 60.0, "tokens": 100_000.0}
 
+pytestmark = pytest.mark.probe
+
 
 def finding(result: LimitsResult, check: str):
     return next(f for f in result.findings if f.check == check)

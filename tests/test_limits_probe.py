@@ -18,6 +18,8 @@ from auraon_bench.cli.main import cli
 from auraon_bench.limits.session import LimitsOptions, LimitsResult, run_limits
 from auraon_bench.results.run import read_run
 
+pytestmark = pytest.mark.probe
+
 
 def probe(tmp_path: Path, **kwargs: object) -> LimitsResult:
     return run_limits(LimitsOptions(out=tmp_path / "limits", **kwargs))  # type: ignore[arg-type]

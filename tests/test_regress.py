@@ -20,7 +20,8 @@ from auraon_bench.experiment.schema import load_experiment
 from auraon_bench.regress.compare import RegressInputError, compare_runs
 from auraon_bench.results.run import read_run
 
-pytestmark = pytest.mark.slow  # its module fixture runs six experiments on the emulator
+# Its module fixture runs six experiments on the emulator, whose latencies it compares.
+pytestmark = [pytest.mark.slow, pytest.mark.quiet]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = """\
