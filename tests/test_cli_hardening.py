@@ -349,6 +349,7 @@ def test_the_emulator_config_refuses_nan_itself() -> None:
             EmulatorConfig(port=0, time_scale=value).validate()
 
 
+@pytest.mark.slow
 def test_serving_on_a_busy_port_is_one_line() -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

@@ -253,6 +253,7 @@ def test_metrics_and_spans_against_litellm(litellm_proxy: LiteLLMProxy, tmp_path
     assert records["gateway_request_id"].nunique() == 60
 
 
+@pytest.mark.slow
 def test_an_experiment_exports_what_its_output_table_asks(tmp_path: Path) -> None:
     """``[output] metrics_port`` and ``otel_out`` in an experiment file: every part's attempts
     become spans (the embedded emulator, two parts)."""

@@ -177,6 +177,7 @@ async def test_the_old_check_target_still_answers_a_list(emulator) -> None:
 
 
 # --- load, eval, run ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_load_refuses_an_unlisted_arm_before_writing_anything(tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = invoke(
@@ -188,6 +189,7 @@ def test_load_refuses_an_unlisted_arm_before_writing_anything(tmp_path: Path) ->
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_eval_checks_the_judge_model_too(tmp_path: Path) -> None:
     result = invoke(
         "eval", "--time-scale", "0", "--dataset", str(FIXTURES / "sample.jsonl"),
@@ -276,6 +278,7 @@ def experiment(tmp_path: Path, arm: str, load_arm: str, allow: str = "") -> Path
     return path
 
 
+@pytest.mark.slow
 def test_run_checks_every_parts_arms_before_any_part_starts(tmp_path: Path) -> None:
     path = experiment(tmp_path, "gpt-4o", "no-such-arm")
     with pytest.raises(ConfigError) as info:
@@ -286,6 +289,7 @@ def test_run_checks_every_parts_arms_before_any_part_starts(tmp_path: Path) -> N
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_an_inherited_arm_is_named_where_it_was_written(tmp_path: Path) -> None:
     # The evaluation takes the top-level arms: the error points at them, not at [eval].
     path = experiment(tmp_path, "no-such-arm", "gpt-4o-mini")
@@ -323,6 +327,7 @@ def test_a_bad_allow_unlisted_models_value_names_its_line(tmp_path: Path) -> Non
         load_experiment(path)
 
 
+@pytest.mark.slow
 def test_load_options_carry_a_listing_so_parts_need_not_read_it_again() -> None:
     # A listing handed in is what the arms are checked against: here it lacks the arm.
     options = LoadOptions(
@@ -335,6 +340,7 @@ def test_load_options_carry_a_listing_so_parts_need_not_read_it_again() -> None:
         run_load(options)
 
 
+@pytest.mark.slow
 def test_limits_refuses_a_model_the_target_does_not_list(tmp_path: Path) -> None:
     out = tmp_path / "probe"
     result = CliRunner().invoke(

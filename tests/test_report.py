@@ -58,6 +58,7 @@ def test_comparison_markdown_matches_its_golden_file(comparison_report: Path) ->
     assert_golden("report-comparison.md", (comparison_report / "report.md").read_text())
 
 
+@pytest.mark.slow
 def test_the_report_says_simulated_and_warns_at_the_top(experiment_report: Path) -> None:
     lines = (experiment_report / "report.md").read_text().splitlines()
     assert lines[2].startswith("> **SIMULATED")
@@ -67,6 +68,7 @@ def test_the_report_says_simulated_and_warns_at_the_top(experiment_report: Path)
     assert "TOO FEW SAMPLES" in warnings
 
 
+@pytest.mark.slow
 def test_every_chart_is_written_as_png_and_svg(experiment_report: Path) -> None:
     from auraon_bench.report.charts import CHARTS
 
@@ -88,6 +90,7 @@ def test_every_chart_is_written_as_png_and_svg(experiment_report: Path) -> None:
     assert all(f"](charts/{name}.png)" in markdown for name in pngs)
 
 
+@pytest.mark.slow
 def test_csv_tables_hold_raw_values_in_base_units(experiment_report: Path) -> None:
     with open(experiment_report / "tables" / "load-sweep.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -99,6 +102,7 @@ def test_csv_tables_hold_raw_values_in_base_units(experiment_report: Path) -> No
     assert {r["arm"] for r in rows} == set(summary["arms"])
 
 
+@pytest.mark.slow
 def test_comparison_has_differences_with_intervals(comparison_report: Path) -> None:
     with open(comparison_report / "tables" / "compare-load.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

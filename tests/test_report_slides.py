@@ -138,6 +138,7 @@ def test_twin_runs_are_named_in_the_history_banner_legend_and_footer(tmp_path: P
     assert FOOTER not in [t.get_text() for t in fig.texts]
 
 
+@pytest.mark.slow
 def test_a_history_of_real_gateway_runs_never_says_simulated(tmp_path: Path) -> None:
     root = tmp_path / "results"
     for day in range(3):

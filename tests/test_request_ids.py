@@ -80,6 +80,7 @@ async def test_the_client_sends_its_own_id_and_keeps_the_gateways() -> None:
     assert records[0].client_request_id != records[1].client_request_id
 
 
+@pytest.mark.slow
 def test_every_record_of_a_run_carries_the_three_ids(tmp_path: Path, emulator) -> None:
     """On the emulator, streamed and not: ids in the Parquet records, unique per attempt."""
     for stream in ("--stream", "--no-stream"):

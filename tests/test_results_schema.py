@@ -179,6 +179,7 @@ def _same(a: object, b: object) -> bool:
 
 @settings(max_examples=60, deadline=None)
 @given(records_strategy)
+@pytest.mark.slow
 def test_any_valid_record_round_trips_through_a_batch(rows):
     batch = records_to_batch([RequestRecord(**row) for row in rows])
     back = batch.to_pylist()

@@ -77,6 +77,7 @@ def routerbench_table(rows: int, models: int, seed: int = 5) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+@pytest.mark.slow
 def test_a_routerbench_table_of_thousands_of_rows(tmp_path: Path) -> None:
     path = tmp_path / "routerbench.parquet"
     routerbench_table(3000, 11).to_parquet(path)
@@ -258,6 +259,7 @@ def test_a_fixed_model_reported_under_another_name_stays_fixed() -> None:
     assert _auto_arms(table) == ["my-router", "auto:cheap"]
 
 
+@pytest.mark.slow
 def test_a_lab_from_a_twins_eval_names_the_twin(tmp_path: Path) -> None:
     import json
     import shutil

@@ -123,6 +123,7 @@ def test_identical_repeats_add_no_evidence() -> None:
     assert s5.method == SHUFFLED_METHOD
 
 
+@pytest.mark.slow
 def test_random_router_with_repeats_is_not_significant_at_the_prompt_level() -> None:
     # 10 seeds x (McNemar versus weak, versus strong) and the shuffled control per seed. A
     # valid 5% test still rejects about one case in twenty by chance (here seed 9's draws
