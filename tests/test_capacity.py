@@ -16,8 +16,6 @@ from auraon_bench.capacity.session import read_capacity
 from auraon_bench.capacity.steps import CapacityStep, per_request_slos
 from auraon_bench.cli.main import cli
 
-pytestmark = pytest.mark.probe
-
 
 def drive(search: CapacitySearch, knee: float) -> list[float]:
     """Run the search against a target that passes every rate up to ``knee``."""
@@ -106,6 +104,7 @@ def test_slo_expressions_read_as_the_experiment_keys() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.quiet  # sends 160/s: with a busy neighbour the client could not keep up
 def test_capacity_on_the_emulator_writes_typed_steps(tmp_path: Path) -> None:
     """An unlimited emulator passes every step up to the ceiling; each step is a real load run
     kept on disk, judged from its own records."""
@@ -251,6 +250,7 @@ def test_the_knee_of_a_model_with_k_slots_is_found_within_ten_percent(tmp_path: 
 
 
 @pytest.mark.slow
+@pytest.mark.probe  # 40/s at most, and rests of a limiter window between steps
 def test_on_a_starter_key_the_plans_requests_per_min_binds(tmp_path: Path) -> None:
     """The same 4-slot model (knee 80/s of the run) on a Starter key: 60 requests/min of the
     gateway's time is 1/s, 20/s of a run at time scale 0.05. The search stops there on the
@@ -286,6 +286,7 @@ def test_on_a_starter_key_the_plans_requests_per_min_binds(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.quiet  # its fallbacks follow the rates the client reaches
 def test_quality_under_load_shows_auto_falling_back(tmp_path: Path) -> None:
     """Every model serves 2 requests at a time and queues none: as the rate climbs, auto's
     first choices are full more often and its answers move to fallback models. Each step's
